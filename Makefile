@@ -1,0 +1,36 @@
+# The two commands: `make run` and `make test`. Each sets itself up on a fresh machine:
+# a virtualenv with the project installed, and Azurite from the pinned package.json.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+PORT ?= 7071
+
+.PHONY: run test bench setup clean
+
+setup: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): pyproject.toml requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]' -r requirements.txt
+	touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Starts Azurite and the Service Bus emulator (unless the settings point elsewhere),
+# then the host on port $(PORT) with the app in this folder. Ctrl-C stops everything.
+run: setup
+	$(VENV)/bin/funchost dev --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .funchost .pytest_cache

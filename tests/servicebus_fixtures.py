@@ -1,0 +1,1 @@
+"""Session fixtures for the project's Service Bus emulator (filled in with the emulator)."""
