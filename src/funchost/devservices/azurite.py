@@ -6,12 +6,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..connections import DEV_ACCOUNT, DEV_KEY
 from .process import ServiceProcess, ServiceStartError
-
-# The well-known development account every Azure SDK and Azurite accept.
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-           "K1SZFPTOtr/KBHBeksoGMGw==")
 
 
 @dataclass(frozen=True)

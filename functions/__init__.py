@@ -1,0 +1,1 @@
+"""One blueprint module per background job family."""

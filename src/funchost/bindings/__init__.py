@@ -1,0 +1,66 @@
+"""Input and output binding plug-ins, and their registry.
+
+An input binding reads its value before the function runs; an output binding writes the
+value the function set, after it returned and before the trigger settles. The registry maps
+the binding type of function.json to a factory that parses the binding once into its own
+frozen spec. `http` outputs are not written anywhere: the HTTP trigger answers with them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from azure.functions.meta import Datum
+
+from ..errors import BindingError
+
+if TYPE_CHECKING:
+    from ..invocation import Invocation
+    from ..services import HostServices
+    from ..spec import BindingInfo
+
+
+class InputBinding(Protocol):
+    async def read(self, invocation: Invocation) -> Datum | None:
+        """The value to decode for the parameter (None when there is nothing)."""
+
+
+class OutputBinding(Protocol):
+    async def write(self, value: Datum, invocation: Invocation) -> None:
+        """Send `value` (an encoded Out[...] value or return value)."""
+
+
+Factory = Callable[["BindingInfo", "HostServices"], Any]
+
+# Binding type (lower-case) -> "module:factory". Modules import lazily, so an app that uses
+# only HTTP does not pay for the storage SDKs at start.
+INPUTS: dict[str, str] = {}
+OUTPUTS: dict[str, str] = {}
+# Outputs the trigger itself consumes (the HTTP response).
+TRIGGER_OUTPUTS = {"http"}
+
+
+def _load(ref: str) -> Factory:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module, __package__), name)  # type: ignore[no-any-return]
+
+
+def create_input(binding: BindingInfo, services: HostServices) -> InputBinding:
+    ref = INPUTS.get(binding.type.lower())
+    if ref is None:
+        raise BindingError(f"binding '{binding.name}': no input binding plug-in for type "
+                           f"'{binding.type}' (supported: {', '.join(sorted(INPUTS)) or 'none'})")
+    return _load(ref)(binding, services)  # type: ignore[no-any-return]
+
+
+def create_output(binding: BindingInfo, services: HostServices) -> OutputBinding | None:
+    if binding.type.lower() in TRIGGER_OUTPUTS:
+        return None
+    ref = OUTPUTS.get(binding.type.lower())
+    if ref is None:
+        raise BindingError(f"binding '{binding.name}': no output binding plug-in for type "
+                           f"'{binding.type}' (supported: "
+                           f"{', '.join(sorted(OUTPUTS | dict.fromkeys(TRIGGER_OUTPUTS, ''))) }")
+    return _load(ref)(binding, services)  # type: ignore[no-any-return]

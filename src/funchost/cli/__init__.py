@@ -1,0 +1,27 @@
+"""The `funchost` command: start, dev, list, keys."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .dev import dev
+from .keys import keys
+from .list import list_functions
+from .start import start
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="funchost")
+def cli() -> None:
+    """Run Azure Functions Python v2 apps without .NET, Core Tools or Docker."""
+
+
+cli.add_command(start)
+cli.add_command(dev)
+cli.add_command(list_functions)
+cli.add_command(keys)
+
+
+def main() -> None:
+    cli(prog_name="funchost")

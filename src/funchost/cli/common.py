@@ -1,0 +1,65 @@
+"""What every command does first: settings into the environment, host.json, the app."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..config import HostConfig
+from ..errors import HostError
+from ..loader import LoadedApp, load_app
+from ..local_settings import LocalSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def app_options(fn: F) -> F:
+    fn = click.option("--app-dir", type=click.Path(file_okay=False, path_type=Path),
+                      default=Path("."), show_default=True,
+                      help="Folder with host.json and function_app.py.")(fn)
+    fn = click.option("--functions", "only", default="",
+                      help="Comma-separated function names to load (like func start "
+                           "--functions).")(fn)
+    fn = click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
+    return fn
+
+
+@dataclass(frozen=True)
+class Prepared:
+    settings: LocalSettings
+    config: HostConfig
+    app: LoadedApp
+
+
+def prepare(app_dir: Path, only: str, *, environment: str | None = None,
+            load: bool = True) -> Prepared:
+    """Apply local.settings.json to os.environ (existing variables win), then read
+    host.json and import the app. Errors end the command with a clear message."""
+    try:
+        app_dir = app_dir.resolve()
+        if not app_dir.is_dir():
+            raise HostError(f"{app_dir}: no such folder")
+        settings = LocalSettings.load(app_dir)
+        settings.apply(os.environ)
+        if environment:
+            os.environ["AZURE_FUNCTIONS_ENVIRONMENT"] = environment
+        # Like `func start`, local runs are Development unless told otherwise.
+        os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+        config = HostConfig.load(app_dir, os.environ)
+        names = [n for n in only.split(",") if n.strip()]
+        app = load_app(config, os.environ, names) if load else LoadedApp(
+            app_dir / "function_app.py", (), ())
+    except HostError as exc:
+        fail(str(exc))
+    return Prepared(settings, config, app)
+
+
+def fail(message: str) -> None:
+    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    sys.exit(1)

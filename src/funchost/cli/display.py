@@ -1,0 +1,45 @@
+"""The start-up listing, in the shape `func start` prints it (semantics §9)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ..host import Host
+
+
+def function_lines(host: Host, base_url: str) -> list[str]:
+    lines = []
+    by_spec = {e.function.name: e for e in host.routes.entries}
+    for state in host.functions.values():
+        spec = state.spec
+        if state.error:
+            lines.append(click.style(f"{spec.name}: ", fg="red") + f"error: {state.error}")
+            continue
+        entry = by_spec.get(spec.name)
+        if entry is not None:
+            methods = ",".join(sorted(entry.methods)) if entry.methods else "*"
+            text = f"{spec.name}: [{methods}] {host.routes.url_for(entry, base_url)}"
+        else:
+            text = f"{spec.name}: {spec.trigger.type}"
+        if spec.disabled:
+            text += " (disabled)"
+        lines.append(text)
+    for error in host.app.errors:
+        lines.append(click.style(f"{error.function}: ", fg="red") + f"error: {error.reason}")
+    return lines
+
+
+def announce(host: Host, began: float) -> None:
+    base = f"http://localhost:{host.port}"
+    click.echo("\nFunctions:\n")
+    lines = function_lines(host, base)
+    for line in lines:
+        click.echo(f"\t{line}\n")
+    if not lines:
+        click.echo(click.style("\tNo functions found. ", fg="yellow") +
+                   f"Is {host.app.script.name} registering functions on its FunctionApp?\n")
+    auth = "keys enforced (funchost keys prints them)" if host.keys else "keys not enforced"
+    click.echo(f"Host started in {(time.monotonic() - began) * 1000:.0f}ms on {base} "
+               f"(host id {host.host_id}; {auth}).")

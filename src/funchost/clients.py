@@ -1,0 +1,73 @@
+"""Azure SDK `.aio` clients, one per connection and service, shared by every plug-in.
+
+Connections resolve per semantics §9: a connection string (with `UseDevelopmentStorage=true`
+expanded), or an identity-based section (`X__serviceUri`, `X__queueServiceUri`, ...,
+`X__fullyQualifiedNamespace`) used with azure-identity's credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import connections
+from .connections import Connection
+
+
+class ClientCache:
+    """Creates clients lazily and closes them all on `aclose()`."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._credentials: list[Any] = []
+
+    def connection(self, name: str | None, *, what: str) -> Connection:
+        return connections.require(name, self._environ, what=what)
+
+    def blob_service(self, name: str | None, *, what: str = "blob binding") -> Any:
+        from azure.storage.blob.aio import BlobServiceClient
+        return self._storage("blob", BlobServiceClient, name, what)
+
+    def queue_service(self, name: str | None, *, what: str = "queue binding") -> Any:
+        from azure.storage.queue.aio import QueueServiceClient
+        return self._storage("queue", QueueServiceClient, name, what)
+
+    def table_service(self, name: str | None, *, what: str = "table binding") -> Any:
+        from azure.data.tables.aio import TableServiceClient
+        return self._storage("table", TableServiceClient, name, what)
+
+    def _storage(self, service: str, cls: Any, name: str | None, what: str) -> Any:
+        conn = self.connection(name, what=what)
+        key = (service, conn.name)
+        client = self._clients.get(key)
+        if client is None:
+            if conn.is_identity:
+                client = cls(conn.storage_service_url(service), credential=self._credential(conn))
+            else:
+                client = cls.from_connection_string(conn.storage_connection_string())
+            self._clients[key] = client
+        return client
+
+    def _credential(self, conn: Connection) -> Any:
+        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+        if conn.section.get("credential", "").lower() == "managedidentity":
+            cred: Any = ManagedIdentityCredential(client_id=conn.section.get("clientid"))
+        else:
+            cred = DefaultAzureCredential(
+                managed_identity_client_id=conn.section.get("clientid"))
+        self._credentials.append(cred)
+        return cred
+
+    def credential_for(self, conn: Connection) -> Any:
+        """A token credential for an identity-based connection (Service Bus uses this)."""
+        return self._credential(conn)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        creds, self._credentials = self._credentials, []
+        for client in clients + creds:
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - closing is best effort at shutdown
+                pass

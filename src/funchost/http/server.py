@@ -1,0 +1,144 @@
+"""The host's web server: function routes under the route prefix, the admin API, and a
+landing page at `/`. One ASGI app served by uvicorn inside the host's task group."""
+
+from __future__ import annotations
+
+import html
+import logging
+import socket
+from typing import Any
+
+import anyio
+import uvicorn
+from anyio.abc import TaskStatus
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ..errors import HostError
+from .admin import AdminApi
+from .auth import Authorizer, KeysUnavailable
+from .keys import Level
+from .problem import problem
+from .table import RouteTable
+from .throttle import Rejected, Throttle
+
+log = logging.getLogger("funchost.http")
+
+
+class WebApp:
+    """The ASGI application."""
+
+    def __init__(self, routes: RouteTable, admin: AdminApi, auth: Authorizer,
+                 throttle: Throttle) -> None:
+        self.routes = routes
+        self._admin = admin
+        self._auth = auth
+        self._throttle = throttle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except KeysUnavailable as exc:
+            response = problem(503, "Service Unavailable",
+                               f"Function keys cannot be read right now: {exc}")
+        except Exception as exc:  # a host bug must not take the server down
+            log.exception("Unhandled error serving %s %s", request.method, request.url.path)
+            response = problem(500, "Internal Server Error", f"{type(exc).__name__}: {exc}")
+        await response(scope, receive, send)
+
+    async def _dispatch(self, request: Request) -> Response:
+        path = request.url.path
+        if path in ("", "/"):
+            return self._landing()
+        first = path.strip("/").split("/", 1)[0].lower()
+        if first == "admin":
+            return await self._admin.handle(request, lambda: self._auth.level(request, None))
+        relative = self.routes.strip_prefix(path)
+        match = None if relative is None else self.routes.match(relative, request.method)
+        if match is None:
+            return problem(404, "Not Found", f"No function route matches {path}.")
+        if match.entry is None:
+            allow = ", ".join(sorted(match.allowed))
+            response = problem(405, "Method Not Allowed",
+                               f"{request.method} is not allowed on {path}; allowed: {allow}.")
+            response.headers["allow"] = allow
+            return response
+        entry = match.entry
+        needed = entry.auth_level
+        if needed > Level.ANONYMOUS or entry.function.disabled:
+            level = await self._auth.level(request, entry.function.name)
+            if level < needed:
+                return problem(401, "Unauthorized",
+                               f"Function '{entry.function.name}' needs a "
+                               f"{needed.name.lower()} key: send it in the x-functions-key "
+                               f"header or the code query parameter.")
+            if entry.function.disabled and level < Level.ADMIN:
+                return problem(404, "Not Found", f"Function '{entry.function.name}' is disabled.")
+        try:
+            async with self._throttle.slot():
+                return await entry.handler(request, match.values)
+        except Rejected:
+            return problem(429, "Too Many Requests",
+                           "The host is at http.maxOutstandingRequests; retry later.")
+
+    def _landing(self) -> Response:
+        return HTMLResponse(
+            "<!doctype html><title>funchost</title><h1>Your Functions app is up and running"
+            "</h1><p>Served by funchost. Routes:</p><ul>"
+            + "".join(f"<li>{html.escape(e.function.name)}: "
+                      f"{html.escape(self.routes.url_for(e, ''))}</li>"
+                      for e in self.routes.entries)
+            + "</ul>")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn inside our task group: the host owns signals and shutdown."""
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+        pass
+
+    def capture_signals(self) -> Any:  # uvicorn >= 0.29
+        from contextlib import nullcontext
+        return nullcontext()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before serving, so a busy port is a clear startup error and port 0 works."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise HostError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                        f"(choose another with --port)") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class WebServer:
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        self._sock = sock
+        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=30)
+        self._server = _Server(config)
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._server.serve, [self._sock])
+            while not self._server.started:
+                await anyio.sleep(0.005)
+            task_status.started()
+
+    def stop(self) -> None:
+        self._server.should_exit = True

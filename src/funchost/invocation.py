@@ -1,0 +1,73 @@
+"""The data that flows between listeners and the invoker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.functions.meta import Datum
+
+from .spec import FunctionSpec
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """What `context.retry_context` shows (semantics §1.2)."""
+    retry_count: int = 0
+    max_retry_count: int = 0
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call of a function, as a trigger produced it.
+
+    Parameters:
+        trigger: the value handed to the trigger parameter's converter.
+        metadata: trigger metadata, as the real host sends it to the worker.
+        binding_data: values for binding expressions in other bindings (`{name}`,
+            `{Id}`, JSON body properties); defaults to the metadata's Python values.
+        reason: shown in the `Executing ... (Reason=...)` log line.
+    """
+    function: FunctionSpec
+    trigger: Datum
+    reason: str
+    metadata: Mapping[str, Datum] = field(default_factory=dict)
+    binding_data: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    retry: RetryState = RetryState()
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """The function returned; `results` holds encoded outputs by binding name (for
+    example `$return` of an HTTP function)."""
+    invocation_id: str
+    results: Mapping[str, Datum] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The function (or one of its bindings) raised; `error` is the exception."""
+    invocation_id: str
+    error: BaseException
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+
+Outcome = Succeeded | Failed
+Invoke = Callable[[Invocation], Awaitable[Outcome]]
+
+
+class FunctionTimeoutError(TimeoutError):
+    """The invocation ran past `functionTimeout`."""

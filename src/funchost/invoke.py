@@ -1,0 +1,114 @@
+"""Running one invocation: inputs in, user code, outputs out (semantics §8.3, §8.4).
+
+Arguments are built with the library's own converters, as the real worker builds them;
+only the trigger parameter receives trigger metadata. Async functions run on the event
+loop, sync ones in a bounded thread pool (`PYTHON_THREADPOOL_THREAD_COUNT`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import azure.functions as func
+from azure.functions.meta import Datum
+
+from .bindings import InputBinding, OutputBinding
+from .context import InvocationContext
+from .converters import converter_for
+from .invocation import Failed, Invocation, Outcome, Succeeded
+from .spec import RETURN, FunctionSpec, ParamSpec
+
+
+class Out(func.Out[Any]):
+    """The holder behind a `func.Out[T]` parameter."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+def thread_count(environ: Mapping[str, str]) -> int:
+    """PYTHON_THREADPOOL_THREAD_COUNT, else Python's ThreadPoolExecutor default."""
+    raw = environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class FunctionRunner:
+    """Calls one function; the `Invoke` at the core of the wrapper stack."""
+
+    def __init__(self, spec: FunctionSpec, inputs: Mapping[str, InputBinding],
+                 outputs: Mapping[str, OutputBinding], limiter: anyio.CapacityLimiter) -> None:
+        self.spec = spec
+        self._inputs = inputs  # by parameter name, every non-trigger input
+        self._outputs = outputs  # by binding name ($return included), those written by a plug-in
+        self._limiter = limiter
+
+    async def __call__(self, invocation: Invocation) -> Outcome:
+        start = time.perf_counter()
+        try:
+            results = await self._run(invocation)
+        except Exception as exc:  # user code and binding failures are data, not crashes
+            return Failed(invocation.id, exc, (time.perf_counter() - start) * 1000)
+        return Succeeded(invocation.id, results, (time.perf_counter() - start) * 1000)
+
+    async def _run(self, invocation: Invocation) -> dict[str, Datum]:
+        spec = self.spec
+        args: dict[str, Any] = {}
+        for param in spec.inputs:
+            if param.binding is spec.trigger:
+                datum, metadata = invocation.trigger, invocation.metadata
+            else:
+                datum, metadata = await self._inputs[param.name].read(invocation), {}
+            args[param.name] = converter_for(param.converter).decode(
+                datum, trigger_metadata=metadata)
+        holders = {p.name: Out() for p in spec.outputs}
+        args.update(holders)
+        if spec.needs_context:
+            args["context"] = InvocationContext(invocation)
+        if spec.is_async:
+            result = await spec.func(**args)
+        else:
+            result = await anyio.to_thread.run_sync(
+                functools.partial(spec.func, **args), limiter=self._limiter,
+                abandon_on_cancel=True)
+        if result is not None and spec.returns is None:
+            raise RuntimeError(f"function '{spec.name}' without a $return binding returned "
+                               f"a non-None value")
+        results: dict[str, Datum] = {}
+        for param in spec.outputs:
+            value = holders[param.name].get()
+            if value is not None:
+                results[param.binding.name] = _encode(param, value)
+        # An implicit return (a binding without a converter) is accepted but not sent.
+        if result is not None and spec.returns is not None and spec.returns.binding.name == RETURN:
+            results[RETURN] = _encode(spec.returns, result)
+        for name, datum in results.items():
+            output = self._outputs.get(name)
+            if output is not None:
+                await output.write(datum, invocation)
+        return results
+
+
+def _encode(param: ParamSpec, value: Any) -> Datum:
+    conv = converter_for(param.converter)
+    try:
+        datum = conv.encode(value, expected_type=param.pytype)
+    except NotImplementedError:
+        raise TypeError(f"cannot send a {type(value).__name__} to binding "
+                        f"'{param.binding.name}' of type '{param.binding.type}'") from None
+    if datum is None:
+        raise TypeError(f"binding '{param.binding.name}' of type '{param.binding.type}' "
+                        f"cannot encode a {type(value).__name__}")
+    return datum  # type: ignore[no-any-return]

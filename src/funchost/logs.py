@@ -1,0 +1,65 @@
+"""Console logging in the shape `func start` prints (semantics §9).
+
+`[2024-05-01T10:00:00.123Z] Executing 'Functions.x' (Reason='...', Id=...)`; user log records
+each on their own line. The invocation id lives in a ContextVar that a Filter reads, so log
+records from user code (on the loop or in a worker thread) carry it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import logging.config
+import time
+
+current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "funchost_invocation_id", default=None)
+current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "funchost_function", default=None)
+
+
+class InvocationFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.invocation_id = current_invocation.get() or ""
+        record.function_name = current_function.get() or ""
+        return True
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`[UTC ISO time] message`, with the level named for warnings and errors."""
+
+    converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+        millis = int(record.msecs)
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and not record.name.startswith("funchost.host"):
+            message = f"{record.levelname.capitalize()}: {message}"
+        text = f"[{stamp}.{millis:03d}Z] {message}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def configure(verbose: bool = False) -> None:
+    """The one logging set-up, done by the CLI."""
+    logging.config.dictConfig({
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"invocation": {"()": InvocationFilter}},
+        "formatters": {"console": {"()": ConsoleFormatter}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                                 "formatter": "console", "filters": ["invocation"]}},
+        "root": {"level": "DEBUG" if verbose else "INFO", "handlers": ["console"]},
+        "loggers": {
+            # The SDKs are chatty at INFO (every HTTP request); keep them for --verbose.
+            "azure": {"level": "DEBUG" if verbose else "WARNING"},
+            "uamqp": {"level": "WARNING"},
+            "proton": {"level": "CRITICAL"},
+            "uvicorn": {"level": "INFO" if verbose else "WARNING"},
+            "uvicorn.access": {"level": "INFO" if verbose else "WARNING"},
+            "uvicorn.error": {"level": "INFO" if verbose else "WARNING"},
+            "asyncio": {"level": "WARNING"},
+        },
+    })

@@ -1,0 +1,138 @@
+"""Cross-cutting concerns as `Invoke -> Invoke` wrappers, composed once per function.
+
+From the inside out: the function runner, functionTimeout, the retry policy, the
+Executing/Executed log lines, and the in-flight tracker the host drains on shutdown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import traceback
+import uuid
+from datetime import timedelta
+
+import anyio
+
+from .config import RetryOptions
+from .invocation import Failed, FunctionTimeoutError, Invocation, Invoke, Outcome, RetryState
+from .logs import current_function, current_invocation
+from .timespan import format_timespan
+
+log = logging.getLogger("funchost.host")
+
+
+def with_timeout(inner: Invoke, timeout: timedelta | None) -> Invoke:
+    """functionTimeout (semantics §1.3). The real host restarts the worker process; here
+    the invocation is cancelled (a sync function's thread is abandoned) and fails."""
+    if timeout is None:
+        return inner
+    seconds = timeout.total_seconds()
+
+    async def invoke(inv: Invocation) -> Outcome:
+        with anyio.move_on_after(seconds) as scope:
+            return await inner(inv)
+        assert scope.cancelled_caught
+        log.error("Timeout value of %s exceeded by function '%s' (Id: '%s'). "
+                  "Initiating cancellation.", format_timespan(timeout),
+                  inv.function.qualified_name, inv.id)
+        return Failed(inv.id, FunctionTimeoutError(
+            f"Timeout value of {format_timespan(timeout)} was exceeded by function: "
+            f"{inv.function.qualified_name}"), seconds * 1000)
+    return invoke
+
+
+def retry_delay(policy: RetryOptions, attempt: int) -> float:
+    """Seconds before retry number `attempt` (1-based), semantics §1.2: fixed, or
+    exponential from the minimum, randomized by ±20 %, capped at the maximum."""
+    if policy.strategy == "fixed_delay":
+        return policy.delay_interval.total_seconds()
+    low = policy.minimum_interval.total_seconds()
+    if attempt <= 1:
+        return low
+    delay = low + random.uniform(0.8, 1.2) * (2 ** (attempt - 2)) * low
+    return min(delay, policy.maximum_interval.total_seconds())
+
+
+def with_retry(inner: Invoke, policy: RetryOptions | None) -> Invoke:
+    """The runtime retry policy (`@app.retry`, host.json `retry`); each attempt is its own
+    invocation with its own id, and `context.retry_context` counts them."""
+    if policy is None or policy.max_retry_count == 0:
+        return inner
+
+    async def invoke(inv: Invocation) -> Outcome:
+        attempt = 0
+        current = dataclasses.replace(inv, retry=RetryState(0, policy.max_retry_count, None))
+        while True:
+            outcome = await inner(current)
+            if outcome.ok or (0 <= policy.max_retry_count <= attempt):
+                return outcome
+            attempt += 1
+            assert isinstance(outcome, Failed)
+            delay = retry_delay(policy, attempt)
+            log.info("Waiting for %s before retrying function execution. Next attempt: "
+                     "'%d'. Max retry count: '%d'", format_timespan(timedelta(seconds=delay)),
+                     attempt, policy.max_retry_count)
+            await anyio.sleep(delay)
+            current = dataclasses.replace(
+                inv, id=str(uuid.uuid4()),
+                retry=RetryState(attempt, policy.max_retry_count, outcome.error))
+    return invoke
+
+
+def with_logging(inner: Invoke) -> Invoke:
+    """`Executing 'Functions.x' (Reason=..., Id=...)` / `Executed ... (Succeeded|Failed, ...)`."""
+
+    async def invoke(inv: Invocation) -> Outcome:
+        name = inv.function.qualified_name
+        token_id = current_invocation.set(inv.id)
+        token_fn = current_function.set(inv.function.name)
+        try:
+            log.info("Executing '%s' (Reason='%s', Id=%s)", name, inv.reason, inv.id)
+            outcome = await inner(inv)
+            if isinstance(outcome, Failed):
+                log.error("Executed '%s' (Failed, Id=%s, Duration=%dms)\n%s", name, inv.id,
+                          outcome.duration_ms, _describe(outcome.error, name))
+            else:
+                log.info("Executed '%s' (Succeeded, Id=%s, Duration=%dms)", name, inv.id,
+                         outcome.duration_ms)
+            return outcome
+        finally:
+            current_function.reset(token_fn)
+            current_invocation.reset(token_id)
+    return invoke
+
+
+def _describe(error: BaseException, name: str) -> str:
+    tb = "".join(traceback.format_exception(error)).rstrip()
+    return f"Exception while executing function: {name}. Result: Failure\n{tb}"
+
+
+class InFlight:
+    """Counts running invocations so the host can wait for quiet (drain) on shutdown."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def wrap(self, inner: Invoke) -> Invoke:
+        async def invoke(inv: Invocation) -> Outcome:
+            self.count += 1
+            if self.count == 1:
+                self._idle = anyio.Event()
+            try:
+                return await inner(inv)
+            finally:
+                self.count -= 1
+                if self.count == 0:
+                    self._idle.set()
+        return invoke
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True when nothing is running, False if `timeout` passed first."""
+        with anyio.move_on_after(timeout):
+            await self._idle.wait()
+            return True
+        return self.count == 0

@@ -1,0 +1,38 @@
+"""What the host hands every trigger and binding plug-in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .clients import ClientCache
+from .config import HostConfig
+from .invocation import Invoke
+
+if TYPE_CHECKING:
+    from .http.table import RouteTable
+    from .notify import QueueNotifier
+
+
+@dataclass(frozen=True)
+class HostServices:
+    """Shared, per-host state. Plug-ins keep their own state on their own instances.
+
+    Attributes:
+        invoke: runs an invocation through the function's wrapper stack.
+        stopping: set when the host starts to drain; listeners stop taking new work.
+        routes: where HTTP-triggered functions register their routes.
+        notifier: the same-host fast path (queue output -> queue listener, semantics §2.1.7).
+    """
+    config: HostConfig
+    environ: Mapping[str, str]
+    host_id: str
+    instance_id: str
+    clients: ClientCache
+    invoke: Invoke
+    stopping: anyio.Event
+    routes: RouteTable
+    notifier: QueueNotifier

@@ -1,0 +1,99 @@
+"""The HTTP trigger (semantics §6): a route on the host's web server.
+
+A request becomes the worker's `http` datum (method, full URL, lower-cased headers with
+multiple values joined by ',', query without empty values, route values, the body as
+bytes); the function's `http` output becomes the response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskStatus
+from azure.functions.meta import Datum
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import BindingError
+from ..http.keys import Level
+from ..http.problem import problem
+from ..http.response import to_response
+from ..http.routes import RouteTemplate
+from ..http.table import RouteEntry
+from ..invocation import Failed, Invocation, Outcome
+from ..services import HostServices
+from ..spec import FunctionSpec
+
+REASON = "This function was programmatically called via the host APIs."
+
+
+@dataclass(frozen=True)
+class HttpTriggerSpec:
+    route: RouteTemplate
+    methods: frozenset[str]
+    auth_level: Level
+
+    @classmethod
+    def from_function(cls, spec: FunctionSpec) -> HttpTriggerSpec:
+        b = spec.trigger
+        try:
+            route = RouteTemplate.parse(b.text("route") or spec.name)
+        except ValueError as exc:
+            raise BindingError(str(exc)) from None
+        methods = b.get("methods") or []
+        if isinstance(methods, str):
+            methods = [methods]
+        try:
+            level = Level.parse(b.text("authLevel"))
+        except ValueError as exc:
+            raise BindingError(str(exc)) from None
+        return cls(route, frozenset(str(m).upper() for m in methods), level)
+
+
+class HttpTrigger:
+    """Registers the function's route at construction, so conflicts fail the start."""
+
+    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+        self.spec = spec
+        self._services = services
+        self.trigger = HttpTriggerSpec.from_function(spec)
+        self._response_binding = next(
+            (b.name for b in spec.bindings if b.type.lower() == "http" and b.direction == "out"),
+            None)
+        services.routes.add(RouteEntry(spec, self.trigger.route, self.trigger.methods,
+                                       self.trigger.auth_level, self.handle))
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()  # the host's web server does the listening
+        await anyio.sleep_forever()
+
+    async def call(self, input: str | None) -> Outcome:
+        raise BindingError(f"'{self.spec.name}' is an HTTP function: call its URL instead")
+
+    async def handle(self, request: Request, values: dict[str, str]) -> Response:
+        body = await request.body()
+        datum = Datum({
+            "method": Datum(request.method, "string"),
+            "url": Datum(str(request.url), "string"),
+            "headers": {k: Datum(v, "string") for k, v in _headers(request).items()},
+            "query": {k: Datum(v, "string") for k, v in request.query_params.items() if v},
+            "params": {k: Datum(v, "string") for k, v in values.items()},
+            "body": Datum(body, "bytes"),
+        }, "http")
+        invocation = Invocation(self.spec, datum, REASON, binding_data=dict(values))
+        outcome = await self._services.invoke(invocation)
+        if isinstance(outcome, Failed):
+            return problem(500, "Internal Server Error",
+                           f"Function '{self.spec.name}' failed; see the host log for "
+                           f"invocation {outcome.invocation_id}.",
+                           invocationId=outcome.invocation_id)
+        result = outcome.results.get(self._response_binding) if self._response_binding else None
+        return to_response(result)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    joined: dict[str, list[str]] = {}
+    for key, value in request.headers.items():
+        joined.setdefault(key.lower(), []).append(value)
+    return {k: ",".join(v) for k, v in joined.items()}
