@@ -58,7 +58,9 @@ class LocalSettings:
 
 
 def _string_map(path: Path, data: dict[str, object], key: str) -> dict[str, str]:
-    raw = data.get(key) or {}
+    raw = data.get(key)
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: {key} must be an object of name/value strings")
     out: dict[str, str] = {}

@@ -47,6 +47,7 @@ class ServiceProcess:
         self._env = env
         self._proc: subprocess.Popen[str] | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._lines: list[str] = []  # everything, for callers that inspect the output
         self._found: dict[int, str] = {}
         self._cond = threading.Condition()
 
@@ -73,6 +74,26 @@ class ServiceProcess:
                 self._cond.wait(min(left, 0.1))
         return [self._found[i] for i in range(len(self._ready))]
 
+    def output(self) -> str:
+        """All output so far."""
+        with self._cond:
+            return "".join(self._lines)
+
+    def wait_for_output(self, pattern: str, timeout: float = 10.0) -> re.Match[str] | None:
+        """Wait until `pattern` appears in the output; the match, or None on timeout."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                m = regex.search("".join(self._lines))
+                if m or time.monotonic() >= deadline:
+                    return m
+                self._cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc else None
+
     def _failure(self, what: str) -> str:
         tail = "".join(self._tail).strip() or "(no output)"
         return f"{self.name} {what}: {' '.join(self._argv)}\n{tail}"
@@ -82,6 +103,7 @@ class ServiceProcess:
         for line in self._proc.stdout:
             with self._cond:
                 self._tail.append(line)
+                self._lines.append(line)
                 for i, pattern in enumerate(self._ready):
                     m = pattern.search(line)
                     if m and i not in self._found:
