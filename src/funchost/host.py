@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets as _secrets
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,8 @@ class Host:
         self._stop = anyio.Event()
         self._tg: TaskGroup | None = None
         self._clients = ClientCache(environ)
-        self._limiter = anyio.CapacityLimiter(thread_count(environ))
+        self._executor = ThreadPoolExecutor(thread_count(environ),
+                                            thread_name_prefix="funchost-worker")
 
     # -- HostView (admin API) -------------------------------------------------------------
     def errors(self) -> list[str]:
@@ -134,6 +136,7 @@ class Host:
                 tg.cancel_scope.cancel()
         finally:
             self.state = "Stopped"
+            self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
                 await self._clients.aclose()
 
@@ -190,7 +193,7 @@ class Host:
                     out = binding_registry.create_output(b, services)
                     if out is not None:
                         outputs[b.name] = out
-            runner = FunctionRunner(spec, inputs, outputs, self._limiter)
+            runner = FunctionRunner(spec, inputs, outputs, self._executor)
             invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
             invoke = pipeline.with_retry(invoke, spec.retry if _retries(spec) else None)
             state.invoke = self.inflight.wrap(pipeline.with_logging(invoke))

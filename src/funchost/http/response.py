@@ -1,22 +1,46 @@
-"""The function's `http` output as a response (H: 200 with no body when nothing is set)."""
+"""The function's `http` output as a response (H: 200 with no body when nothing is set).
+
+Sent as raw ASGI messages: this is on every request's path, and the converter has already
+produced the final status, headers and body.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from azure.functions.meta import Datum
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+_OCTETS = (b"content-type", b"application/octet-stream")
+_JSON = (b"content-type", b"application/json")
 
 
-def to_response(datum: Datum | None) -> Response:
+class DatumResponse:
+    """An ASGI response built from the `http` output datum."""
+
+    def __init__(self, datum: Datum | None) -> None:
+        self.status, self.headers, self.body = _parts(datum)
+        if self.status < 200 or self.status in (204, 304):
+            self.body = b""
+        else:
+            self.headers.append((b"content-length", str(len(self.body)).encode()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _parts(datum: Datum | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     if datum is None or datum.value is None:
-        return Response(status_code=200)
+        return 200, [], b""
     if datum.type == "string":
-        return Response(datum.value, media_type="text/plain; charset=utf-8")
+        return 200, [_PLAIN], datum.value.encode("utf-8")
     if datum.type == "bytes":
-        return Response(datum.value, media_type="application/octet-stream")
+        return 200, [_OCTETS], datum.value
     if datum.type == "json":
-        return Response(datum.value, media_type="application/json")
+        return 200, [_JSON], datum.value.encode("utf-8")
     if datum.type != "http":
         raise TypeError(f"unexpected HTTP output of type {datum.type!r}")
     value: dict[str, Any] = datum.value
@@ -25,18 +49,10 @@ def to_response(datum: Datum | None) -> Response:
     body = b"" if body_datum is None or body_datum.value is None else body_datum.value
     if isinstance(body, str):
         body = body.encode("utf-8")
-    bodyless = status < 200 or status in (204, 304)
-    response = Response(b"" if bodyless else body, status_code=status)
-    headers = response.headers
-    # The function's own headers replace what Starlette computed.
-    if "content-length" in headers:
-        del headers["content-length"]
-    for name, header in (value.get("headers") or {}).items():
-        if name.lower() != "content-length":
-            headers.append(name, str(header.value))
+    headers = [(name.lower().encode("latin-1"), str(h.value).encode("latin-1"))
+               for name, h in (value.get("headers") or {}).items()
+               if name.lower() != "content-length"]
     for cookie in value.get("cookies") or []:
         for morsel in cookie.values():
-            headers.append("set-cookie", morsel.OutputString())
-    if not bodyless:
-        headers["content-length"] = str(len(body))
-    return response
+            headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
+    return status, headers, body

@@ -13,7 +13,7 @@ import uvicorn
 from anyio.abc import TaskStatus
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import HostError
 from .admin import AdminApi
@@ -40,6 +40,7 @@ class WebApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        response: ASGIApp
         try:
             response = await self._dispatch(request)
         except KeysUnavailable as exc:
@@ -50,7 +51,7 @@ class WebApp:
             response = problem(500, "Internal Server Error", f"{type(exc).__name__}: {exc}")
         await response(scope, receive, send)
 
-    async def _dispatch(self, request: Request) -> Response:
+    async def _dispatch(self, request: Request) -> ASGIApp:
         path = request.url.path
         if path in ("", "/"):
             return self._landing()
@@ -111,7 +112,9 @@ class _Server(uvicorn.Server):
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so a busy port is a clear startup error and port 0 works."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only for it,
+    # and without it keep-alive responses stall ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

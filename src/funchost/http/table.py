@@ -12,11 +12,11 @@ from .routes import RouteTemplate
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.responses import Response
+    from starlette.types import ASGIApp
 
     from ..spec import FunctionSpec
 
-Handler = Callable[["Request", dict[str, str]], Awaitable["Response"]]
+Handler = Callable[["Request", dict[str, str]], Awaitable["ASGIApp"]]
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import anyio
 from anyio.abc import TaskStatus
 from azure.functions.meta import Datum
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Scope
 
 from ..errors import BindingError
 from ..http.keys import Level
 from ..http.problem import problem
-from ..http.response import to_response
+from ..http.response import DatumResponse
 from ..http.routes import RouteTemplate
 from ..http.table import RouteEntry
 from ..invocation import Failed, Invocation, Outcome
@@ -71,11 +71,11 @@ class HttpTrigger:
     async def call(self, input: str | None) -> Outcome:
         raise BindingError(f"'{self.spec.name}' is an HTTP function: call its URL instead")
 
-    async def handle(self, request: Request, values: dict[str, str]) -> Response:
+    async def handle(self, request: Request, values: dict[str, str]) -> ASGIApp:
         body = await request.body()
         datum = Datum({
             "method": Datum(request.method, "string"),
-            "url": Datum(str(request.url), "string"),
+            "url": Datum(_url(request.scope), "string"),
             "headers": {k: Datum(v, "string") for k, v in _headers(request).items()},
             "query": {k: Datum(v, "string") for k, v in request.query_params.items() if v},
             "params": {k: Datum(v, "string") for k, v in values.items()},
@@ -89,7 +89,19 @@ class HttpTrigger:
                            f"invocation {outcome.invocation_id}.",
                            invocationId=outcome.invocation_id)
         result = outcome.results.get(self._response_binding) if self._response_binding else None
-        return to_response(result)
+        return DatumResponse(result)
+
+
+def _url(scope: Scope) -> str:
+    """`scheme://host/path?query`, as the real host builds it (semantics §6.2)."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("localhost", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
+    path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string") or b""
+    return (f"{scope.get('scheme', 'http')}://{host}{path.decode('latin-1')}"
+            + (f"?{query.decode('latin-1')}" if query else ""))
 
 
 def _headers(request: Request) -> dict[str, str]:

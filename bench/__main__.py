@@ -1,0 +1,27 @@
+"""`make bench`: every benchmark, each against its baseline in the same run."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+BENCHMARKS = ["bench.http_throughput"]
+
+
+def main() -> None:
+    only = sys.argv[1:]
+    results: dict[str, float] = {}
+    for name in BENCHMARKS:
+        if only and not any(o in name for o in only):
+            continue
+        print(f"\n== {name}")
+        results.update(importlib.import_module(name).main())
+    out = Path(__file__).parent / "last-results.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nFigures written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+
+
+if __name__ == "__main__":
+    main()
