@@ -37,7 +37,9 @@ Factory = Callable[["BindingInfo", "HostServices"], Any]
 # Binding type (lower-case) -> "module:factory". Modules import lazily, so an app that uses
 # only HTTP does not pay for the storage SDKs at start.
 INPUTS: dict[str, str] = {}
-OUTPUTS: dict[str, str] = {}
+OUTPUTS: dict[str, str] = {
+    "queue": ".queue:QueueOutput",
+}
 # Outputs the trigger itself consumes (the HTTP response).
 TRIGGER_OUTPUTS = {"http"}
 

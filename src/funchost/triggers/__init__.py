@@ -45,6 +45,7 @@ TriggerFactory = Callable[["FunctionSpec", "HostServices"], Listener]
 # Binding type (lower-case) -> "module:factory", imported only when an app uses it.
 BUILTIN: dict[str, str] = {
     "httptrigger": ".http:HttpTrigger",
+    "queuetrigger": ".queue:QueueTrigger",
 }
 
 
