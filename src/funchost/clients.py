@@ -14,6 +14,12 @@ from . import connections
 from .connections import Connection
 
 
+# The storage SDKs default to waiting 15 s, 18 s, 24 s between retries; a listener with its
+# own backoff wants to hear of an outage in seconds, and a binding write still gets retries.
+STORAGE_RETRY: dict[str, Any] = {"retry_total": 2, "initial_backoff": 0.5, "increment_base": 2}
+TABLE_RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.5}
+
+
 class ClientCache:
     """Creates clients lazily and closes them all on `aclose()`."""
 
@@ -27,25 +33,27 @@ class ClientCache:
 
     def blob_service(self, name: str | None, *, what: str = "blob binding") -> Any:
         from azure.storage.blob.aio import BlobServiceClient
-        return self._storage("blob", BlobServiceClient, name, what)
+        return self._storage("blob", BlobServiceClient, name, what, STORAGE_RETRY)
 
     def queue_service(self, name: str | None, *, what: str = "queue binding") -> Any:
         from azure.storage.queue.aio import QueueServiceClient
-        return self._storage("queue", QueueServiceClient, name, what)
+        return self._storage("queue", QueueServiceClient, name, what, STORAGE_RETRY)
 
     def table_service(self, name: str | None, *, what: str = "table binding") -> Any:
         from azure.data.tables.aio import TableServiceClient
-        return self._storage("table", TableServiceClient, name, what)
+        return self._storage("table", TableServiceClient, name, what, TABLE_RETRY)
 
-    def _storage(self, service: str, cls: Any, name: str | None, what: str) -> Any:
+    def _storage(self, service: str, cls: Any, name: str | None, what: str,
+                 options: dict[str, Any]) -> Any:
         conn = self.connection(name, what=what)
         key = (service, conn.name)
         client = self._clients.get(key)
         if client is None:
             if conn.is_identity:
-                client = cls(conn.storage_service_url(service), credential=self._credential(conn))
+                client = cls(conn.storage_service_url(service), credential=self._credential(conn),
+                             **options)
             else:
-                client = cls.from_connection_string(conn.storage_connection_string())
+                client = cls.from_connection_string(conn.storage_connection_string(), **options)
             self._clients[key] = client
         return client
 
