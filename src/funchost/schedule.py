@@ -212,13 +212,16 @@ def next_occurrences(schedule: TimerSchedule, now: datetime, zone: tzinfo,
     with UTC in parentheses unless the zone is UTC (X `TimerInfo.FormatNextOccurrences`)."""
     lines: list[str] = []
     current = now
+    # "Same rules as UTC": no offset in winter or in summer.
+    is_utc = all(datetime(now.year, m, 1, tzinfo=zone).utcoffset() == timedelta(0)
+                 for m in (1, 7))
     for _ in range(count):
         current = schedule.next_occurrence(current)
         if current == NEVER:
             break
         utc = current.strftime("%m/%d/%Y %H:%M:%SZ")
         local = current.astimezone(zone)
-        if local.utcoffset() == timedelta(0) and zone.utcoffset(None) in (None, timedelta(0)):
+        if is_utc:
             lines.append(utc)
         else:
             lines.append(f"{local.strftime('%m/%d/%Y %H:%M:%S')}{_offset(local)} ({utc})")

@@ -233,13 +233,22 @@ class TimerTrigger:
 
     def _invocation(self, status: ScheduleStatus | None, past_due: bool,
                     reason: str) -> Invocation:
-        """The TimerInfo the worker decodes (§4.6): `Schedule`, `ScheduleStatus` (null
-        unless monitoring), `IsPastDue`, as JSON for the library's timerTrigger converter."""
         zone = self.trigger.zone
-        info = {"Schedule": {"AdjustForDST": self.trigger.schedule.adjust_for_dst},
-                "ScheduleStatus": status.to_json(zone) if status is not None else None,
-                "IsPastDue": past_due}
+        # Binding data `{TimerTrigger}`: the local time, as X `TimerTriggerBinding` gives it.
         fired = self._clock().astimezone(zone).strftime("%m/%d/%Y %H:%M:%S")
-        return Invocation(self.spec, Datum(json.dumps(info), "json"), reason,
+        datum = timer_datum(self.trigger.schedule, status, zone, past_due)
+        return Invocation(self.spec, datum, reason,
                           metadata={"TimerTrigger": Datum(fired, "string")},
                           binding_data={"TimerTrigger": fired})
+
+
+def timer_datum(schedule: TimerSchedule, status: ScheduleStatus | None, zone: tzinfo,
+                past_due: bool) -> Datum:
+    """The TimerInfo the worker decodes (§4.6) with the library's timerTrigger converter:
+    JSON `{"Schedule": {"AdjustForDST": ...}, "ScheduleStatus": {...} | null, "IsPastDue"}`.
+    ScheduleStatus is null unless monitoring; AdjustForDST is false for a TimeSpan period,
+    as the real `ConstantSchedule` says."""
+    info = {"Schedule": {"AdjustForDST": schedule.adjust_for_dst},
+            "ScheduleStatus": status.to_json(zone) if status is not None else None,
+            "IsPastDue": past_due}
+    return Datum(json.dumps(info), "json")
