@@ -1,0 +1,7 @@
+"""`python -m sbemulator`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
