@@ -10,18 +10,40 @@ import anyio
 
 class QueueNotifier:
     def __init__(self) -> None:
-        self._events: dict[str, anyio.Event] = defaultdict(anyio.Event)
+        self._generation: dict[str, int] = defaultdict(int)
+        self._events: dict[str, anyio.Event] = {}
 
     def notify(self, queue: str) -> None:
         key = queue.lower()
+        self._generation[key] += 1
         event = self._events.pop(key, None)
         if event is not None:
             event.set()
 
-    async def wait(self, queue: str, timeout: float) -> bool:
-        """Sleep up to `timeout` seconds; True if woken by a notification."""
-        event = self._events[queue.lower()]
-        with anyio.move_on_after(timeout):
-            await event.wait()
-            return True
-        return False
+    def watch(self, queue: str) -> Watch:
+        return Watch(self, queue.lower())
+
+
+class Watch:
+    """One listener's view of notifications for its queue. A notification that arrives
+    while the listener is busy (say, in a receive call) is not lost: the next `wait`
+    returns at once."""
+
+    def __init__(self, notifier: QueueNotifier, key: str) -> None:
+        self._notifier = notifier
+        self._key = key
+        self._seen = notifier._generation[key]
+
+    async def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds; True if a notification came (or was pending)."""
+        n = self._notifier
+        if n._generation[self._key] == self._seen:
+            event = n._events.get(self._key)
+            if event is None:
+                event = n._events[self._key] = anyio.Event()
+            with anyio.move_on_after(timeout):
+                await event.wait()
+        current = n._generation[self._key]
+        woke = current != self._seen
+        self._seen = current
+        return woke

@@ -54,6 +54,18 @@ def poison_queue_name(queue: str) -> str | None:
     return name if len(name) <= MAX_QUEUE_NAME else None
 
 
+async def receive_batch(client: Any, count: int, visibility_seconds: int) -> list[Any]:
+    """One Get Messages call. (Iterating the SDK's pager fetches page after page until a
+    page comes back empty: a second round trip on every poll that found anything.)"""
+    pages = client.receive_messages(max_messages=count, messages_per_page=count,
+                                    visibility_timeout=visibility_seconds).by_page()
+    try:
+        page = await pages.__anext__()
+    except StopAsyncIteration:
+        return []
+    return [m async for m in page]
+
+
 async def ensure_queue(client: Any) -> None:
     try:
         await client.create_queue()

@@ -26,7 +26,7 @@ from ..config import QueuesOptions
 from ..errors import BindingError
 from ..expressions import has_parameters, resolve_settings
 from ..invocation import Invocation, Outcome
-from ..queues import Codec, UndecodableMessage, ensure_queue, poison_queue_name
+from ..queues import Codec, UndecodableMessage, ensure_queue, poison_queue_name, receive_batch
 from ..services import HostServices
 from ..spec import FunctionSpec
 
@@ -111,6 +111,7 @@ class QueueTrigger:
         self._running = 0
         self._slots = anyio.Condition()
         self._reason = f"New queue message detected on '{self.trigger.queue_name}'."
+        self._watch = services.notifier.watch(self.trigger.queue_name)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -126,10 +127,8 @@ class QueueTrigger:
                 if not created:
                     await ensure_queue(self._queue)
                     created = True
-                messages = [m async for m in self._queue.receive_messages(
-                    max_messages=self._options.batch_size,
-                    messages_per_page=self._options.batch_size,
-                    visibility_timeout=LEASE_SECONDS)]
+                messages = await receive_batch(self._queue, self._options.batch_size,
+                                               LEASE_SECONDS)
             except ResourceNotFoundError:
                 created = False
                 messages = []
@@ -157,7 +156,7 @@ class QueueTrigger:
                     await self._services.stopping.wait()
                     tg.cancel_scope.cancel()
                 tg.start_soon(wake_on_stop)
-                await self._services.notifier.wait(self.trigger.queue_name, seconds)
+                await self._watch.wait(seconds)
                 tg.cancel_scope.cancel()
 
     async def _wait_for_slots(self) -> None:
