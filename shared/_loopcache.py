@@ -1,0 +1,41 @@
+"""Async SDK clients cached per event loop.
+
+An `.aio` client owns an aiohttp session, which belongs to the loop it was first used on.
+The library's stores may be used from the Functions worker's loop, from the background
+loop that serves synchronous callers (`shared.sync`), or from a test's loop; keeping one
+client set per loop lets one store object serve all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+class LoopCache:
+    """Objects created on demand, one per (running loop, key)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_loop: dict[asyncio.AbstractEventLoop, dict[Any, Any]] = {}
+
+    def get(self, key: Any, create: Callable[[], Any]) -> Any:
+        """The object for `key` on the running loop, created by `create()` the first time."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            # Loops that were closed (a finished asyncio.run) cannot close their clients any
+            # more; drop them so they do not pile up.
+            for stale in [lp for lp in self._by_loop if lp.is_closed()]:
+                del self._by_loop[stale]
+            objects = self._by_loop.setdefault(loop, {})
+            if key not in objects:
+                objects[key] = create()
+            return objects[key]
+
+    def pop_current(self) -> list[Any]:
+        """Remove and return the running loop's objects (for closing them)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            return list(self._by_loop.pop(loop, {}).values())
