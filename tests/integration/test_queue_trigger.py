@@ -130,7 +130,11 @@ def test_two_hosts_compete_and_process_every_message_once(storage_connection_str
     import uuid
     prefix = "k" + uuid.uuid4().hex[:10]
     q = queue(storage_connection_string, f"{prefix}-slow")
-    hosts = [start_host(prefix, storage_connection_string) for _ in range(2)]
+    # Small batches, so that one host cannot take every message at once.
+    hosts = [start_host(prefix, storage_connection_string,
+                        AzureFunctionsJobHost__extensions__queues__batchSize="4",
+                        AzureFunctionsJobHost__extensions__queues__newBatchThreshold="0")
+             for _ in range(2)]
     try:
         for i in range(24):
             send(q, f"m{i}")

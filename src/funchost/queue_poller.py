@@ -1,0 +1,179 @@
+"""The queue listener loop of the WebJobs SDK (semantics §2.1), for any handler.
+
+Receive up to batchSize messages invisible for 10 minutes; hand each to the handler
+(visibility renewed every 5 minutes while it runs); delete on success; on failure make it
+visible again after visibilityTimeout, or move it to the poison queue once its dequeue count
+reaches maxDequeueCount. After a batch, poll again as soon as at most newBatchThreshold
+messages are running; after an empty poll back off from 100 ms to maxPollingInterval,
+unless a notification for the queue (an output in this host) comes first. The queue
+trigger and the blob trigger's internal queue both run on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+from .backoff import RandomizedBackoff
+from .notify import Watch
+from .queues import Codec, UndecodableMessage, ensure_queue, receive_batch
+
+log = logging.getLogger("funchost.queue")
+
+LEASE_SECONDS = 600  # messages stay invisible 10 minutes while they run (§2.1.2)
+RENEW_SECONDS = 300  # and are renewed every 5 minutes (§2.1.3)
+
+# Runs one message; True when it succeeded (the message is then deleted).
+Handler = Callable[[Any, bytes], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    batch_size: int
+    new_batch_threshold: int
+    max_dequeue_count: int
+    visibility_timeout: timedelta
+    max_polling_interval: timedelta
+
+
+class QueuePoller:
+    def __init__(self, queue: Any, poison: Any | None, settings: PollerSettings, codec: Codec,
+                 handler: Handler, watch: Watch, stopping: anyio.Event, label: str,
+                 on_poison: Callable[[str], None] | None = None) -> None:
+        self._queue = queue
+        self._poison = poison
+        self._settings = settings
+        self._codec = codec
+        self._handler = handler
+        self._watch = watch
+        self._stopping = stopping
+        self._label = label  # names the queue and its user in log lines
+        self._on_poison = on_poison
+        self._backoff = RandomizedBackoff(0.1, settings.max_polling_interval.total_seconds())
+        self._running = 0
+        self._slots = anyio.Condition()
+
+    async def run(self) -> None:
+        """Poll until the host stops; then wait for the running messages."""
+        async with anyio.create_task_group() as tg:
+            await self._poll_loop(tg)
+
+    async def _poll_loop(self, tg: TaskGroup) -> None:
+        created = False
+        while not self._stopping.is_set():
+            await self._wait_for_slots()
+            try:
+                if not created:
+                    await ensure_queue(self._queue)
+                    created = True
+                messages = await receive_batch(self._queue, self._settings.batch_size,
+                                               LEASE_SECONDS)
+            except ResourceNotFoundError:
+                created = False
+                messages = []
+            except AzureError as exc:
+                delay = self._backoff.next()
+                log.warning("%s is unreachable (%s); retrying in %.1fs", self._label,
+                            short(exc), delay)
+                await self._sleep(delay)
+                continue
+            if messages:
+                self._backoff.reset()
+                for msg in messages:
+                    self._running += 1
+                    tg.start_soon(self._process, msg)
+                continue
+            await self._sleep(self._backoff.next())
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait for the next poll; woken early by a notification or the host stopping."""
+        with anyio.move_on_after(seconds):
+            async with anyio.create_task_group() as tg:
+                async def wake_on_stop() -> None:
+                    await self._stopping.wait()
+                    tg.cancel_scope.cancel()
+                tg.start_soon(wake_on_stop)
+                await self._watch.wait(seconds)
+                tg.cancel_scope.cancel()
+
+    async def _wait_for_slots(self) -> None:
+        # At most batchSize + newBatchThreshold run at once (§2.1.5).
+        async with self._slots:
+            while self._running > self._settings.new_batch_threshold:
+                await self._slots.wait()
+
+    async def _process(self, msg: Any) -> None:
+        try:
+            await self._handle(msg)
+        except Exception:  # a storage error while settling: the message simply reappears
+            log.exception("Settling message %s of %s failed; it will be delivered again",
+                          msg.id, self._label)
+        finally:
+            async with self._slots:
+                self._running -= 1
+                self._slots.notify_all()
+
+    async def _handle(self, msg: Any) -> None:
+        limit = self._settings.max_dequeue_count
+        if msg.dequeue_count > limit:
+            # Seen more often than allowed (a host died mid-run): poison without running.
+            await self._to_poison(msg, f"its dequeue count {msg.dequeue_count} exceeds "
+                                       f"maxDequeueCount {limit}", msg.pop_receipt)
+            return
+        try:
+            body = self._codec.decode(msg.content or "")
+        except UndecodableMessage as exc:
+            await self._to_poison(msg, str(exc), msg.pop_receipt)
+            return
+        receipt = [msg.pop_receipt]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._renew, msg, receipt)
+            ok = await self._handler(msg, body)
+            tg.cancel_scope.cancel()
+        if ok:
+            await self._queue.delete_message(msg.id, receipt[0])
+        elif msg.dequeue_count >= limit:
+            await self._to_poison(msg, f"it failed {msg.dequeue_count} time(s), reaching "
+                                       f"maxDequeueCount", receipt[0])
+        else:
+            await self._queue.update_message(
+                msg.id, pop_receipt=receipt[0],
+                visibility_timeout=int(self._settings.visibility_timeout.total_seconds()))
+
+    async def _renew(self, msg: Any, receipt: list[str]) -> None:
+        while True:
+            await anyio.sleep(RENEW_SECONDS)
+            try:
+                updated = await self._queue.update_message(
+                    msg.id, pop_receipt=receipt[0], visibility_timeout=LEASE_SECONDS)
+                receipt[0] = updated.pop_receipt
+            except AzureError as exc:
+                log.warning("Renewing message %s of %s failed: %s", msg.id, self._label,
+                            short(exc))
+
+    async def _to_poison(self, msg: Any, why: str, receipt: str) -> None:
+        if self._poison is None:
+            # No poison queue for this name (§2.1.4): the message stays invisible.
+            log.error("Message %s of %s is poison (%s), but there is no poison queue for "
+                      "it; leaving it invisible", msg.id, self._label, why)
+            return
+        log.error("Message %s of %s moved to '%s': %s", msg.id, self._label,
+                  self._poison.queue_name, why)
+        await ensure_queue(self._poison)
+        # The body is copied as it is stored, still encoded (§2.1.4).
+        await self._poison.send_message(msg.content)
+        await self._queue.delete_message(msg.id, receipt)
+        if self._on_poison is not None:
+            self._on_poison(self._poison.queue_name)
+
+
+def short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
