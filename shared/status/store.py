@@ -1,0 +1,279 @@
+"""The status store: job status records in an Azure Table, changed only by valid moves.
+
+Every write is conditional on the ETag of the record it was validated against. A writer that
+loses the race re-reads and, if the record still belongs to the same attempt and the move
+is still allowed, applies its change on top (so a cancellation request does not break a
+running job's progress update); otherwise it raises `StatusConflict` or `InvalidTransition`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from .._tables import Clock, etag_of, read_int, read_time, table_key, utcnow
+from ..errors import InvalidArgument, JobCancelled, JobNotFound, StatusConflict
+from ..storage import StorageAccount
+from .model import JobState, JobStatus, check_transition
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TABLE = "JobStatus"
+_ROW = "status"
+_RETRIES = 5
+
+
+class StatusStore:
+    """Create, read, change and list job status records.
+
+    Parameters
+    ----------
+    account:
+        Where the table lives (created on first use).
+    table:
+        ``JobStatus`` by default. One partition per job, so jobs never contend.
+    clock:
+        Returns aware UTC datetimes; injectable for tests.
+    """
+
+    def __init__(self, account: StorageAccount, *, table: str = DEFAULT_TABLE,
+                 clock: Clock = utcnow) -> None:
+        self.account = account
+        self.table_name = table
+        self.clock = clock
+
+    async def create(self, kind: str, *, job_id: str | None = None,
+                     correlation_id: str | None = None, message: str = "",
+                     reply_to: str | None = None, callback_url: str | None = None) -> JobStatus:
+        """Record a new Pending job.
+
+        Returns
+        -------
+        JobStatus
+            The new record (with a generated `job_id` unless one was given).
+
+        Raises
+        ------
+        StatusConflict
+            A record with `job_id` already exists.
+        """
+        now = self.clock()
+        status = JobStatus(job_id or uuid.uuid4().hex, kind, JobState.PENDING, 0, message,
+                           correlation_id=correlation_id, created_at=now, updated_at=now,
+                           reply_to=reply_to, callback_url=callback_url)
+        table = await self.account.ensure_table(self.table_name)
+        try:
+            meta = await table.create_entity(_to_entity(status))
+        except ResourceExistsError:
+            raise StatusConflict(status.job_id, "a job with this id already exists") from None
+        return dataclasses.replace(status, etag=str(meta["etag"]))
+
+    async def find(self, job_id: str) -> JobStatus | None:
+        """The job's record, or None."""
+        table = await self.account.ensure_table(self.table_name)
+        try:
+            return _from_entity(await table.get_entity(table_key(job_id, "job id"), _ROW))
+        except ResourceNotFoundError:
+            return None
+
+    async def get(self, job_id: str) -> JobStatus:
+        """The job's record. Raises `JobNotFound` if there is none."""
+        status = await self.find(job_id)
+        if status is None:
+            raise JobNotFound(job_id)
+        return status
+
+    async def start(self, status: JobStatus, message: str = "started") -> JobStatus:
+        """Pending -> Running (attempt + 1). Raises `InvalidTransition` if already final
+        (e.g. cancelled before it started: skip the job)."""
+        return await self.transition(status, JobState.RUNNING, message=message, progress=0)
+
+    async def report_progress(self, status: JobStatus, progress: int,
+                              message: str | None = None) -> JobStatus:
+        """Running -> Running with a new progress (0-100). Check `cancel_requested` on the
+        returned record to learn about a cancellation request."""
+        return await self.transition(status, JobState.RUNNING, progress=progress,
+                                     message=message)
+
+    async def succeed(self, status: JobStatus, *, result_location: str | None = None,
+                      message: str = "succeeded") -> JobStatus:
+        """Running -> Succeeded, progress 100."""
+        return await self.transition(status, JobState.SUCCEEDED, progress=100, message=message,
+                                     result_location=result_location)
+
+    async def fail(self, status: JobStatus, error: str, *, message: str = "failed") -> JobStatus:
+        """-> Failed with `error`."""
+        return await self.transition(status, JobState.FAILED, error=error[:8000], message=message)
+
+    async def cancel(self, status: JobStatus, message: str = "cancelled") -> JobStatus:
+        """-> Cancelled (the job acknowledges a cancellation request)."""
+        return await self.transition(status, JobState.CANCELLED, message=message)
+
+    async def transition(self, status: JobStatus, to: JobState, *, progress: int | None = None,
+                         message: str | None = None, result_location: str | None = None,
+                         error: str | None = None, merge: bool = True) -> JobStatus:
+        """Move the job to `to`, conditional on the record being `status` (its ETag).
+
+        Parameters
+        ----------
+        merge:
+            On an ETag conflict, re-read and re-apply the change if the record still
+            belongs to the same attempt and the move is still allowed (True, the default);
+            or raise `StatusConflict` at once (False).
+
+        Raises
+        ------
+        InvalidTransition
+            The move is not allowed from the record's state (e.g. out of a final state).
+        StatusConflict
+            The record changed in a way that cannot be merged (another attempt started, or
+            ``merge=False``).
+        JobNotFound
+            The record was deleted.
+        InvalidArgument
+            `progress` is outside 0-100.
+        """
+        if progress is not None and not 0 <= progress <= 100:
+            raise InvalidArgument(f"progress must be within 0-100, got {progress}")
+        current = status
+        for _ in range(_RETRIES):
+            check_transition(status.job_id, current.state, to)
+            new = self._moved(current, to, progress, message, result_location, error)
+            try:
+                etag = await self._replace(new, current.etag)
+                return dataclasses.replace(new, etag=etag)
+            except ResourceModifiedError:
+                if not merge:
+                    raise StatusConflict(status.job_id, "changed since it was read") from None
+            latest = await self.get(status.job_id)
+            if latest.attempt != status.attempt:
+                raise StatusConflict(status.job_id, f"attempt {latest.attempt} started since "
+                                     f"attempt {status.attempt} read it")
+            current = latest
+        raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
+
+    async def request_cancel(self, job_id: str, message: str = "cancellation requested") \
+            -> JobStatus:
+        """Ask for the job to stop. A Pending job is cancelled at once; a Running one gets
+        `cancel_requested` set, for it to see at its next check; a final one is unchanged.
+
+        Raises
+        ------
+        JobNotFound
+            No such job.
+        """
+        for _ in range(_RETRIES):
+            status = await self.get(job_id)
+            if status.state.is_final or status.cancel_requested:
+                return status
+            try:
+                if status.state is JobState.PENDING:
+                    return await self.transition(status, JobState.CANCELLED, message=message,
+                                                 merge=False)
+                new = dataclasses.replace(status, cancel_requested=True, message=message,
+                                          updated_at=self.clock())
+                return dataclasses.replace(new, etag=await self._replace(new, status.etag))
+            except (StatusConflict, ResourceModifiedError):
+                continue  # the job moved meanwhile: look again
+        raise StatusConflict(job_id, f"cancellation still contended after {_RETRIES} tries")
+
+    async def raise_if_cancel_requested(self, job_id: str) -> None:
+        """Raise `JobCancelled` if a cancellation was requested (call it between units of
+        work; then `cancel` the status)."""
+        status = await self.get(job_id)
+        if status.cancel_requested or status.state is JobState.CANCELLED:
+            raise JobCancelled(job_id)
+
+    async def list(self, *, state: JobState | None = None, kind: str | None = None,
+                   created_before: datetime | None = None, created_after: datetime | None = None,
+                   updated_before: datetime | None = None, limit: int | None = 1000) \
+            -> list[JobStatus]:
+        """Records matching every given filter, oldest first.
+
+        The filter runs in the Table service across partitions (a scan): fine for an
+        operator's dashboard or a sweeper, not for a hot path.
+        """
+        clauses, params = [], {}
+        for name, op, column, value in (
+                ("state", "eq", "State", state.value if state else None),
+                ("kind", "eq", "Kind", kind), ("cb", "lt", "CreatedAt", created_before),
+                ("ca", "gt", "CreatedAt", created_after), ("ub", "lt", "UpdatedAt", updated_before)):
+            if value is not None:
+                clauses.append(f"{column} {op} @{name}")
+                params[name] = value
+        table = await self.account.ensure_table(self.table_name)
+        query = " and ".join(clauses) or "RowKey eq @row"
+        params.setdefault("row", _ROW)
+        found = [_from_entity(e) async for e in table.query_entities(query, parameters=params)]
+        found.sort(key=lambda s: s.created_at or datetime.min)
+        return found if limit is None else found[:limit]
+
+    async def purge(self, older_than: timedelta) -> int:
+        """Delete final records last updated more than `older_than` ago; returns the count."""
+        cutoff = self.clock() - older_than
+        table = await self.account.ensure_table(self.table_name)
+        deleted = 0
+        for status in await self.list(updated_before=cutoff, limit=None):
+            if status.state.is_final:
+                await table.delete_entity(table_key(status.job_id, "job id"), _ROW,
+                                          etag=status.etag,
+                                          match_condition=MatchConditions.IfNotModified)
+                deleted += 1
+        return deleted
+
+    def _moved(self, current: JobStatus, to: JobState, progress: int | None,
+               message: str | None, result_location: str | None,
+               error: str | None) -> JobStatus:
+        starting = current.state is JobState.PENDING and to is JobState.RUNNING
+        return dataclasses.replace(
+            current, state=to, updated_at=self.clock(),
+            attempt=current.attempt + 1 if starting else current.attempt,
+            progress=current.progress if progress is None else progress,
+            message=current.message if message is None else message,
+            result_location=result_location or current.result_location,
+            error=error or current.error)
+
+    async def _replace(self, status: JobStatus, etag: str) -> str:
+        table = self.account.table(self.table_name)
+        try:
+            meta = await table.update_entity(_to_entity(status), mode=UpdateMode.REPLACE,
+                                             etag=etag,
+                                             match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            raise JobNotFound(status.job_id) from None
+        return str(meta["etag"])
+
+
+_FIELDS = (("kind", "Kind"), ("progress", "Progress"), ("message", "Message"),
+           ("result_location", "ResultLocation"), ("error", "Error"),
+           ("correlation_id", "CorrelationId"), ("attempt", "Attempt"),
+           ("cancel_requested", "CancelRequested"), ("reply_to", "ReplyTo"),
+           ("callback_url", "CallbackUrl"))
+
+
+def _to_entity(status: JobStatus) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": table_key(status.job_id, "job id"),
+                              "RowKey": _ROW, "JobId": status.job_id,
+                              "State": status.state.value, "CreatedAt": status.created_at,
+                              "UpdatedAt": status.updated_at}
+    for attr, column in _FIELDS:
+        entity[column] = getattr(status, attr)
+    return entity
+
+
+def _from_entity(e: Any) -> JobStatus:
+    return JobStatus(
+        job_id=e["JobId"], kind=e.get("Kind", ""), state=JobState(e["State"]),
+        progress=read_int(e, "Progress"), message=e.get("Message") or "",
+        result_location=e.get("ResultLocation"), error=e.get("Error"),
+        correlation_id=e.get("CorrelationId"), created_at=read_time(e, "CreatedAt"),
+        updated_at=read_time(e, "UpdatedAt"), attempt=read_int(e, "Attempt"),
+        cancel_requested=bool(e.get("CancelRequested", False)), reply_to=e.get("ReplyTo"),
+        callback_url=e.get("CallbackUrl"), etag=etag_of(e))

@@ -1,0 +1,152 @@
+"""Status records against real Azurite: transitions, ETag safety, cancellation, listing."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shared.errors import InvalidTransition, JobCancelled, JobNotFound, StatusConflict
+from shared.status import TRANSITIONS, JobState, StatusStore, check_transition
+
+pytestmark = pytest.mark.anyio
+
+FINAL = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]
+
+
+@pytest.mark.parametrize("from_state,to_state", list(itertools.product(JobState, JobState)))
+def test_transition_table(from_state, to_state):
+    allowed = to_state in TRANSITIONS[from_state]
+    if from_state in FINAL or (from_state, to_state) in {
+            (JobState.PENDING, JobState.SUCCEEDED), (JobState.PENDING, JobState.PENDING)}:
+        assert not allowed
+    if allowed:
+        check_transition("j", from_state, to_state)
+    else:
+        with pytest.raises(InvalidTransition) as info:
+            check_transition("j", from_state, to_state)
+        assert (info.value.from_state, info.value.to_state) == (from_state, to_state)
+        assert from_state.value in str(info.value) and to_state.value in str(info.value)
+
+
+async def test_lifecycle_to_success(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job = await store.create("thumbnail", correlation_id="req-1", callback_url="http://x/cb")
+    assert job.state is JobState.PENDING and job.attempt == 0
+    job = await store.start(job)
+    assert job.state is JobState.RUNNING and job.attempt == 1
+    job = await store.report_progress(job, 40, "resizing")
+    job = await store.succeed(job, result_location="https://blob/x.png")
+    stored = await store.get(job.job_id)
+    assert stored == job
+    body = stored.to_dict()
+    assert body["state"] == "Succeeded" and body["progress"] == 100
+    assert body["resultLocation"] == "https://blob/x.png" and body["correlationId"] == "req-1"
+    assert body["createdAt"].endswith("Z") and body["attempt"] == 1
+    assert stored.callback_url == "http://x/cb"
+
+
+async def test_no_way_back_from_a_final_state(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job = await store.fail(await store.start(await store.create("k")), "disk full")
+    for attempt in (store.start(job), store.report_progress(job, 5), store.succeed(job),
+                    store.cancel(job)):
+        with pytest.raises(InvalidTransition) as info:
+            await attempt
+        assert info.value.from_state is JobState.FAILED
+        assert "final" in str(info.value)
+    assert (await store.get(job.job_id)).error == "disk full"
+
+
+async def test_pending_cannot_jump_to_succeeded(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job = await store.create("k")
+    with pytest.raises(InvalidTransition, match="Pending to Succeeded"):
+        await store.succeed(job)
+
+
+async def test_stale_writer_conflicts_instead_of_overwriting(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job = await store.start(await store.create("k"))
+    copy = await store.get(job.job_id)
+    await store.report_progress(job, 30)
+    with pytest.raises(StatusConflict):
+        await store.transition(copy, JobState.RUNNING, progress=10, merge=False)
+    assert (await store.get(job.job_id)).progress == 30
+
+
+async def test_writer_from_an_older_attempt_conflicts(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    first = await store.start(await store.create("k"))
+    # attempt 1 hands the job back, attempt 2 starts (another worker)
+    handed_back = await store.transition(first, JobState.PENDING, message="retry later")
+    second = await store.start(handed_back)
+    assert second.attempt == 2
+    with pytest.raises(StatusConflict, match="attempt 2"):
+        await store.succeed(first)
+    # ... while the same attempt's stale copy is merged
+    assert (await store.report_progress(second, 10)).progress == 10
+    assert (await store.report_progress(second, 20)).progress == 20
+
+
+async def test_cancellation_of_a_running_job(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job = await store.start(await store.create("k"))
+    await store.raise_if_cancel_requested(job.job_id)  # nothing asked yet
+    asked = await store.request_cancel(job.job_id)
+    assert asked.state is JobState.RUNNING and asked.cancel_requested
+    # The job's next progress update (from its now stale copy) merges and reports it
+    job = await store.report_progress(job, 60)
+    assert job.cancel_requested and job.progress == 60
+    with pytest.raises(JobCancelled):
+        await store.raise_if_cancel_requested(job.job_id)
+    job = await store.cancel(job)
+    assert job.state is JobState.CANCELLED
+    # Asking again changes nothing
+    assert (await store.request_cancel(job.job_id)).state is JobState.CANCELLED
+
+
+async def test_cancelling_a_pending_job_cancels_it_before_it_starts(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job = await store.create("k")
+    assert (await store.request_cancel(job.job_id)).state is JobState.CANCELLED
+    with pytest.raises(InvalidTransition):
+        await store.start(job)
+
+
+async def test_missing_and_duplicate_ids(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    with pytest.raises(JobNotFound):
+        await store.get("nope")
+    assert await store.find("nope") is None
+    await store.create("k", job_id="fixed/id#1")
+    with pytest.raises(StatusConflict, match="already exists"):
+        await store.create("k", job_id="fixed/id#1")
+    assert (await store.get("fixed/id#1")).job_id == "fixed/id#1"
+
+
+async def test_listing_by_state_kind_and_age(account, unique_name):
+    now = [datetime(2030, 1, 1, tzinfo=timezone.utc)]
+    store = StatusStore(account, table=unique_name, clock=lambda: now[0])
+    old = await store.create("report", job_id="old")
+    now[0] += timedelta(hours=2)
+    await store.start(old)
+    await store.create("report", job_id="new")
+    now[0] += timedelta(minutes=1)
+    await store.create("email", job_id="mail")
+    assert [s.job_id for s in await store.list(state=JobState.PENDING)] == ["new", "mail"]
+    assert [s.job_id for s in await store.list(kind="report")] == ["old", "new"]
+    cutoff = datetime(2030, 1, 1, 1, tzinfo=timezone.utc)
+    assert [s.job_id for s in await store.list(created_before=cutoff)] == ["old"]
+    assert [s.job_id for s in await store.list(state=JobState.RUNNING,
+                                               created_before=cutoff)] == ["old"]
+    assert [s.job_id for s in await store.list(created_after=cutoff, kind="email")] == ["mail"]
+    # Stuck-job sweep: Running and not updated for an hour
+    now[0] += timedelta(hours=1, minutes=1)
+    stale = await store.list(state=JobState.RUNNING, updated_before=now[0] - timedelta(hours=1))
+    assert [s.job_id for s in stale] == ["old"]
+    await store.fail(stale[0], "stuck")
+    now[0] += timedelta(days=8)
+    assert await store.purge(timedelta(days=7)) == 1  # only the final one goes
+    assert await store.find("old") is None
