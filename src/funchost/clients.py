@@ -18,6 +18,12 @@ from .connections import Connection
 # own backoff wants to hear of an outage in seconds, and a binding write still gets retries.
 STORAGE_RETRY: dict[str, Any] = {"retry_total": 2, "initial_backoff": 0.5, "increment_base": 2}
 TABLE_RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.5}
+# Blobs move in 4 MiB blocks and ranges, so a large one streams rather than travelling as
+# one huge request.
+BLOB_IO: dict[str, Any] = {"max_single_put_size": 4 * 1024 * 1024,
+                           "max_block_size": 4 * 1024 * 1024,
+                           "max_single_get_size": 4 * 1024 * 1024,
+                           "max_chunk_get_size": 4 * 1024 * 1024}
 
 
 class ClientCache:
@@ -33,7 +39,7 @@ class ClientCache:
 
     def blob_service(self, name: str | None, *, what: str = "blob binding") -> Any:
         from azure.storage.blob.aio import BlobServiceClient
-        return self._storage("blob", BlobServiceClient, name, what, STORAGE_RETRY)
+        return self._storage("blob", BlobServiceClient, name, what, {**STORAGE_RETRY, **BLOB_IO})
 
     def queue_service(self, name: str | None, *, what: str = "queue binding") -> Any:
         from azure.storage.queue.aio import QueueServiceClient

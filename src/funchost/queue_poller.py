@@ -44,11 +44,12 @@ class PollerSettings:
 
 
 class QueuePoller:
-    def __init__(self, queue: Any, poison: Any | None, settings: PollerSettings, codec: Codec,
+    def __init__(self, queue: Any, poison: Callable[[Any], Any | None],
+                 settings: PollerSettings, codec: Codec,
                  handler: Handler, watch: Watch, stopping: anyio.Event, label: str,
                  on_poison: Callable[[str], None] | None = None) -> None:
         self._queue = queue
-        self._poison = poison
+        self._poison_for = poison  # the poison queue client for a message, or None
         self._settings = settings
         self._codec = codec
         self._handler = handler
@@ -159,19 +160,20 @@ class QueuePoller:
                             short(exc))
 
     async def _to_poison(self, msg: Any, why: str, receipt: str) -> None:
-        if self._poison is None:
+        poison = self._poison_for(msg)
+        if poison is None:
             # No poison queue for this name (§2.1.4): the message stays invisible.
             log.error("Message %s of %s is poison (%s), but there is no poison queue for "
                       "it; leaving it invisible", msg.id, self._label, why)
             return
         log.error("Message %s of %s moved to '%s': %s", msg.id, self._label,
-                  self._poison.queue_name, why)
-        await ensure_queue(self._poison)
+                  poison.queue_name, why)
+        await ensure_queue(poison)
         # The body is copied as it is stored, still encoded (§2.1.4).
-        await self._poison.send_message(msg.content)
+        await poison.send_message(msg.content)
         await self._queue.delete_message(msg.id, receipt)
         if self._on_poison is not None:
-            self._on_poison(self._poison.queue_name)
+            self._on_poison(poison.queue_name)
 
 
 def short(exc: BaseException) -> str:

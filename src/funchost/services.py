@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -26,6 +26,8 @@ class HostServices:
         stopping: set when the host starts to drain; listeners stop taking new work.
         routes: where HTTP-triggered functions register their routes.
         notifier: the same-host fast path (queue output -> queue listener, semantics §2.1.7).
+        plugin_state: per-host objects plug-ins share between their listeners (for example
+            the one blob scanner serving every blob-triggered function), keyed by plug-in.
     """
     config: HostConfig
     environ: Mapping[str, str]
@@ -36,3 +38,4 @@ class HostServices:
     stopping: anyio.Event
     routes: RouteTable
     notifier: QueueNotifier
+    plugin_state: dict[str, Any] = field(default_factory=dict)

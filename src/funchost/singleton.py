@@ -54,6 +54,9 @@ class BlobLease:
     def __init__(self, container: Any, lock_id: str, seconds: float) -> None:
         self.lock_id = lock_id
         self.seconds = int(min(max(seconds, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS))
+        if self.seconds != seconds:
+            log.warning("singleton.listenerLockPeriod must be 15 to 60 seconds for a blob "
+                        "lease; using %ds for %s", self.seconds, lock_id)
         self._container = container
         self._blob = container.get_blob_client(f"locks/{lock_id}")
         self._lease: BlobLeaseClient | None = None
@@ -139,7 +142,8 @@ class ListenerSingleton:
         self.lease = lease
         self.what = what
         self.recovery_seconds = options.listener_lock_recovery_polling_interval.total_seconds()
-        self._backoff = RandomizedBackoff(1.0, 60.0)
+        self._backoff = RandomizedBackoff(1.0, 60.0)  # storage errors while acquiring
+        self._failures = RandomizedBackoff(1.0, 60.0)  # the listener failing while held
 
     async def run(self, body: Callable[[], Awaitable[None]], stopping: anyio.Event) -> None:
         """Acquire the lease and run `body` while holding it, until `body` returns (the host
@@ -167,17 +171,23 @@ class ListenerSingleton:
                     continue
                 waiting_logged = False
                 log.info("Singleton lock acquired (%s)", self.lease.lock_id)
-                if await self._hold(body):
+                outcome = await self._hold(body)
+                if outcome == "finished":
                     return
+                if outcome == "failed":
+                    await sleep_unless(stopping, self._failures.next())
+                else:
+                    self._failures.reset()
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 if self.lease.held:
                     await self.lease.release()
                     log.info("Singleton lock released (%s)", self.lease.lock_id)
 
-    async def _hold(self, body: Callable[[], Awaitable[None]]) -> bool:
-        """Run `body` while renewing. True when it finished; False when the lease was
-        lost or the body failed (then the lease is given up and acquiring starts over)."""
+    async def _hold(self, body: Callable[[], Awaitable[None]]) -> str:
+        """Run `body` while renewing: "finished" when it returned, "lost" when the lease
+        was lost, "failed" when it raised (the lease is then given up, and acquiring starts
+        over after a backoff)."""
         lost = False
         error: Exception | None = None
         async with anyio.create_task_group() as tg:
@@ -193,24 +203,27 @@ class ListenerSingleton:
                 error = exc
             tg.cancel_scope.cancel()
         if lost:
-            return False
-        if error is not None:
-            delay = self._backoff.next()
-            log.error("The listener for %s failed; releasing its lock and retrying in %.1fs",
-                      self.what, delay, exc_info=error)
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await self.lease.release()
-            await anyio.sleep(delay)
-            return False
-        return True
+            return "lost"
+        if error is None:
+            return "finished"
+        if isinstance(error, STORAGE_ERRORS):  # expected when storage comes and goes
+            log.warning("The listener for %s lost its storage (%s); releasing its lock and "
+                        "retrying", self.what, _short(error))
+        else:
+            log.error("The listener for %s failed; releasing its lock and retrying",
+                      self.what, exc_info=error)
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            await self.lease.release()
+        return "failed"
 
     async def _renew_until_lost(self) -> None:
         normal = self.lease.seconds / 2
+        margin = min(1.0, self.lease.seconds / 4)  # renew before the lease could expire
         interval = normal
         last_ok = time.monotonic()
         while True:
             left = self.lease.seconds - (time.monotonic() - last_ok)
-            await anyio.sleep(max(0.0, min(interval, left - 1.0)))
+            await anyio.sleep(max(0.0, min(interval, left - margin)))
             try:
                 await self.lease.renew()
             except LeaseLost as exc:
@@ -218,13 +231,13 @@ class ListenerSingleton:
                           "again", self.lease.lock_id, exc, self.what)
                 return
             except STORAGE_ERRORS as exc:
-                if time.monotonic() - last_ok >= self.lease.seconds - 1.0:
+                if time.monotonic() - last_ok >= self.lease.seconds - margin:
                     log.error("Singleton lock %s could not be renewed within its %ds lease "
                               "(%s); %s stops until it is acquired again",
                               self.lease.lock_id, self.lease.seconds, _short(exc), self.what)
                     await self.lease.release()
                     return
-                interval = max(interval / 2, 1.0)
+                interval = max(interval / 2, min(1.0, margin))
                 log.warning("Singleton lock renewal failed for %s (%s); retrying in %.0fs",
                             self.lease.lock_id, _short(exc), interval)
                 continue

@@ -36,9 +36,14 @@ Factory = Callable[["BindingInfo", "HostServices"], Any]
 
 # Binding type (lower-case) -> "module:factory". Modules import lazily, so an app that uses
 # only HTTP does not pay for the storage SDKs at start.
-INPUTS: dict[str, str] = {}
+INPUTS: dict[str, str] = {
+    "blob": ".blob:BlobInput",
+    "table": ".table:TableInput",
+}
 OUTPUTS: dict[str, str] = {
     "queue": ".queue:QueueOutput",
+    "blob": ".blob:BlobOutput",
+    "table": ".table:TableOutput",
 }
 # Outputs the trigger itself consumes (the HTTP response).
 TRIGGER_OUTPUTS = {"http"}

@@ -46,6 +46,7 @@ TriggerFactory = Callable[["FunctionSpec", "HostServices"], Listener]
 BUILTIN: dict[str, str] = {
     "httptrigger": ".http:HttpTrigger",
     "queuetrigger": ".queue:QueueTrigger",
+    "blobtrigger": ".blob:BlobTrigger",
     "timertrigger": ".timer:TimerTrigger",
 }
 

@@ -7,7 +7,9 @@ bytes); the function's `http` output becomes the response.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -81,7 +83,8 @@ class HttpTrigger:
             "params": {k: Datum(v, "string") for k, v in values.items()},
             "body": Datum(body, "bytes"),
         }, "http")
-        invocation = Invocation(self.spec, datum, REASON, binding_data=dict(values))
+        invocation = Invocation(self.spec, datum, REASON, binding_data=_binding_data(
+            request, values, body))
         outcome = await self._services.invoke(invocation)
         if isinstance(outcome, Failed):
             return problem(500, "Internal Server Error",
@@ -90,6 +93,22 @@ class HttpTrigger:
                            invocationId=outcome.invocation_id)
         result = outcome.results.get(self._response_binding) if self._response_binding else None
         return DatumResponse(result)
+
+
+def _binding_data(request: Request, values: dict[str, str], body: bytes) -> dict[str, Any]:
+    """What `{name}` expressions in other bindings can use: JSON body properties, then
+    query parameters, then route values (the most specific wins)."""
+    data: dict[str, Any] = {}
+    if body[:1] == b"{":
+        try:
+            parsed = json.loads(body)
+            if isinstance(parsed, dict):
+                data.update(parsed)
+        except ValueError:
+            pass
+    data.update(request.query_params.items())
+    data.update(values)
+    return data
 
 
 def _url(scope: Scope) -> str:

@@ -90,11 +90,11 @@ class QueueTrigger:
         service = services.clients.queue_service(self.trigger.connection,
                                                  what=f"queue trigger of '{spec.name}'")
         name = self.trigger.queue_name
-        poison = poison_queue_name(name)
+        poison_name = poison_queue_name(name)
+        poison = service.get_queue_client(poison_name) if poison_name else None
         self._reason = f"New queue message detected on '{name}'."
         self._poller = QueuePoller(
-            service.get_queue_client(name),
-            service.get_queue_client(poison) if poison else None,
+            service.get_queue_client(name), lambda _msg: poison,
             PollerSettings(options.batch_size, options.new_batch_threshold,
                            options.max_dequeue_count, options.visibility_timeout,
                            options.max_polling_interval),

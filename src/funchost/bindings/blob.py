@@ -1,0 +1,86 @@
+"""Blob input and output bindings (semantics §7): the path holds binding expressions
+(`thumbnails/{name}`); inputs read the blob (absent: None), outputs write it whole and wake
+this host's blob scanner for that container (§3.4)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.functions.meta import Datum
+
+from ..blobs import blob_container_key, ensure_container
+from ..errors import BindingError
+from ..expressions import resolve, resolve_settings
+from ..invocation import Invocation
+from ..services import HostServices
+from ..spec import BindingInfo
+
+UPLOAD_OPTIONS = {"max_concurrency": 4}  # block sizes are set on the client (clients.py)
+
+
+@dataclass(frozen=True)
+class BlobBindingSpec:
+    path: str  # container/blob, with {expressions}
+    connection: str | None
+    as_string: bool
+
+    @classmethod
+    def from_binding(cls, binding: BindingInfo, environ: Any, what: str) -> BlobBindingSpec:
+        raw = binding.text("path")
+        if not raw or "/" not in raw.strip("/"):
+            raise BindingError(f"{what}: path must be 'container/blob', got {raw!r}")
+        as_string = (binding.text("dataType") or "").lower() == "string"
+        return cls(resolve_settings(raw, environ, what=what), binding.text("connection"),
+                   as_string)
+
+
+class _BlobBinding:
+    def __init__(self, binding: BindingInfo, services: HostServices, kind: str) -> None:
+        self._what = f"blob {kind} '{binding.name}'"
+        self.spec = BlobBindingSpec.from_binding(binding, services.environ, self._what)
+        self._service = services.clients.blob_service(self.spec.connection, what=self._what)
+        self._services = services
+
+    def _blob(self, invocation: Invocation) -> tuple[str, Any]:
+        path = resolve(self.spec.path, invocation.binding_data, what=self._what)
+        container, _, name = path.strip("/").partition("/")
+        if not name:
+            raise BindingError(f"{self._what}: path '{path}' has no blob name")
+        return container.lower(), self._service.get_blob_client(container.lower(), name)
+
+
+class BlobInput(_BlobBinding):
+    def __init__(self, binding: BindingInfo, services: HostServices) -> None:
+        super().__init__(binding, services, "input")
+
+    async def read(self, invocation: Invocation) -> Datum | None:
+        _, blob = self._blob(invocation)
+        try:
+            data = await (await blob.download_blob()).readall()
+        except ResourceNotFoundError:
+            return None
+        return Datum(data.decode("utf-8"), "string") if self.spec.as_string else Datum(data, "bytes")
+
+
+class BlobOutput(_BlobBinding):
+    def __init__(self, binding: BindingInfo, services: HostServices) -> None:
+        super().__init__(binding, services, "output")
+
+    async def write(self, value: Datum, invocation: Invocation) -> None:
+        data = value.value
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif value.type in ("dict", "list", "int", "double", "bool"):
+            data = json.dumps(data).encode("utf-8")
+        if not isinstance(data, (bytes, bytearray)):
+            raise BindingError(f"{self._what}: cannot write a {value.type} value")
+        container, blob = self._blob(invocation)
+        try:
+            await blob.upload_blob(data, overwrite=True, **UPLOAD_OPTIONS)
+        except ResourceNotFoundError:
+            await ensure_container(self._service.get_container_client(container))
+            await blob.upload_blob(data, overwrite=True, **UPLOAD_OPTIONS)
+        self._services.notifier.notify(blob_container_key(container))

@@ -1,0 +1,249 @@
+"""The blob trigger (semantics §3): a scan of the watched containers hands new and changed
+blobs to the host's queue `azure-webjobs-blobtrigger-{hostId}`; every host instance
+consumes that queue with the queue trigger's semantics and runs the function. One scanner
+runs per host id at a time (blob lease `locks/{hostId}/WebJobs.Internal.Blobs.Listener`);
+after poisonBlobThreshold failures the message goes to `webjobs-blobtrigger-poison`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.functions.meta import Datum
+
+from ..blobs import BlobPattern, blob_container_key, ensure_container, properties_json
+from ..errors import BindingError
+from ..expressions import resolve_settings
+from ..invocation import Invocation, Outcome
+from ..queue_poller import PollerSettings, QueuePoller, short
+from ..queues import Codec, ensure_queue
+from ..services import HostServices
+from ..singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton, sleep_unless
+from ..spec import FunctionSpec
+from .blob_scan import ContainerScanner, Watcher
+
+log = logging.getLogger("funchost.blob")
+
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+SCAN_INTERVAL_SETTING = "FUNCHOST_BLOB_SCAN_INTERVAL"  # seconds; the real host scans every 10
+
+
+@dataclass(frozen=True)
+class BlobTriggerSpec:
+    pattern: BlobPattern
+    connection: str | None
+    source: str
+    as_string: bool
+
+    @classmethod
+    def from_function(cls, spec: FunctionSpec, environ: Any) -> BlobTriggerSpec:
+        what = f"blob trigger of '{spec.name}'"
+        raw = spec.trigger.text("path")
+        if not raw:
+            raise BindingError(f"{what}: path is required")
+        pattern = BlobPattern.parse(resolve_settings(raw, environ, what=what), what=what)
+        source = spec.trigger.text("source") or "LogsAndContainerScan"
+        as_string = (spec.trigger.text("dataType") or "").lower() == "string"
+        return cls(pattern, spec.trigger.text("connection"), source, as_string)
+
+
+class BlobTrigger:
+    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+        self.spec = spec
+        self.trigger = BlobTriggerSpec.from_function(spec, services.environ)
+        if self.trigger.source.lower() == "eventgrid":
+            log.warning("Function '%s' uses source=EventGrid; funchost scans the container "
+                        "instead (Event Grid cannot reach a local host)", spec.name)
+        self._services = services
+        service = services.clients.blob_service(self.trigger.connection,
+                                                what=f"blob trigger of '{spec.name}'")
+        self.container = service.get_container_client(self.trigger.pattern.container)
+        self.hub = services.plugin_state.get("blob")
+        if self.hub is None:
+            self.hub = services.plugin_state["blob"] = BlobTriggerHub(services)
+        self.hub.register(self)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await self.hub.run_once()
+
+    async def invoke_blob(self, blob: Any, data: bytes, reason: str) -> Outcome:
+        """Run the function for a downloaded blob (`blob` = its properties)."""
+        name = blob.name
+        values: dict[str, Any] = dict(self.trigger.pattern.match(name) or {})
+        blob_path = f"{self.trigger.pattern.container}/{name}"
+        url = f"{self.container.url.rstrip('/')}/{name}"
+        props = properties_json(blob)
+        values.update({"BlobTrigger": blob_path, "Uri": url, "Properties": props,
+                       "Metadata": dict(blob.metadata or {})})
+        metadata = {
+            "BlobTrigger": Datum(blob_path, "string"), "Uri": Datum(url, "string"),
+            "Properties": Datum(json.dumps(props), "json"),
+            "Metadata": Datum(json.dumps(dict(blob.metadata or {})), "json"),
+        }
+        for key, value in values.items():
+            metadata.setdefault(key, Datum(str(value), "string"))
+        datum = Datum(data.decode("utf-8", "replace"), "string") if self.trigger.as_string \
+            else Datum(data, "bytes")
+        return await self._services.invoke(Invocation(self.spec, datum, reason, metadata, values))
+
+    async def call(self, input: str | None) -> Outcome:
+        # An admin call names the blob as "container/path" (§6.6).
+        container, _, name = (input or "").strip().lstrip("/").partition("/")
+        if container.lower() != self.trigger.pattern.container or not name:
+            raise BindingError(f"'{self.spec.name}' needs input "
+                               f"'{self.trigger.pattern.container}/<blob name>'")
+        downloader = await self.container.get_blob_client(name).download_blob()
+        data = await downloader.readall()
+        return await self.invoke_blob(downloader.properties, data,
+                                      "This function was programmatically called via the "
+                                      "host APIs.")
+
+
+class BlobTriggerHub:
+    """Per host: the scanner (one instance per host id) and the internal-queue consumer."""
+
+    def __init__(self, services: HostServices) -> None:
+        self._services = services
+        self._triggers: dict[str, BlobTrigger] = {}
+        self._started = False
+        host_storage = services.clients.blob_service("AzureWebJobsStorage",
+                                                     what="the blob trigger's host storage")
+        self._hosts = host_storage.get_container_client(HOSTS_CONTAINER)
+        queue_service = services.clients.queue_service("AzureWebJobsStorage",
+                                                       what="the blob trigger's host queue")
+        self._queue_name = f"azure-webjobs-blobtrigger-{services.host_id}"
+        self._queue = queue_service.get_queue_client(self._queue_name)
+        self._codec = Codec(services.config.queues.message_encoding)
+        self._interval = float(services.environ.get(SCAN_INTERVAL_SETTING, "10") or 10)
+
+    def register(self, trigger: BlobTrigger) -> None:
+        self._triggers[f"Host.Functions.{trigger.spec.name}".lower()] = trigger
+
+    async def run_once(self) -> None:
+        """The first listener to start runs the hub; the others only wait."""
+        if self._started:
+            await anyio.sleep_forever()
+        self._started = True
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._scan_as_singleton)
+                await self._consume()
+                tg.cancel_scope.cancel()
+        finally:
+            self._started = False
+
+    # -- the scanner ------------------------------------------------------------------------
+    async def _scan_as_singleton(self) -> None:
+        services = self._services
+        lease = BlobLease(self._hosts, f"{services.host_id}/WebJobs.Internal.Blobs.Listener",
+                          services.config.singleton.listener_lock_period.total_seconds())
+        singleton = ListenerSingleton(lease, services.config.singleton, "the blob scanner")
+        await singleton.run(self._scan_forever, services.stopping)
+
+    async def _scan_forever(self) -> None:
+        scanners = self._scanners()
+        watches = [self._services.notifier.watch(blob_container_key(c)) for c in scanners]
+        while not self._services.stopping.is_set():
+            for container, scanner in scanners.items():
+                try:
+                    await scanner.sweep()
+                except AzureError as exc:
+                    log.warning("Scanning container '%s' failed (%s); next scan in %.0fs",
+                                container, short(exc), self._interval)
+            # A blob output in this host wakes the scan at once (§3.4); otherwise wait.
+            await _first_of(watches, self._interval, self._services.stopping)
+
+    def _scanners(self) -> dict[str, ContainerScanner]:
+        groups: dict[tuple[str, str], list[Watcher]] = defaultdict(list)
+        for trigger in self._triggers.values():
+            watcher = Watcher(trigger.spec.name, trigger.trigger.pattern, trigger.container)
+            groups[(trigger.container.account_name, trigger.trigger.pattern.container)].append(
+                watcher)
+        return {container: ContainerScanner(watchers, self._hosts, self._services.host_id,
+                                            account, self._enqueue)
+                for (account, container), watchers in groups.items()}
+
+    async def _enqueue(self, message: dict[str, str]) -> None:
+        await ensure_queue(self._queue)
+        await self._queue.send_message(self._codec.encode(json.dumps(message)))
+        self._services.notifier.notify(self._queue_name)
+
+    # -- the consumer -----------------------------------------------------------------------
+    async def _consume(self) -> None:
+        config = self._services.config
+        mdop = config.blobs.max_degree_of_parallelism
+        batch = min(32, mdop // 2 + 1)  # N SharedBlobQueueListenerFactory.cs
+        settings = PollerSettings(batch, max(0, mdop - batch), config.blobs.poison_blob_threshold,
+                                  config.queues.visibility_timeout,
+                                  config.queues.max_polling_interval)
+        await ensure_container(self._hosts)
+        poller = QueuePoller(self._queue, self._poison_for, settings, self._codec, self._run,
+                             self._services.notifier.watch(self._queue_name),
+                             self._services.stopping, f"blob trigger queue '{self._queue_name}'")
+        await poller.run()
+
+    def _poison_for(self, msg: Any) -> Any:
+        trigger = self._trigger_of(msg)
+        if trigger is None:
+            return None
+        # The poison queue lives in the blob's own account (N `HostQueueNames.cs`).
+        service = self._services.clients.queue_service(trigger.trigger.connection)
+        return service.get_queue_client(POISON_QUEUE)
+
+    def _trigger_of(self, msg: Any) -> BlobTrigger | None:
+        try:
+            data = json.loads(self._codec.decode(msg.content))
+            return self._triggers.get(str(data.get("FunctionId", "")).lower())
+        except (ValueError, AttributeError):
+            return None
+
+    async def _run(self, msg: Any, body: bytes) -> bool:
+        try:
+            data = json.loads(body)
+            function_id, name, etag = data["FunctionId"], data["BlobName"], data["ETag"]
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("Dropping malformed blob trigger message %s: %s", msg.id, exc)
+            return True
+        trigger = self._triggers.get(function_id.lower())
+        if trigger is None:
+            log.info("Dropping blob trigger message for '%s': no such function here", function_id)
+            return True
+        blob = trigger.container.get_blob_client(name)
+        try:
+            downloader = await blob.download_blob(etag=etag,
+                                                  match_condition=MatchConditions.IfNotModified)
+            data_bytes = await downloader.readall()
+        except ResourceNotFoundError:
+            return True  # deleted since it was seen (§3.4)
+        except ResourceModifiedError:
+            # Overwritten since: the scan hands on the new version (§3.4).
+            self._services.notifier.notify(blob_container_key(trigger.trigger.pattern.container))
+            return True
+        reason = (f"New blob detected({trigger.trigger.source}): "
+                  f"{trigger.trigger.pattern.container}/{name}")
+        outcome = await trigger.invoke_blob(downloader.properties, data_bytes, reason)
+        return outcome.ok
+
+
+async def _first_of(watches: list[Any], timeout: float, stopping: anyio.Event) -> None:
+    """Return after `timeout`, or as soon as any watch fires or the host stops."""
+    with anyio.move_on_after(timeout):
+        async with anyio.create_task_group() as tg:
+            async def one(watch: Any) -> None:
+                await watch.wait(timeout)
+                tg.cancel_scope.cancel()
+            for watch in watches:
+                tg.start_soon(one, watch)
+            await sleep_unless(stopping, timeout)
+            tg.cancel_scope.cancel()
+
+
