@@ -148,15 +148,25 @@ class CronSchedule:
         if self.expression.is_interval and local.fold == 0 and self._kind(wall) == "repeated":
             # Still in the first pass of a repeated hour: the second pass (earlier wall
             # times, later instants) may come before the next wall time after `wall`.
-            first, second = (wall.replace(tzinfo=self.zone, fold=f).utcoffset() for f in (0, 1))
-            assert first is not None and second is not None
-            x = self.expression.next_after(wall - (first - second))
-            while x is not None and x <= wall:
-                if self._kind(x) == "repeated":
-                    best = min(best, x.replace(tzinfo=self.zone, fold=1).astimezone(UTC))
-                    break
-                x = self.expression.next_after(x)
+            x = self.expression.next_after(self._repeat_start(wall) - timedelta(seconds=1))
+            if x is not None and x <= wall:
+                best = min(best, x.replace(tzinfo=self.zone, fold=1).astimezone(UTC))
         return best
+
+    def _repeat_start(self, wall: datetime) -> datetime:
+        """The first wall second of the repeated span `wall` lies in (bisection: zoneinfo
+        has no transition API). Everything between it and `wall` repeats."""
+        first, second = (wall.replace(tzinfo=self.zone, fold=f).utcoffset() for f in (0, 1))
+        assert first is not None and second is not None
+        lo, hi = wall - (first - second), wall  # lo is before the span, hi inside it
+        while hi - lo > timedelta(seconds=1):
+            mid = lo + (hi - lo) // 2
+            mid = mid.replace(microsecond=0)
+            if self._kind(mid) == "repeated":
+                hi = mid
+            else:
+                lo = mid
+        return hi.replace(microsecond=0)
 
     def _kind(self, wall: datetime) -> str:
         """"normal", "skipped" (spring forward) or "repeated" (fall back)."""

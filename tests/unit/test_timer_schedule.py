@@ -297,3 +297,13 @@ def test_fixed_offset_zone_has_no_dst_surprises() -> None:
     zone = timezone(timedelta(hours=5, minutes=30))
     assert parse_schedule("0 0 9 * * *", zone).next_occurrence(utc(2024, 5, 1)) == utc(
         2024, 5, 1, 3, 30)
+
+
+def test_dst_fall_back_every_second_keeps_ticking_once_a_second() -> None:
+    every_second = parse_schedule("* * * * * *", LA)
+    t = local(LA, 2024, 11, 3, 1, 59, 58)
+    ticks = [t]
+    for _ in range(4):
+        ticks.append(every_second.next_occurrence(ticks[-1]))
+    assert all(b - a == timedelta(seconds=1) for a, b in zip(ticks, ticks[1:]))
+    assert ticks[2].astimezone(LA).strftime("%H:%M:%S%z") == "01:00:00-0800"
