@@ -78,13 +78,15 @@ class Inbound:
             self._refuse(delivery, "amqp:decode-error", f"Malformed request: {exc}")
             delivery.settle()
             return
-        delivery.update(Delivery.ACCEPTED)
-        delivery.settle()
         if kind == CBS:
             reply, node = handle_cbs(request), "$cbs"
         else:
             owner = state.consumers.get(str(request.prop("associated-link-name") or ""))
             reply = self.management.handle(path, request, owner, self.clock())
             node = f"{path}/$management"
+        # The reply goes out before the request's settlement: the SDK reads one frame per
+        # polling step, and it is waiting for the reply, not for the settlement.
         state.reply_link(link.session, request.reply_to or node).send(reply)
+        delivery.update(Delivery.ACCEPTED)
+        delivery.settle()
 

@@ -1,0 +1,117 @@
+"""Sessions through the SDK, sync and aio: exclusive session locks, next-available
+selection and waiting, session state, lock renewal and expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusMessage
+from azure.servicebus.exceptions import (
+    OperationTimeoutError, SessionCannotBeLockedError, SessionLockLostError,
+)
+
+from .helpers import body, receive
+
+pytestmark = pytest.mark.integration
+
+
+def test_exclusive_locks_next_available_and_state(sb, name):
+    q = name("sessions")
+    with sb.get_queue_sender(q) as sender:
+        sender.send_messages([ServiceBusMessage("a1", session_id="A"),
+                              ServiceBusMessage("b1", session_id="B"),
+                              ServiceBusMessage("a2", session_id="A")])
+    with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2) as r1:
+        assert r1.session.session_id == "A"  # the session of the oldest message
+        got = receive(r1, 2)
+        assert [(body(m), m.session_id) for m in got] == [("a1", "A"), ("a2", "A")]
+
+        with pytest.raises(SessionCannotBeLockedError):
+            with sb.get_queue_receiver(q, session_id="A") as intruder:
+                intruder.receive_messages(max_wait_time=1)
+
+        with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2) as r2:
+            assert r2.session.session_id == "B"  # A is locked, B is free with a message
+            (b1,) = receive(r2, 1)
+            assert body(b1) == "b1"
+            r2.complete_message(b1)
+
+        assert r1.session.get_state() is None
+        r1.session.set_state(b"checkpoint-2")
+        assert r1.session.get_state() == b"checkpoint-2"
+        before = r1.session.locked_until_utc
+        time.sleep(0.05)
+        after = r1.session.renew_lock()
+        assert after > before and r1.session.locked_until_utc == after
+        for m in got:
+            r1.complete_message(m)
+    # Closing the receiver released the lock: the session can be taken again, state kept.
+    with sb.get_queue_receiver(q, session_id="A") as again:
+        assert again.session.get_state() == b"checkpoint-2"
+        assert again.receive_messages(max_wait_time=0.5) == []
+        again.session.set_state(None)
+
+
+def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor, aio_loop):
+    q = name("sessionwait")
+    started = time.monotonic()
+    with pytest.raises(OperationTimeoutError):
+        with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r:
+            r.receive_messages(max_wait_time=1)
+    assert time.monotonic() - started >= 1.0  # the server waited for the timeout
+
+    # A receiver waiting for any session gets the one whose first message arrives.
+    if flavor == "sync":
+        got: list[tuple[str, str]] = []
+
+        def wait_for_session() -> None:
+            with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION,
+                                       max_wait_time=6) as r:
+                for m in receive(r, 1):
+                    got.append((r.session.session_id, body(m)))
+                    r.complete_message(m)
+        waiter = threading.Thread(target=wait_for_session)
+        waiter.start()
+        time.sleep(1.5)
+        with sb.get_queue_sender(q) as sender:
+            sender.send_messages(ServiceBusMessage("late", session_id="late-session"))
+        waiter.join(20)
+        assert got == [("late-session", "late")]
+        return
+
+    client = sb.target  # the aio client itself: waiting and sending run concurrently
+
+    async def wait_for_session() -> tuple[str, str]:
+        async with client.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION,
+                                             max_wait_time=6) as r:
+            messages = await r.receive_messages(max_wait_time=3)
+            await r.complete_message(messages[0])
+            return r.session.session_id, body(messages[0])
+
+    async def send_later() -> None:
+        await asyncio.sleep(1.5)
+        async with client.get_queue_sender(q) as sender:
+            await sender.send_messages(ServiceBusMessage("late", session_id="late-session"))
+
+    async def both() -> tuple[str, str]:
+        result, _ = await asyncio.gather(wait_for_session(), send_later())
+        return result
+    assert aio_loop.run_until_complete(both()) == ("late-session", "late")
+
+
+def test_session_lock_expiry_loses_the_lock(sb, name):
+    q = name("sessionlock")  # LockDuration PT2S
+    with sb.get_queue_sender(q) as sender:
+        sender.send_messages(ServiceBusMessage("s1", session_id="x"))
+    with sb.get_queue_receiver(q, session_id="x") as r:
+        (m,) = receive(r, 1)
+        time.sleep(2.3)  # the session lock runs out: the server detaches the link
+        with pytest.raises(SessionLockLostError):
+            r.complete_message(m)
+    with sb.get_queue_receiver(q, session_id="x") as r:
+        (again,) = receive(r, 1)
+        assert (body(again), again.delivery_count) == ("s1", 1)
+        r.complete_message(again)
