@@ -1,0 +1,22 @@
+"""Per-key sequence ordering: apply messages of one key in sequence-number order.
+
+- `Sequencer`: the per-key state (next number, turn, open gap) in a Table, ETag-safe.
+- `QueueOrdering`: Storage queues; early messages are requeued with a visibility delay.
+- `ServiceBusOrdering`: Service Bus receivers; early messages are deferred, then fetched
+  back by sequence number when their turn comes; `sweep` for gaps nobody came back to.
+- `GapPolicy`: on a gap timeout, `RAISE` (`SequenceGapError`) or `SKIP` the lost numbers;
+  either way it is logged, and the outcome says so (`OrderingResult.gap`).
+
+Ordering is not deduplication: a message applied twice would need its own idempotency key
+(see `shared.idempotency`), though a replay of an applied number is dropped as STALE.
+"""
+
+from __future__ import annotations
+
+from .queue import QueueOrdering
+from .results import GapPolicy, OrderingResult, Outcome
+from .sequencer import DEFAULT_TABLE, Gap, Sequencer, Turn, Verdict
+from .servicebus import ServiceBusOrdering, SweepReport
+
+__all__ = ["DEFAULT_TABLE", "Gap", "GapPolicy", "OrderingResult", "Outcome", "QueueOrdering",
+           "Sequencer", "ServiceBusOrdering", "SweepReport", "Turn", "Verdict"]
