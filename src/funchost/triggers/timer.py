@@ -125,6 +125,16 @@ class StatusStore:
 
 
 class TimerTrigger:
+    """The Listener for one timer function.
+
+    Parameters:
+        spec: the function; its timerTrigger binding is parsed here (BindingError for a
+            bad schedule or time zone, naming the function and the setting).
+        services: the host's; the status blob and lock use its storage connection
+            (AzureWebJobsStorage), host id and `singleton` options.
+        clock: the current time (aware); tests may inject one.
+    """
+
     def __init__(self, spec: FunctionSpec, services: HostServices, *,
                  clock: Clock | None = None) -> None:
         self.spec = spec
@@ -146,10 +156,6 @@ class TimerTrigger:
         lease = BlobLease(container, listener_lock_id(services.host_id, spec.name),
                           options.listener_lock_period.total_seconds())
         self._singleton = ListenerSingleton(lease, options, f"timer '{spec.name}'")
-
-    @property
-    def status_path(self) -> str | None:
-        return self._store.path if self._store else None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         # Started at once: waiting for the lease or for storage must not hold up the host.
