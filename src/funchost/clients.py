@@ -49,6 +49,26 @@ class ClientCache:
         from azure.data.tables.aio import TableServiceClient
         return self._storage("table", TableServiceClient, name, what, TABLE_RETRY)
 
+    def service_bus(self, name: str | None, *, what: str = "Service Bus binding") -> Any:
+        """A ServiceBusClient for connection `name` (default `ServiceBus`, that is
+        `AzureWebJobsServiceBus`): a connection string, or `X__fullyQualifiedNamespace`."""
+        from azure.servicebus.aio import ServiceBusClient
+        conn = self.connection(name or "ServiceBus", what=what)
+        key = ("servicebus", conn.name)
+        client = self._clients.get(key)
+        if client is None:
+            if conn.is_identity:
+                namespace = conn.section.get("fullyqualifiednamespace")
+                if not namespace:
+                    from .errors import BindingError
+                    raise BindingError(f"{what}: connection '{conn.name}' needs "
+                                       f"{conn.name}__fullyQualifiedNamespace")
+                client = ServiceBusClient(namespace, self._credential(conn))
+            else:
+                client = ServiceBusClient.from_connection_string(conn.value)
+            self._clients[key] = client
+        return client
+
     def _storage(self, service: str, cls: Any, name: str | None, what: str,
                  options: dict[str, Any]) -> Any:
         conn = self.connection(name, what=what)

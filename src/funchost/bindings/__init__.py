@@ -44,6 +44,7 @@ OUTPUTS: dict[str, str] = {
     "queue": ".queue:QueueOutput",
     "blob": ".blob:BlobOutput",
     "table": ".table:TableOutput",
+    "servicebus": ".servicebus:ServiceBusOutput",
 }
 # Outputs the trigger itself consumes (the HTTP response).
 TRIGGER_OUTPUTS = {"http"}

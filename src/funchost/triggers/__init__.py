@@ -47,6 +47,7 @@ BUILTIN: dict[str, str] = {
     "httptrigger": ".http:HttpTrigger",
     "queuetrigger": ".queue:QueueTrigger",
     "blobtrigger": ".blob:BlobTrigger",
+    "servicebustrigger": ".servicebus:ServiceBusTrigger",
     "timertrigger": ".timer:TimerTrigger",
 }
 

@@ -1,0 +1,219 @@
+"""The Service Bus trigger (semantics §5).
+
+Peek-lock: on success complete (when autoCompleteMessages), on failure abandon, so the
+broker counts the delivery and dead-letters the message past the entity's MaxDeliveryCount.
+Locks are renewed while a message runs, up to maxAutoLockRenewalDuration. Up to
+maxConcurrentCalls messages run at once; session-enabled functions take up to
+maxConcurrentSessions sessions at a time and run each session's messages one by one, in
+order; `cardinality="many"` runs batches of up to maxMessageBatchSize without renewal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from azure.servicebus import NEXT_AVAILABLE_SESSION
+from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusError
+
+from ..backoff import RandomizedBackoff
+from ..errors import BindingError
+from ..expressions import resolve_settings
+from ..invocation import Invocation, Outcome
+from ..queue_poller import short
+from ..services import HostServices
+from ..spec import FunctionSpec
+from .servicebus_data import batch_data, manual_data, message_data, reason_for
+
+log = logging.getLogger("funchost.servicebus")
+
+RECEIVE_WAIT_SECONDS = 5.0  # one receive call waits this long for the first message
+
+
+@dataclass(frozen=True)
+class ServiceBusTriggerSpec:
+    queue: str | None
+    topic: str | None
+    subscription: str | None
+    connection: str | None
+    sessions: bool
+    many: bool
+
+    @property
+    def entity(self) -> str:
+        return self.queue or f"{self.topic}/Subscriptions/{self.subscription}"
+
+    @classmethod
+    def from_function(cls, spec: FunctionSpec, environ: Any) -> ServiceBusTriggerSpec:
+        b = spec.trigger
+        what = f"Service Bus trigger of '{spec.name}'"
+
+        def setting(key: str) -> str | None:
+            raw = b.text(key)
+            return None if raw is None else resolve_settings(raw, environ, what=what)
+        queue, topic, sub = setting("queueName"), setting("topicName"), setting("subscriptionName")
+        if not queue and not (topic and sub):
+            raise BindingError(f"{what}: set queueName, or topicName and subscriptionName")
+        sessions = str(b.get("isSessionsEnabled", False)).lower() == "true"
+        many = str(b.get("cardinality", "one")).lower() == "many"
+        return cls(queue, topic, sub, b.text("connection"), sessions, many)
+
+
+class ServiceBusTrigger:
+    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+        self.spec = spec
+        self.trigger = ServiceBusTriggerSpec.from_function(spec, services.environ)
+        self._services = services
+        self._options = services.config.service_bus
+        self._client = services.clients.service_bus(
+            self.trigger.connection, what=f"Service Bus trigger of '{spec.name}'")
+        self._backoff = RandomizedBackoff(1.0, 60.0)
+
+    def _receiver(self, **kwargs: Any) -> Any:
+        t = self.trigger
+        options = {"prefetch_count": self._options.prefetch_count, **kwargs}
+        if t.queue:
+            return self._client.get_queue_receiver(t.queue, **options)
+        return self._client.get_subscription_receiver(t.topic, t.subscription, **options)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        if self.trigger.sessions:
+            async with anyio.create_task_group() as tg:
+                for _ in range(self._options.max_concurrent_sessions):
+                    tg.start_soon(self._resilient, self._session_loop)
+        else:
+            await self._resilient(self._message_loop)
+
+    async def _resilient(self, loop: Any) -> None:
+        """Run a receive loop; when the namespace is unreachable, log, back off, retry."""
+        while not self._services.stopping.is_set():
+            try:
+                await loop()
+                self._backoff.reset()
+            except ServiceBusError as exc:
+                delay = self._backoff.next()
+                log.warning("Service Bus entity '%s' for function '%s' is unreachable (%s); "
+                            "retrying in %.0fs", self.trigger.entity, self.spec.name,
+                            short(exc), delay)
+                with anyio.move_on_after(delay):
+                    await self._services.stopping.wait()
+
+    # -- messages without sessions ----------------------------------------------------------
+    async def _message_loop(self) -> None:
+        many = self.trigger.many
+        limit = 1 if many else self._options.max_concurrent_calls
+        slots = anyio.Semaphore(limit)
+        async with self._receiver() as receiver, anyio.create_task_group() as tg:
+            while not self._services.stopping.is_set():
+                await slots.acquire()
+                free = 1 + slots.value
+                count = self._options.max_message_batch_size if many else free
+                try:
+                    messages = await receiver.receive_messages(
+                        max_message_count=count, max_wait_time=RECEIVE_WAIT_SECONDS)
+                except BaseException:
+                    slots.release()
+                    raise
+                if not messages:
+                    slots.release()
+                    continue
+                self._backoff.reset()
+                if many:
+                    tg.start_soon(self._run_batch, receiver, messages, slots)
+                    continue
+                for extra in messages[1:]:
+                    await slots.acquire()
+                for message in messages:
+                    tg.start_soon(self._run_one, receiver, message, slots)
+
+    async def _run_one(self, receiver: Any, message: Any, slots: anyio.Semaphore) -> None:
+        try:
+            await self._settle_after(receiver, [message], renew=True)
+        finally:
+            slots.release()
+
+    async def _run_batch(self, receiver: Any, messages: list[Any], slots: anyio.Semaphore) -> None:
+        try:
+            await self._settle_after(receiver, messages, renew=False)
+        finally:
+            slots.release()
+
+    async def _settle_after(self, receiver: Any, messages: list[Any], *, renew: bool) -> None:
+        renewer = None
+        if renew:
+            from azure.servicebus.aio import AutoLockRenewer
+            renewer = AutoLockRenewer(
+                max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration
+                .total_seconds())
+            for message in messages:
+                renewer.register(receiver, message)
+        try:
+            outcome = await self._invoke(messages)
+        finally:
+            if renewer is not None:
+                await renewer.close()
+        await self._settle(receiver, messages, outcome.ok)
+
+    async def _settle(self, receiver: Any, messages: list[Any], ok: bool) -> None:
+        if ok and not self._options.auto_complete_messages:
+            return  # the function settles them itself
+        for message in messages:
+            try:
+                if ok:
+                    await receiver.complete_message(message)
+                else:
+                    await receiver.abandon_message(message)
+            except ServiceBusError as exc:
+                # The lock is gone (expired, or the link dropped): the broker redelivers.
+                log.warning("Settling message %s of '%s' failed (%s); it will be delivered "
+                            "again", message.message_id, self.trigger.entity, short(exc))
+
+    async def _invoke(self, messages: list[Any]) -> Outcome:
+        if self.trigger.many:
+            datum, metadata, values = batch_data(messages)
+        else:
+            datum, metadata, values = message_data(messages[0])
+        return await self._services.invoke(Invocation(
+            self.spec, datum, reason_for(self.trigger.entity, messages), metadata, values))
+
+    # -- sessions ---------------------------------------------------------------------------
+    async def _session_loop(self) -> None:
+        """Take the next free session, run its messages in order until it goes idle, then
+        let it go (one of maxConcurrentSessions such loops)."""
+        idle = self._options.session_idle_timeout
+        wait = idle.total_seconds() if idle else RECEIVE_WAIT_SECONDS
+        while not self._services.stopping.is_set():
+            try:
+                receiver = self._receiver(session_id=NEXT_AVAILABLE_SESSION, max_wait_time=wait)
+                async with receiver:
+                    await self._drain_session(receiver, wait)
+            except OperationTimeoutError:
+                continue  # no session with messages right now
+
+    async def _drain_session(self, receiver: Any, wait: float) -> None:
+        from azure.servicebus.aio import AutoLockRenewer
+        renewer = AutoLockRenewer(
+            max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration.total_seconds())
+        renewer.register(receiver, receiver.session)
+        try:
+            while not self._services.stopping.is_set():
+                count = self._options.max_message_batch_size if self.trigger.many else 1
+                messages = await receiver.receive_messages(max_message_count=count,
+                                                           max_wait_time=wait)
+                if not messages:
+                    return  # the session is idle: release it for others
+                outcome = await self._invoke(messages)
+                await self._settle(receiver, messages, outcome.ok)
+        finally:
+            await renewer.close()
+
+    async def call(self, input: str | None) -> Outcome:
+        # An admin call: one message with that body and no broker metadata.
+        datum, metadata = manual_data(input or "", many=self.trigger.many)
+        return await self._services.invoke(Invocation(
+            self.spec, datum, "This function was programmatically called via the host APIs.",
+            metadata, {}))
