@@ -172,6 +172,16 @@ class Sequencer:
         await self._update(key, change, create=True)
         return result["next"]
 
+    async def open_gap(self, key: str) -> tuple[Gap | None, bool]:
+        """The key's open gap (without changing anything) and whether it timed out."""
+        row = await self._read(key)
+        since = None if row is None else read_time(row, "GapSince")
+        if row is None or since is None or read_int(row, "GapFor", -1) != read_int(row, "Next"):
+            return None, False
+        waited = self.clock() - since
+        gap = Gap(key, read_int(row, "Next"), read_int(row, "LowestEarly"), since, waited)
+        return gap, waited >= self.gap_timeout
+
     async def expected(self, key: str) -> int:
         """The key's next sequence number."""
         row = await self._read(key)

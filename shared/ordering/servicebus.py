@@ -131,19 +131,17 @@ class ServiceBusOrdering:
         report = SweepReport()
         for key in await self.sequencer.keys_with_deferred():
             report.applied.extend(await self._drain(receiver, key, handler))
-            expected = await self.sequencer.expected(key)
-            waiting = await self.sequencer.lowest_deferred(key, expected)
-            if waiting is None:
-                continue
-            turn = await self.sequencer.begin(key, waiting)
-            if turn.gap is None or not turn.gap_expired:
+            gap, expired = await self.sequencer.open_gap(key)
+            if gap is None or not expired:
                 continue
             if self.gap_policy is GapPolicy.RAISE:
-                log.error("ordering key %r: sequence %d missing for %.1fs", key,
-                          turn.gap.expected, turn.gap.waited.total_seconds())
-                report.gaps.append(turn.gap)
+                log.error("ordering key %r: sequence %d missing for %.1fs (%d waiting)", key,
+                          gap.expected, gap.waited.total_seconds(), gap.lowest_waiting)
+                report.gaps.append(gap)
                 continue
-            await settle_gap(self.sequencer, turn, self.gap_policy)
+            log.warning("ordering key %r: sequence %d missing for %.1fs; skipping to %d", key,
+                        gap.expected, gap.waited.total_seconds(), gap.lowest_waiting)
+            await self.sequencer.skip_to(key, gap.lowest_waiting)
             report.applied.extend(await self._drain(receiver, key, handler))
         return report
 
