@@ -43,6 +43,10 @@ class Int(int):
     """An AMQP int (32-bit signed); a plain Python int encodes as a long."""
 
 
+class ULong(int):
+    """An AMQP ulong (the integer type a message-id or correlation-id may have)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Described:
     descriptor: Any
@@ -204,6 +208,8 @@ def encode(value: Any) -> bytes:
         return b"\x83" + struct.pack(">q", value)
     if isinstance(value, Int):
         return b"\x71" + struct.pack(">i", value)
+    if isinstance(value, ULong):
+        return b"\x80" + struct.pack(">Q", value)
     if isinstance(value, int):
         return b"\x81" + struct.pack(">q", value)
     if isinstance(value, float):

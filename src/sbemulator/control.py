@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .amqpcodec import (
-    AMQP_VALUE, APPLICATION_PROPERTIES, DATA, PROPERTIES, Described, Int, Symbol, compound,
+    AMQP_VALUE, APPLICATION_PROPERTIES, DATA, PROPERTIES, Described, Int, Symbol, ULong, compound,
     decode, encode, section,
 )
 from .wireformat import sections
@@ -48,6 +48,8 @@ def encode_response(correlation_id: Any, application_properties: dict[str, Any],
                     body: Any = None) -> bytes:
     """A reply: correlation-id set to the request's message-id, status in application
     properties, `body` as an AMQP value."""
+    if isinstance(correlation_id, int) and not isinstance(correlation_id, bool):
+        correlation_id = ULong(correlation_id)  # ids are ulong, uuid, binary or string
     props = [None, None, None, None, None, correlation_id]
     parts = [section(PROPERTIES, compound(0xC0, b"".join(encode(v) for v in props), len(props))),
              section(APPLICATION_PROPERTIES, encode(application_properties))]

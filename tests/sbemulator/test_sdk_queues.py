@@ -26,7 +26,8 @@ def test_send_peek_receive_and_every_settlement(sb, name):
     with sb.get_queue_sender(q) as sender:
         sender.send_messages(ServiceBusMessage(
             "complete", message_id=mid, subject="subj", content_type="text/plain",
-            correlation_id="corr", to="dest", reply_to="replies", time_to_live=dt.timedelta(hours=1),
+            correlation_id="corr", to="dest", reply_to="replies",
+            time_to_live=dt.timedelta(hours=1),
             application_properties={"n": 7, "s": "x", "f": 1.5, "b": True}))
         batch = sender.create_message_batch()
         for text in ("abandon", "defer", "dead-letter"):
