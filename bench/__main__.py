@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench.http_throughput", "bench.queue_throughput"]
+BENCHMARKS = ["bench.http_throughput", "bench.queue_throughput", "bench.timer_jitter"]
 
 
 def main() -> None:

@@ -194,9 +194,12 @@ class Host:
                     if out is not None:
                         outputs[b.name] = out
             runner = FunctionRunner(spec, inputs, outputs, self._executor)
+            # Inside out: timeout per attempt, a log pair per attempt, retries, in-flight.
             invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
-            invoke = pipeline.with_retry(invoke, spec.retry if _retries(spec) else None)
-            state.invoke = self.inflight.wrap(pipeline.with_logging(invoke))
+            invoke = pipeline.with_logging(invoke)
+            invoke = pipeline.with_retry(invoke, spec.retry if _retries(spec) else None,
+                                         services.stopping)
+            state.invoke = self.inflight.wrap(invoke)
             state.listener = triggers.factory_for(spec.trigger.type)(spec, services)
         except HostError as exc:
             state.error = str(exc)

@@ -55,26 +55,23 @@ def retry_delay(policy: RetryOptions, attempt: int) -> float:
     return min(delay, policy.maximum_interval.total_seconds())
 
 
-def with_retry(inner: Invoke, policy: RetryOptions | None) -> Invoke:
-    """The runtime retry policy (`@app.retry`, host.json `retry`); each attempt is its own
-    invocation with its own id, and `context.retry_context` counts them.
-
-    The real host logs every attempt as its own Executing/Executed pair (W
-    `FunctionExecutorExtensions.TryExecuteAsync` creates a function instance per attempt),
-    so the attempts are logged here, and a `with_logging` applied outside this wrapper
-    passes it through instead of logging the whole series as one invocation."""
+def with_retry(inner: Invoke, policy: RetryOptions | None, stopping: anyio.Event) -> Invoke:
+    """The runtime retry policy (`@app.retry`, host.json `retry`, semantics §1.2). Each
+    attempt is its own invocation with its own id, and `context.retry_context` counts them;
+    compose it outside `with_logging`, so every attempt logs its own Executing/Executed pair
+    as the real host does (W `FunctionExecutorExtensions.TryExecuteAsync`). A host that is
+    stopping retries no more."""
     if policy is None or policy.max_retry_count == 0:
         return inner
-    attempt_invoke = with_logging(inner)
 
     async def invoke(inv: Invocation) -> Outcome:
         attempt = 0
         current = dataclasses.replace(inv, retry=RetryState(0, policy.max_retry_count, None))
         while True:
-            outcome = await attempt_invoke(current)
+            outcome = await inner(current)
             if outcome.ok:
                 return outcome
-            if 0 <= policy.max_retry_count <= attempt:
+            if 0 <= policy.max_retry_count <= attempt or stopping.is_set():
                 log.info("Function execution failed after '%d' retries.", attempt)
                 return outcome
             attempt += 1
@@ -83,22 +80,16 @@ def with_retry(inner: Invoke, policy: RetryOptions | None) -> Invoke:
             log.info("Waiting for `%s` before retrying function execution. Next attempt: "
                      "'%d'. Max retry count: '%d'.", format_timespan(timedelta(seconds=delay)),
                      attempt, policy.max_retry_count)
-            await anyio.sleep(delay)
+            with anyio.move_on_after(delay):
+                await stopping.wait()
             current = dataclasses.replace(
                 inv, id=str(uuid.uuid4()),
                 retry=RetryState(attempt, policy.max_retry_count, outcome.error))
-    setattr(invoke, _LOGS_ATTEMPTS, True)
     return invoke
-
-
-_LOGS_ATTEMPTS = "_funchost_logs_attempts"
 
 
 def with_logging(inner: Invoke) -> Invoke:
     """`Executing 'Functions.x' (Reason=..., Id=...)` / `Executed ... (Succeeded|Failed, ...)`."""
-    if getattr(inner, _LOGS_ATTEMPTS, False):
-        return inner  # a retry wrapper logs each of its attempts itself
-
     async def invoke(inv: Invocation) -> Outcome:
         name = inv.function.qualified_name
         token_id = current_invocation.set(inv.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import random
 from datetime import timedelta
@@ -58,9 +60,21 @@ def test_exponential_backoff_matches_the_webjobs_strategy() -> None:
         assert 7.4 <= delays[4] <= 10.0 and delays[5] == delays[6] == 10.0
 
 
+def run_retry(inner: Any, policy: RetryOptions | None, *, stopping: bool = False,
+              logged: bool = False) -> Any:
+    """Run one invocation through the retry wrapper (composed like host.py composes it)."""
+    async def main() -> Any:
+        event = anyio.Event()
+        if stopping:
+            event.set()
+        step = pipeline.with_logging(inner) if logged else inner
+        return await pipeline.with_retry(step, policy, event)(_invocation())
+    return anyio.run(main)
+
+
 def test_each_attempt_has_its_own_id_and_retry_context() -> None:
     inner = Flaky(2)
-    outcome = anyio.run(pipeline.with_retry(inner, FIXED), _invocation())
+    outcome = run_retry(inner, FIXED)
     assert isinstance(outcome, Succeeded)
     assert [(i.retry.retry_count, i.retry.max_retry_count) for i in inner.seen] == [
         (0, 2), (1, 2), (2, 2)]
@@ -70,19 +84,23 @@ def test_each_attempt_has_its_own_id_and_retry_context() -> None:
 
 def test_gives_up_after_max_retry_count() -> None:
     inner = Flaky(10)
-    outcome = anyio.run(pipeline.with_retry(inner, FIXED), _invocation())
+    outcome = run_retry(inner, FIXED)
     assert isinstance(outcome, Failed) and str(outcome.error) == "attempt 3"
     assert len(inner.seen) == 3
 
 
+def test_a_stopping_host_retries_no_more() -> None:
+    inner = Flaky(10)
+    outcome = run_retry(inner, FIXED, stopping=True)
+    assert isinstance(outcome, Failed) and len(inner.seen) == 1
+
+
 def test_every_attempt_is_logged_as_its_own_invocation(caplog: pytest.LogCaptureFixture) -> None:
     inner = Flaky(10)
-    retrying = pipeline.with_retry(inner, FIXED)
-    # The host composes logging outside the retry wrapper; that must not log the series
-    # as one invocation (the real host logs each attempt).
-    assert pipeline.with_logging(retrying) is retrying
+    # The host composes logging inside the retry wrapper, so each attempt logs its own
+    # Executing/Executed pair, as the real host does.
     with caplog.at_level(logging.INFO, logger="funchost.host"):
-        anyio.run(pipeline.with_logging(retrying), _invocation())
+        run_retry(inner, FIXED, logged=True)
     messages = [r.getMessage() for r in caplog.records]
     executing = [m for m in messages if m.startswith("Executing 'Functions.tick'")]
     assert len(executing) == 3
@@ -95,5 +113,9 @@ def test_every_attempt_is_logged_as_its_own_invocation(caplog: pytest.LogCapture
 
 def test_no_policy_or_zero_retries_is_the_inner_invoke() -> None:
     inner = Flaky(0)
-    assert pipeline.with_retry(inner, None) is inner
-    assert pipeline.with_retry(inner, RetryOptions("fixed_delay", 0)) is inner
+
+    async def main() -> None:
+        event = anyio.Event()
+        assert pipeline.with_retry(inner, None, event) is inner
+        assert pipeline.with_retry(inner, RetryOptions("fixed_delay", 0), event) is inner
+    anyio.run(main)

@@ -12,8 +12,9 @@ from azure.functions.meta import get_binding_registry
 
 from funchost.errors import BindingError
 from funchost.schedule import (DEFAULT_TIME, NEVER, UTC, ConstantSchedule, CronSchedule,
-                               ScheduleStatus, after_run, check_start, format_local,
-                               next_occurrences, parse_dotnet, parse_schedule, timer_zone)
+                               next_occurrences, parse_schedule, timer_zone)
+from funchost.timer_status import (ScheduleStatus, after_run, check_start, format_local,
+                                   parse_dotnet)
 from funchost.spec import BindingInfo, FunctionSpec
 from funchost.triggers.timer import TimerTriggerSpec, timer_datum
 

@@ -27,13 +27,13 @@ from azure.functions.meta import Datum
 from ..errors import BindingError
 from ..expressions import resolve_settings
 from ..invocation import Invocation, Outcome
-from ..schedule import (DEFAULT_TIME, UTC, ScheduleStatus, TimerSchedule, after_run,
-                        check_start, format_local, next_occurrences, parse_schedule,
+from ..schedule import (DEFAULT_TIME, UTC, TimerSchedule, next_occurrences, parse_schedule,
                         timer_zone)
 from ..services import HostServices
 from ..singleton import (HOSTS_CONTAINER, STORAGE_ERRORS, BlobLease, ListenerSingleton,
                          listener_lock_id, sleep_unless)
 from ..spec import FunctionSpec
+from ..timer_status import ScheduleStatus, after_run, check_start, format_local
 
 log = logging.getLogger("funchost.timer")
 
