@@ -42,31 +42,33 @@ class Listener(Protocol):
 
 TriggerFactory = Callable[["FunctionSpec", "HostServices"], Listener]
 
-# Binding type (lower-case) -> "module:factory", imported only when an app uses it.
+# Binding type -> "module:factory", imported only when an app uses it. Types compare
+# case-insensitively, as the host compares them.
 BUILTIN: dict[str, str] = {
-    "httptrigger": ".http:HttpTrigger",
-    "queuetrigger": ".queue:QueueTrigger",
-    "blobtrigger": ".blob:BlobTrigger",
-    "servicebustrigger": ".servicebus:ServiceBusTrigger",
-    "timertrigger": ".timer:TimerTrigger",
+    "httpTrigger": ".http:HttpTrigger",
+    "queueTrigger": ".queue:QueueTrigger",
+    "blobTrigger": ".blob:BlobTrigger",
+    "serviceBusTrigger": ".servicebus:ServiceBusTrigger",
+    "timerTrigger": ".timer:TimerTrigger",
 }
 
 
 def _entry_points() -> dict[str, object]:
-    return {ep.name.lower(): ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def supported() -> list[str]:
-    return sorted(set(BUILTIN) | set(_entry_points()))
+    return sorted(set(BUILTIN) | set(_entry_points()), key=str.lower)
 
 
 def factory_for(binding_type: str) -> TriggerFactory:
     """The factory for `binding_type`; BindingError lists the supported types."""
     key = binding_type.lower()
-    if key in BUILTIN:
-        module, _, name = BUILTIN[key].partition(":")
+    builtin = next((ref for name, ref in BUILTIN.items() if name.lower() == key), None)
+    if builtin is not None:
+        module, _, name = builtin.partition(":")
         return getattr(importlib.import_module(module, __package__), name)  # type: ignore[no-any-return]
-    ep = _entry_points().get(key)
+    ep = next((ep for name, ep in _entry_points().items() if name.lower() == key), None)
     if ep is not None:
         return ep.load()  # type: ignore[attr-defined,no-any-return]
     raise BindingError(f"no trigger plug-in for '{binding_type}' (supported: "
