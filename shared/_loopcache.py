@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class LoopCache:
@@ -21,7 +23,7 @@ class LoopCache:
         self._lock = threading.Lock()
         self._by_loop: dict[asyncio.AbstractEventLoop, dict[Any, Any]] = {}
 
-    def get(self, key: Any, create: Callable[[], Any]) -> Any:
+    def get(self, key: Any, create: Callable[[], T]) -> T:
         """The object for `key` on the running loop, created by `create()` the first time."""
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -32,7 +34,7 @@ class LoopCache:
             objects = self._by_loop.setdefault(loop, {})
             if key not in objects:
                 objects[key] = create()
-            return objects[key]
+            return objects[key]  # type: ignore[no-any-return]
 
     def pop_current(self) -> list[Any]:
         """Remove and return the running loop's objects (for closing them)."""

@@ -215,7 +215,7 @@ class CheckpointStore:
             await self.account.container(self.container_name).delete_blob(name)
         except ResourceNotFoundError:
             pass
-        except Exception:  # noqa: BLE001 - an orphan blob is harmless; the checkpoint is fine
+        except Exception:
             log.warning("could not delete old checkpoint blob %s", name, exc_info=True)
 
 

@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobLeaseClient
@@ -99,7 +99,8 @@ class LockHandle:
                 self.renewals += 1
                 last_ok = time.monotonic()
             except ResourceExistsError as exc:  # someone else holds a lease on it now
-                self._mark_lost(f"lease taken by another holder ({exc.error_code})")
+                code = getattr(exc, "error_code", None) or exc.reason
+                self._mark_lost(f"lease taken by another holder ({code})")
                 return
             except HttpResponseError as exc:
                 # Transient (throttling, network): keep trying while the lease may still be
@@ -221,7 +222,7 @@ async def _released(handle: LockHandle) -> AsyncIterator[None]:
     handle.ensure_held()
 
 
-LockSource = Union[BlobLock, Callable[[], BlobLock]]
+LockSource = BlobLock | Callable[[], BlobLock]
 
 
 def singleton(lock: LockSource, *, on_busy: Literal["skip", "raise"] = "skip",

@@ -14,7 +14,7 @@ building an account does no I/O (it is safe at import time in `function_app.py`)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableClient, TableServiceClient
@@ -33,6 +33,7 @@ DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
            "K1SZFPTOtr/KBHBeksoGMGw==")
 
 _SERVICES = ("blob", "queue", "table")
+C = TypeVar("C")
 
 
 def expand_development_storage(connection_string: str) -> str:
@@ -182,14 +183,15 @@ class StorageAccount:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _service(self, service: str, cls: Any) -> Any:
+    def _service(self, service: str, cls: type[C]) -> C:
+        factory: Any = cls
         if self.connection_string is not None:
-            return cls.from_connection_string(self.connection_string)
+            return cast(C, factory.from_connection_string(self.connection_string))
         if service not in self._endpoints:
             raise SettingError(service, f"no {service} endpoint configured for this account")
         assert self._credential_factory is not None
         credential = self._clients.get("credential", self._credential_factory)
-        return cls(self._endpoints[service], credential=credential)
+        return cast(C, factory(self._endpoints[service], credential=credential))
 
     async def _ensure(self, kind: str, name: str, create: Callable[[], Any]) -> None:
         if (kind, name) in self._ensured:

@@ -23,7 +23,6 @@ from .ledger import (
     Outcome,
 )
 
-
 __all__ = ["DEFAULT_TABLE", "HEADER", "Claim", "ClaimStatus", "Guard", "IdempotencyLedger",
            "IdempotencyRecord", "KeyFunc", "Outcome", "argument", "header", "idempotent",
            "json_field", "message_id"]

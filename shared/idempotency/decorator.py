@@ -23,7 +23,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import azure.functions as func
 
@@ -37,7 +37,7 @@ from .ledger import IdempotencyLedger, Outcome
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-LedgerSource = Union[IdempotencyLedger, Callable[[], IdempotencyLedger]]
+LedgerSource = IdempotencyLedger | Callable[[], IdempotencyLedger]
 
 
 def idempotent(ledger: LedgerSource, key: KeyFunc, *, scope: str | None = None,

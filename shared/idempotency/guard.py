@@ -103,7 +103,7 @@ class Guard:
         else:
             try:
                 await self.ledger.release(self.claim)
-            except Exception:  # noqa: BLE001 - the lease expiry releases it anyway
+            except Exception:
                 log.warning("idempotency key %r: release failed; it frees itself when the "
                             "lease ends", self.key, exc_info=True)
 
@@ -130,7 +130,7 @@ class Guard:
                 log.error("%s", lost)
                 self._lost = lost
                 return
-            except Exception:  # noqa: BLE001 - transient; the next tick tries again
+            except Exception:
                 log.warning("idempotency key %r: lease renewal failed", self.key, exc_info=True)
 
     async def _stop_keeper(self) -> None:

@@ -215,7 +215,8 @@ class IdempotencyLedger:
         table = self.account.table(self.table_name)
         try:
             await table.delete_entity(table_key(claim.key), table_key(claim.scope),
-                                      etag=claim.etag, match_condition=MatchConditions.IfNotModified)
+                                      etag=claim.etag,
+                                      match_condition=MatchConditions.IfNotModified)
         except ResourceModifiedError:
             log.warning("idempotency key %r: not released, another worker took it over",
                         claim.key)

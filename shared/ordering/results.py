@@ -51,7 +51,8 @@ class OrderingResult:
     skipped_gap: Gap | None = None
 
 
-async def settle_gap(sequencer: Sequencer, turn: Turn, policy: GapPolicy) -> tuple[Turn, Gap | None]:
+async def settle_gap(sequencer: Sequencer, turn: Turn,
+                     policy: GapPolicy) -> tuple[Turn, Gap | None]:
     """For an EARLY turn whose gap timed out: report it, then raise or skip past it.
 
     Returns the turn to act on (re-judged after a skip) and the skipped gap, if any.

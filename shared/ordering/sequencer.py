@@ -187,52 +187,6 @@ class Sequencer:
         row = await self._read(key)
         return self.first_sequence if row is None else read_int(row, "Next")
 
-    # --- index of deferred Service Bus messages ------------------------------------------
-
-    async def remember_deferred(self, key: str, sequence: int, broker_number: int) -> None:
-        """Record that message `sequence` of `key` is deferred under `broker_number`."""
-        table = await self.account.ensure_table(self.table_name)
-        await table.upsert_entity({"PartitionKey": table_key(key, "ordering key"),
-                                   "RowKey": self._deferred_row(sequence), "Key": key,
-                                   "Sequence": int64(sequence),
-                                   "BrokerSequence": int64(broker_number)})
-
-    async def deferred(self, key: str, sequence: int) -> int | None:
-        """The broker sequence number of deferred message `sequence` of `key`, or None."""
-        table = await self.account.ensure_table(self.table_name)
-        try:
-            row = await table.get_entity(table_key(key, "ordering key"),
-                                         self._deferred_row(sequence))
-        except ResourceNotFoundError:
-            return None
-        return read_int(row, "BrokerSequence")
-
-    async def forget_deferred(self, key: str, sequence: int) -> None:
-        """Drop the index entry of deferred message `sequence` of `key`."""
-        table = await self.account.ensure_table(self.table_name)
-        await table.delete_entity(table_key(key, "ordering key"), self._deferred_row(sequence))
-
-    async def lowest_deferred(self, key: str, start: int) -> int | None:
-        """The lowest deferred sequence number of `key` that is >= `start`, or None."""
-        table = await self.account.ensure_table(self.table_name)
-        rows = table.query_entities(
-            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-            parameters={"pk": table_key(key, "ordering key"), "lo": self._deferred_row(start),
-                        "hi": f"{table_key(self.scope)}~d~:"}, select=["Sequence"])
-        # Rows come back in RowKey order, and the zero-padded numbers sort numerically.
-        async for row in rows:
-            return read_int(row, "Sequence")
-        return None
-
-    async def keys_with_deferred(self) -> list[str]:
-        """Every key that has deferred messages indexed (a table scan; for sweeps)."""
-        table = await self.account.ensure_table(self.table_name)
-        prefix = f"{table_key(self.scope)}~d~"
-        rows = table.query_entities("RowKey ge @lo and RowKey lt @hi",
-                                    parameters={"lo": prefix, "hi": prefix + ":"},  # digits < ":"
-                                    select=["Key"])
-        return sorted({row["Key"] async for row in rows})
-
     # --- internals ------------------------------------------------------------------------
 
     async def _judge(self, key: str, sequence: int, row: Any) -> Turn | None:
@@ -315,9 +269,6 @@ class Sequencer:
             except ResourceModifiedError:
                 continue
         raise OrderingError(f"ordering key {key!r}: too much contention on its sequence row")
-
-    def _deferred_row(self, sequence: int) -> str:
-        return f"{table_key(self.scope)}~d~{sequence:020d}"
 
 
 def _drop(row: dict[str, Any], names: tuple[str, ...]) -> None:

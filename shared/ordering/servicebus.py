@@ -24,6 +24,7 @@ from azure.servicebus.aio import ServiceBusReceiver
 from azure.servicebus.exceptions import ServiceBusError
 
 from ..errors import InvalidArgument, SequenceGapError
+from .deferred import DeferredIndex
 from .results import GapPolicy, OrderingResult, Outcome, settle_gap
 from .sequencer import Gap, Sequencer, Turn, Verdict
 
@@ -57,6 +58,7 @@ class ServiceBusOrdering:
                  sequence_property: str = "sequence",
                  gap_policy: GapPolicy = GapPolicy.RAISE) -> None:
         self.sequencer = sequencer
+        self.deferred = DeferredIndex(sequencer)
         self.key_property = key_property
         self.sequence_property = sequence_property
         self.gap_policy = gap_policy
@@ -129,7 +131,7 @@ class ServiceBusOrdering:
         draining it, and gaps whose missing message never comes.
         """
         report = SweepReport()
-        for key in await self.sequencer.keys_with_deferred():
+        for key in await self.deferred.keys():
             report.applied.extend(await self._drain(receiver, key, handler))
             gap, expired = await self.sequencer.open_gap(key)
             if gap is None or not expired:
@@ -161,15 +163,18 @@ class ServiceBusOrdering:
                      key: str, sequence: int) -> None:
         # Index first, then defer: a crash in between leaves the message undeferred, so the
         # broker redelivers it and this runs again; the other order could strand it.
-        await self.sequencer.remember_deferred(key, sequence, message.sequence_number)
+        if message.sequence_number is None:
+            raise InvalidArgument(f"message {message.message_id!r} has no broker sequence "
+                                  "number (not a received message?)")
+        await self.deferred.remember(key, sequence, message.sequence_number)
         await receiver.defer_message(message)
 
     async def _drain(self, receiver: ServiceBusReceiver, key: str,
                      handler: Handler) -> list[OrderingResult]:
-        applied = []
+        applied: list[OrderingResult] = []
         while True:
             expected = await self.sequencer.expected(key)
-            broker_number = await self.sequencer.deferred(key, expected)
+            broker_number = await self.deferred.find(key, expected)
             if broker_number is None:
                 return applied
             turn = await self.sequencer.begin(key, expected)
@@ -187,5 +192,5 @@ class ServiceBusOrdering:
                 await self.sequencer.abort(turn)
                 return applied
             value = await self._apply(receiver, found[0], turn, handler)
-            await self.sequencer.forget_deferred(key, expected)
+            await self.deferred.forget(key, expected)
             applied.append(OrderingResult(key, expected, Outcome.APPLIED, value))

@@ -112,7 +112,7 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         if retry_after is not None:
             return min(self.max_delay, max(retry_after, 0.0))
         return ceiling / 2 + random.uniform(0, ceiling / 2)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ..errors import InvalidArgument
 from ..status.model import JobStatus
@@ -27,7 +27,7 @@ from .reply import QueueReplySender, ServiceBusReplySender
 
 log = logging.getLogger(__name__)
 
-ReplySender = Union[QueueReplySender, ServiceBusReplySender]
+ReplySender = QueueReplySender | ServiceBusReplySender
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class CompletionNotifier:
             work["event"] = self.events.publish(status)
         results = await asyncio.gather(*work.values(), return_exceptions=True)
         report = []
-        for channel, result in zip(work, results):
+        for channel, result in zip(work, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result  # cancellation and the like are not delivery failures

@@ -204,7 +204,8 @@ class StatusStore:
         for name, op, column, value in (
                 ("state", "eq", "State", state.value if state else None),
                 ("kind", "eq", "Kind", kind), ("cb", "lt", "CreatedAt", created_before),
-                ("ca", "gt", "CreatedAt", created_after), ("ub", "lt", "UpdatedAt", updated_before)):
+                ("ca", "gt", "CreatedAt", created_after),
+                ("ub", "lt", "UpdatedAt", updated_before)):
             if value is not None:
                 clauses.append(f"{column} {op} @{name}")
                 params[name] = value

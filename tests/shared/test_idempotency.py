@@ -11,6 +11,7 @@ import azure.functions as func
 import pytest
 from azure.functions.servicebus import ServiceBusMessage  # what the worker passes
 
+from shared import sync
 from shared.errors import ClaimLost, KeyInProgress, MissingIdempotencyKey
 from shared.idempotency import (
     ClaimStatus,
@@ -21,7 +22,6 @@ from shared.idempotency import (
     json_field,
     message_id,
 )
-from shared import sync
 from shared.storage import StorageAccount
 
 pytestmark = pytest.mark.anyio

@@ -165,7 +165,7 @@ async def test_callback_with_the_wrong_secret_is_refused_by_the_receiver(receive
 
 
 async def test_callback_to_a_dead_port_fails_after_retries(sender):
-    with pytest.raises(CallbackFailed, match="ClientConnectorError|ConnectionRefused") as info:
+    with pytest.raises(CallbackFailed, match=r"ClientConnectorError|ConnectionRefused") as info:
         await sender.send("http://127.0.0.1:9/hook", {"x": 1})
     assert info.value.attempts == FAST.max_attempts
 

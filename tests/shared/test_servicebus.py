@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 from azure.servicebus import ServiceBusMessage
 
-from shared.ordering import GapPolicy, Outcome, Sequencer, ServiceBusOrdering
 from shared.errors import SequenceGapError
+from shared.ordering import GapPolicy, Outcome, Sequencer, ServiceBusOrdering
 from shared.results import ReplyAddress, ServiceBusEventPublisher, ServiceBusReplySender
 from shared.servicebus import ServiceBusNamespace
 from shared.status import StatusStore
