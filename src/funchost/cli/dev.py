@@ -2,8 +2,15 @@
 
 When AzureWebJobsStorage is unset or `UseDevelopmentStorage=true`, Azurite runs on its
 default ports (10000-10002), data under `<app>/.funchost/azurite`, unless something
-already listens there (an Azurite you started yourself is used as it is). Settings that
-point at real Azure start nothing. Everything started here stops with the host.
+already listens there (an Azurite you started yourself is used as it is).
+
+When the app has Service Bus bindings whose connection is unset, or a connection string
+with `UseDevelopmentEmulator=true` on this machine, the project's Service Bus emulator runs
+on that port (5672 by default), with `<app>/servicebus.config.json` (the official
+emulator's Config.json shape) when present, else with the entities the bindings name.
+
+Settings that point at real Azure start nothing. Everything started here stops with the
+host.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from .. import logs
 from ..connections import resolve
 from ..devservices.azurite import Azurite, find_azurite
 from ..devservices.process import ServiceStartError
+from ..devservices.servicebus import ServiceBusEmulator
+from ..devservices.servicebus_entities import connection_names, emulator_args
+from ..spec import FunctionSpec
 from ..host import HostOptions
 from .common import app_options, fail, prepare
 from .start import resolve_port, run_host
@@ -70,6 +80,60 @@ def storage_emulator(app_dir: Path) -> Iterator[None]:
         service.stop()
 
 
+SERVICE_BUS_PORT = 5672
+SERVICE_BUS_CONFIG = "servicebus.config.json"
+
+
+def _local_emulator_port(value: str) -> int | None:
+    """The port of an emulator connection string on this machine, else None."""
+    parts = {k.strip().lower(): v.strip() for k, _, v in
+             (p.partition("=") for p in value.split(";") if "=" in p)}
+    if parts.get("usedevelopmentemulator", "").lower() != "true":
+        return None
+    endpoint = parts.get("endpoint", "").removeprefix("sb://").rstrip("/")
+    host, _, port = endpoint.partition(":")
+    if host not in ("localhost", "127.0.0.1"):
+        return None
+    return int(port) if port.isdigit() else SERVICE_BUS_PORT
+
+
+@contextlib.contextmanager
+def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> Iterator[None]:
+    names = connection_names(functions)
+    unset = sorted(n for n in names if resolve(n, os.environ) is None)
+    ports = sorted(p for n in names if (c := resolve(n, os.environ)) is not None and c.value
+                   and (p := _local_emulator_port(c.value)) is not None)
+    if not unset and not ports:
+        yield  # every Service Bus connection points at a namespace
+        return
+    port = ports[0] if ports else SERVICE_BUS_PORT
+    if _listening(port):
+        click.echo(f"Using the Service Bus emulator already listening on 127.0.0.1:{port}.")
+        service = None
+    else:
+        config = app_dir / SERVICE_BUS_CONFIG
+        service = ServiceBusEmulator(
+            config=config if config.exists() else None, port=port,
+            data_dir=app_dir / ".funchost" / "servicebus",
+            extra_args=[] if config.exists() else emulator_args(functions, os.environ))
+        try:
+            service.start()
+        except ServiceStartError as exc:
+            fail(str(exc))
+        source = config.name if config.exists() else "the app's bindings"
+        click.echo(f"Service Bus emulator started on 127.0.0.1:{port} (entities from {source}).")
+    connection = (f"Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
+                  f"SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;")
+    for name in unset:
+        setting = name if name.lower().startswith("azurewebjobs") else f"AzureWebJobs{name}"
+        os.environ[setting] = connection
+    try:
+        yield
+    finally:
+        if service is not None:
+            service.stop()
+
+
 @click.command()
 @click.option("--port", "-p", type=int, default=None, help="Port (default 7071).")
 @click.option("--host", "bind", default="0.0.0.0", show_default=True)
@@ -81,10 +145,9 @@ def dev(port: int | None, bind: str, no_auth: bool, app_dir: Path, only: str,
     began = time.monotonic()
     logs.configure(verbose)
     app_dir = app_dir.resolve()
-    # Settings first: they decide which emulators are needed.
-    prepared = prepare(app_dir, only, load=False)
-    with storage_emulator(app_dir):
-        prepared = prepare(app_dir, only)
+    # Settings and the app first: they decide which emulators are needed.
+    prepared = prepare(app_dir, only)
+    with storage_emulator(app_dir), servicebus_emulator(app_dir, prepared.app.functions):
         run_host(prepared, HostOptions(
             bind=bind, port=resolve_port(port, os.environ, prepared.settings.http_port),
             auth=not no_auth, cors=prepared.settings.cors,
