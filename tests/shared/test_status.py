@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta, timezone
 
@@ -150,3 +151,20 @@ async def test_listing_by_state_kind_and_age(account, unique_name):
     now[0] += timedelta(days=8)
     assert await store.purge(timedelta(days=7)) == 1  # only the final one goes
     assert await store.find("old") is None
+
+
+async def test_synchronous_callers_use_the_background_loop(account, unique_name):
+    from shared import sync
+
+    store = StatusStore(account, table=unique_name)
+
+    def sync_function() -> JobState:  # what a def (not async def) Function does
+        job = sync.run(store.create("k"))
+        job = sync.run(store.start(job))
+        return sync.run(store.get(job.job_id)).state
+
+    assert await asyncio.to_thread(sync_function) is JobState.RUNNING
+    # Inside a running loop it refuses (it would block the loop) instead of deadlocking
+    with pytest.raises(RuntimeError, match="await the coroutine"):
+        sync.run(store.get("x"))
+    await asyncio.to_thread(sync.run, account.close())
