@@ -19,3 +19,14 @@ def receive(receiver: Any, count: int, timeout: float = 5.0) -> list[Any]:
 
 def body(message: Any) -> str:
     return str(message)
+
+
+def settle_bypassing_client_checks(receiver: Any, message: Any) -> None:
+    """Complete `message` as `complete_message` does, minus the SDK's own check of the
+    lock's expiry time (`_settle_message_with_retry`), so that what is tested is the
+    server's answer: a rejected disposition carrying com.microsoft:message-lock-lost."""
+    target = getattr(receiver, "target", receiver)  # the aio receiver behind the blocking view
+    operation = target._do_retryable_operation(target._settle_message, timeout=None,
+                                               message=message, settle_operation="complete")
+    if hasattr(operation, "__await__"):
+        receiver._loop.run_until_complete(operation)

@@ -9,22 +9,11 @@ import pytest
 from azure.servicebus import ServiceBusMessage, ServiceBusSubQueue
 from azure.servicebus.exceptions import MessageLockLostError
 
-from .helpers import body, receive
+from .helpers import body, receive, settle_bypassing_client_checks
 
 pytestmark = pytest.mark.integration
 
 LOCK = 2.0  # LockDuration of the lockexpiry-* queues (PT2S)
-
-
-def _settle_on_the_link(receiver, message):
-    """Complete through the receive link, skipping the SDK's own check of the lock's
-    expiry time (`_settle_message_with_retry`), so that the server's answer is what is
-    tested: a rejected disposition with com.microsoft:message-lock-lost."""
-    target = getattr(receiver, "target", receiver)  # the aio receiver behind the blocking view
-    operation = target._do_retryable_operation(target._settle_message, timeout=None,
-                                               message=message, settle_operation="complete")
-    if hasattr(operation, "__await__"):
-        receiver._loop.run_until_complete(operation)
 
 
 def test_lock_expiry_renewal_and_lock_lost(sb, name):
@@ -46,7 +35,7 @@ def test_lock_expiry_renewal_and_lock_lost(sb, name):
         with pytest.raises(MessageLockLostError):
             receiver.renew_message_lock(expired)  # answered by the server: 410 lock lost
         with pytest.raises(MessageLockLostError):
-            _settle_on_the_link(receiver, expired)
+            settle_bypassing_client_checks(receiver, expired)
 
         # ...and the message is available again, its delivery count raised.
         (again,) = receive(receiver, 1)

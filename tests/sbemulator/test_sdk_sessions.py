@@ -106,12 +106,14 @@ def test_session_lock_expiry_loses_the_lock(sb, name):
     q = name("sessionlock")  # LockDuration PT2S
     with sb.get_queue_sender(q) as sender:
         sender.send_messages(ServiceBusMessage("s1", session_id="x"))
-    with sb.get_queue_receiver(q, session_id="x") as r:
-        (m,) = receive(r, 1)
-        time.sleep(2.3)  # the session lock runs out: the server detaches the link
-        with pytest.raises(SessionLockLostError):
-            r.complete_message(m)
-    with sb.get_queue_receiver(q, session_id="x") as r:
-        (again,) = receive(r, 1)
-        assert (body(again), again.delivery_count) == ("s1", 1)
-        r.complete_message(again)
+    with sb.get_queue_receiver(q, session_id="x") as first:
+        (m,) = receive(first, 1)
+        time.sleep(2.3)  # the session lock runs out while `first` is still open
+        # The server freed the session: another receiver takes it, and the message comes
+        # back counted as a failed delivery.
+        with sb.get_queue_receiver(q, session_id="x") as second:
+            (again,) = receive(second, 1)
+            assert (body(again), again.delivery_count) == ("s1", 1)
+            with pytest.raises(SessionLockLostError):
+                first.complete_message(m)
+            second.complete_message(again)
