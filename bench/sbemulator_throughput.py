@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def _sync_run(cs: str, queue: str, count: int) -> tuple[float, float]:
             for m in receiver.receive_messages(max_wait_time=5):
                 receiver.complete_message(m)
             start = time.perf_counter()
-            for i in range(0, count, BATCH):
+            for _ in range(0, count, BATCH):
                 sender.send_messages([ServiceBusMessage(PAYLOAD) for _ in range(BATCH)])
             sent = time.perf_counter() - start
             start, got = time.perf_counter(), 0
@@ -64,7 +65,7 @@ async def _aio_run(cs: str, queue: str, count: int) -> tuple[float, float]:
             for m in await receiver.receive_messages(max_wait_time=5):
                 await receiver.complete_message(m)
             start = time.perf_counter()
-            for i in range(0, count, BATCH):
+            for _ in range(0, count, BATCH):
                 await sender.send_messages([ServiceBusMessage(PAYLOAD) for _ in range(BATCH)])
             sent = time.perf_counter() - start
             start, got = time.perf_counter(), 0
@@ -93,33 +94,42 @@ def _broker_core(count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def main(count: int = MESSAGES) -> dict[str, float]:
-    emulator = ServiceBusEmulator(extra_args=[arg for q in QUEUES for arg in ("--queue", q)])
+def _measure(count: int, data_dir: Path | None) -> dict[str, float]:
+    emulator = ServiceBusEmulator(data_dir=data_dir,
+                                  extra_args=[arg for q in QUEUES for arg in ("--queue", q)])
     emulator.start()
-    results: dict[str, float] = {}
     try:
         cs = emulator.connection_string
         assert cs is not None
         cpu0 = _cpu_seconds(emulator.pid)
         sent, received = _sync_run(cs, QUEUES[0], count)
         cpu1 = _cpu_seconds(emulator.pid)
-        results["sbemulator_sync_send_msgs_per_s"] = count / sent
-        results["sbemulator_sync_receive_complete_msgs_per_s"] = count / received
-        results["sbemulator_sync_emulator_cpu_share"] = (cpu1 - cpu0) / (sent + received)
         asent, areceived = asyncio.run(_aio_run(cs, QUEUES[1], count))
-        results["sbemulator_aio_send_msgs_per_s"] = count / asent
-        results["sbemulator_aio_receive_complete_msgs_per_s"] = count / areceived
     finally:
         emulator.stop()
+    return {"sync_send": count / sent, "sync_receive_complete": count / received,
+            "aio_send": count / asent, "aio_receive_complete": count / areceived,
+            "sync_emulator_cpu_share": (cpu1 - cpu0) / (sent + received)}
+
+
+def main(count: int = MESSAGES) -> dict[str, float]:
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="sbemulator-bench-") as tmp:
+        for mode, data_dir in (("memory", None), ("sqlite", Path(tmp))):
+            for key, value in _measure(count, data_dir).items():
+                results[f"sbemulator_{mode}_{key}"] = value
     results["sbemulator_broker_core_msgs_per_s"] = _broker_core(50_000)
     print(f"Service Bus emulator, {count} messages of {len(PAYLOAD)} bytes, SDK batches of "
-          f"{BATCH}, each received message completed on its own (SDK waits for the outcome)")
-    for flavor in ("sync", "aio"):
-        print(f"  {flavor:4s} SDK: send {results[f'sbemulator_{flavor}_send_msgs_per_s']:7.0f} "
-              f"msg/s   receive+complete "
-              f"{results[f'sbemulator_{flavor}_receive_complete_msgs_per_s']:6.0f} msg/s")
-    print(f"  emulator CPU during the sync run: "
-          f"{results['sbemulator_sync_emulator_cpu_share']:.0%} of one core (the rest is the SDK)")
+          f"{BATCH}, each received message completed on its own (the SDK waits for the "
+          "outcome); msg/s")
+    for mode, label in (("memory", "in memory"), ("sqlite", "--data-dir")):
+        for flavor in ("sync", "aio"):
+            print(f"  {label:10s} {flavor:4s} SDK: send "
+                  f"{results[f'sbemulator_{mode}_{flavor}_send']:6.0f}   receive+complete "
+                  f"{results[f'sbemulator_{mode}_{flavor}_receive_complete']:6.0f}")
+        print(f"  {label:10s} emulator CPU during the sync run: "
+              f"{results[f'sbemulator_{mode}_sync_emulator_cpu_share']:.0%} of one core "
+              "(the rest is the SDK)")
     print(f"  broker core alone (send+lock+complete, no AMQP): "
           f"{results['sbemulator_broker_core_msgs_per_s']:.0f} msg/s")
     return results

@@ -101,6 +101,14 @@ class Broker:
         self.receivable[queue.path] = queue
         assert queue.dead_letter_queue is not None
         self.receivable[queue.dead_letter_queue.path] = queue.dead_letter_queue
+        # The transfer dead-letter queue holds messages whose forwarding failed. Forward
+        # targets are checked at startup, so here it exists (receivers can attach) and
+        # stays empty.
+        transfer = MessageQueue(f"{queue.path}/$transfer/$deadletterqueue",
+                                f"{queue.name}/$Transfer/$DeadLetterQueue",
+                                EntityProperties(lock_duration=queue.props.lock_duration), self,
+                                dead_letter=True)
+        self.receivable[transfer.path] = transfer
 
     def _add_queue(self, q: QueueConfig) -> MessageQueue:
         queue = MessageQueue(q.name.lower(), q.name, q.properties, self)
@@ -327,9 +335,5 @@ class Broker:
                 queue.restore_session_state(session_id, state)
         return count
 
-    def stats(self) -> dict[str, int]:
-        """Messages stored per queue, subscription and DLQ (for logs and tests)."""
-        return {q.name: len(q.messages) for q in self.receivable.values()}
 
-
-__all__ = ["Broker", "DuplicateDetector", "Topic", "Subscription", "EntityProperties"]
+__all__ = ["Broker", "DeadLetterInfo", "DuplicateDetector", "Subscription", "Topic"]

@@ -276,6 +276,8 @@ def test_peek_ordering_and_sessions(broker: Broker) -> None:
 
 
 def test_addressing_errors(broker: Broker) -> None:
+    transfer = broker.receiver_queue("q/$transfer/$deadletterqueue")
+    assert transfer.is_dead_letter and not transfer.messages
     with pytest.raises(EntityNotFound, match="'nope' could not be found"):
         broker.receiver_queue("nope")
     with pytest.raises(NotAllowed, match="is a topic"):
