@@ -156,25 +156,14 @@ def parse_envelope(raw: bytes) -> Envelope:
             header = list(header) + [None] * 5
             durable, priority, ttl_ms = bool(header[0]), header[1], header[2]
         elif s.code == MESSAGE_ANNOTATIONS:
-            for key, value, start, end in _map_entries(raw, s.value):
-                name = str(_key_text(key))
-                if name == "x-opt-scheduled-enqueue-time" and isinstance(value, int):
-                    scheduled = value / 1000.0
-                elif name == "x-opt-partition-key":
-                    partition_key = _text(value)
-                if name not in SERVER_ANNOTATIONS:
-                    ann_parts.append(raw[start:end])
+            ann_parts, scheduled, partition_key = _annotations(raw, s)
         elif s.code == PROPERTIES:
             value, _ = decode(raw, s.value)
             fields = list(value) if isinstance(value, list) else []
             props_span = (s.start, s.end)
         elif s.code == APPLICATION_PROPERTIES:
             app_span = (s.start, s.end)
-            for key, value, start, end in _map_entries(raw, s.value):
-                name = str(_key_text(key))
-                user[name] = _user_value(value)
-                if name not in DEAD_LETTER_PROPERTIES:
-                    app_parts.append(raw[start:end])
+            user, app_parts = _application_properties(raw, s)
         elif s.code in BODY_SECTIONS or s.code == FOOTER:
             body_start = min(body_start, s.start)
     fields += [None] * (13 - len(fields))
@@ -194,6 +183,36 @@ def parse_envelope(raw: bytes) -> Envelope:
 
 def _key_text(key: Any) -> Any:
     return key.value if isinstance(key, Described) else key
+
+
+def _annotations(raw: bytes, s: Section) -> tuple[list[bytes], float | None, str | None]:
+    """The sender's annotations to keep (encoded entries, minus the broker's own), and the
+    two the broker reads: scheduled enqueue time and partition key."""
+    kept: list[bytes] = []
+    scheduled: float | None = None
+    partition_key: str | None = None
+    for key, value, start, end in _map_entries(raw, s.value):
+        name = str(_key_text(key))
+        if name == "x-opt-scheduled-enqueue-time" and isinstance(value, int):
+            scheduled = value / 1000.0
+        elif name == "x-opt-partition-key":
+            partition_key = _text(value)
+        if name not in SERVER_ANNOTATIONS:
+            kept.append(raw[start:end])
+    return kept, scheduled, partition_key
+
+
+def _application_properties(raw: bytes, s: Section) -> tuple[dict[str, Any], list[bytes]]:
+    """Decoded application properties (for filters), and their encoded entries minus the
+    dead-letter ones (for rendering a dead-lettered copy)."""
+    user: dict[str, Any] = {}
+    kept: list[bytes] = []
+    for key, value, start, end in _map_entries(raw, s.value):
+        name = str(_key_text(key))
+        user[name] = _user_value(value)
+        if name not in DEAD_LETTER_PROPERTIES:
+            kept.append(raw[start:end])
+    return user, kept
 
 
 def _annotation(name: str) -> bytes:
