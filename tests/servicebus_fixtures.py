@@ -1,11 +1,14 @@
 """Session fixtures for the project's Service Bus emulator.
 
 `servicebus_emulator` runs `python -m sbemulator` once per test session on a free port,
-with the entities of tests/sbemulator/Config.json (plain queue `funchost-queue`, session
-queue `funchost-sessions`, `funchost-poison` with MaxDeliveryCount 3, topic
-`funchost-topic` with subscriptions `sub1` and `sub2`, plus the emulator's own test
-entities). Entities are fixed: tests that need fresh ones use distinct names from the
-config. If it cannot start: skip locally, fail under CI=true.
+with the entities of tests/sbemulator/Config.json: for other suites, plain queue
+`funchost-queue`, session queue `funchost-sessions`, `funchost-poison` with
+MaxDeliveryCount 3 (LockDuration PT5S), topic `funchost-topic` with subscriptions `sub1`
+and `sub2`, queues `shared-requests`, `shared-replies`, `shared-ordered` and topic
+`shared-events` (`sub1`, `sub2`). Entities named `*-sync`/`*-aio` belong to the
+emulator's own tests, which expect them empty. Entities are fixed (no auto-create): tests
+that need fresh ones add distinct names to the config. If the emulator cannot start: skip
+locally, fail under CI=true.
 """
 
 from __future__ import annotations
