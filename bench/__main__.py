@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench.http_throughput", "bench.queue_throughput", "bench.timer_jitter"]
+BENCHMARKS = ["bench.http_throughput", "bench.queue_throughput", "bench.timer_jitter",
+              "bench.servicebus_trigger", "bench.sbemulator_throughput"]
 
 
 def main() -> None:

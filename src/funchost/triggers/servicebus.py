@@ -71,6 +71,7 @@ class ServiceBusTrigger:
         self._client = services.clients.service_bus(
             self.trigger.connection, what=f"Service Bus trigger of '{spec.name}'")
         self._backoff = RandomizedBackoff(1.0, 60.0)
+        self._renewer: Any = None  # created in run(), on the host's event loop
 
     def _receiver(self, **kwargs: Any) -> Any:
         t = self.trigger
@@ -80,13 +81,22 @@ class ServiceBusTrigger:
         return self._client.get_subscription_receiver(t.topic, t.subscription, **options)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        from azure.servicebus.aio import AutoLockRenewer
+        # One renewer for the listener's life: a renewal ends by itself once its message is
+        # settled. (Closing a renewer per message waits out its 1 s polling sleep.)
+        self._renewer = AutoLockRenewer(
+            max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration.total_seconds())
         task_status.started()
-        if self.trigger.sessions:
-            async with anyio.create_task_group() as tg:
-                for _ in range(self._options.max_concurrent_sessions):
-                    tg.start_soon(self._resilient, self._session_loop)
-        else:
-            await self._resilient(self._message_loop)
+        try:
+            if self.trigger.sessions:
+                async with anyio.create_task_group() as tg:
+                    for _ in range(self._options.max_concurrent_sessions):
+                        tg.start_soon(self._resilient, self._session_loop)
+            else:
+                await self._resilient(self._message_loop)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._renewer.close()
 
     async def _resilient(self, loop: Any) -> None:
         """Run a receive loop; when the namespace is unreachable, log, back off, retry."""
@@ -143,19 +153,10 @@ class ServiceBusTrigger:
             slots.release()
 
     async def _settle_after(self, receiver: Any, messages: list[Any], *, renew: bool) -> None:
-        renewer = None
         if renew:
-            from azure.servicebus.aio import AutoLockRenewer
-            renewer = AutoLockRenewer(
-                max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration
-                .total_seconds())
             for message in messages:
-                renewer.register(receiver, message)
-        try:
-            outcome = await self._invoke(messages)
-        finally:
-            if renewer is not None:
-                await renewer.close()
+                self._renewer.register(receiver, message)
+        outcome = await self._invoke(messages)
         await self._settle(receiver, messages, outcome.ok)
 
     async def _settle(self, receiver: Any, messages: list[Any], ok: bool) -> None:
@@ -195,21 +196,17 @@ class ServiceBusTrigger:
                 continue  # no session with messages right now
 
     async def _drain_session(self, receiver: Any, wait: float) -> None:
-        from azure.servicebus.aio import AutoLockRenewer
-        renewer = AutoLockRenewer(
-            max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration.total_seconds())
-        renewer.register(receiver, receiver.session)
-        try:
-            while not self._services.stopping.is_set():
-                count = self._options.max_message_batch_size if self.trigger.many else 1
-                messages = await receiver.receive_messages(max_message_count=count,
-                                                           max_wait_time=wait)
-                if not messages:
-                    return  # the session is idle: release it for others
-                outcome = await self._invoke(messages)
-                await self._settle(receiver, messages, outcome.ok)
-        finally:
-            await renewer.close()
+        # The session lock is renewed while this receiver holds it; its renewal ends when
+        # the receiver closes.
+        self._renewer.register(receiver, receiver.session)
+        while not self._services.stopping.is_set():
+            count = self._options.max_message_batch_size if self.trigger.many else 1
+            messages = await receiver.receive_messages(max_message_count=count,
+                                                       max_wait_time=wait)
+            if not messages:
+                return  # the session is idle: release it for others
+            outcome = await self._invoke(messages)
+            await self._settle(receiver, messages, outcome.ok)
 
     async def call(self, input: str | None) -> Outcome:
         # An admin call: one message with that body and no broker metadata.

@@ -1,0 +1,104 @@
+"""Service Bus: a no-op Service Bus trigger through funchost against a bare SDK receive
+loop at the same concurrency, both on the project's emulator, in the same run."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from azure.servicebus import ServiceBusClient, ServiceBusMessage
+
+from bench.procs import ROOT, free_port, funchost_argv, process
+from funchost.devservices.servicebus import ServiceBusEmulator
+
+APP = Path(__file__).parent / "apps" / "sb_noop"
+MESSAGES = 2000
+CONCURRENCY = 32
+ROUNDS = 3
+
+
+def fill(conn: str, queue: str = "bench") -> None:
+    with ServiceBusClient.from_connection_string(conn) as client, \
+            client.get_queue_sender(queue) as sender:
+        for start in range(0, MESSAGES, 100):
+            sender.send_messages([ServiceBusMessage("{}") for _ in range(100)])
+
+
+def steady_rate(stamps: list[float]) -> float:
+    """Completions/s between the 10th and 90th percentile completion (steady state)."""
+    stamps = sorted(stamps)
+    lo, hi = int(0.1 * len(stamps)), int(0.9 * len(stamps)) - 1
+    return (hi - lo) / (stamps[hi] - stamps[lo])
+
+
+def _wait_lines(log: Path, pattern: str, count: int, timeout: float = 120) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.findall(pattern, log.read_text(errors="replace"))
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def run_baseline(conn: str) -> float:
+    fill(conn)
+    argv = [sys.executable, str(ROOT / "bench" / "baseline_servicebus.py"), conn, "bench",
+            str(CONCURRENCY)]
+    with process(argv, ready="ready") as (_, log):
+        stamps = [float(s) for s in _wait_lines(log, r"done ([\d.]+)", MESSAGES)]
+    return steady_rate(stamps)
+
+
+def run_host(conn: str, function: str = "noop") -> float:
+    queue = "bench" if function == "noop" else "bench-sync"
+    fill(conn, queue)
+    env = {"AzureWebJobsServiceBus": conn, "BENCH_QUEUE": "bench",
+           "BENCH_SYNC_QUEUE": "bench-sync",
+           "AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls": str(CONCURRENCY)}
+    with process(funchost_argv(APP, free_port(), "--functions", function), env=env,
+                 ready="Host started") as (_, log):
+        lines = _wait_lines(log, rf"\[([\dT:.-]+)Z\] Executed 'Functions.{function}' "
+                                 r"\(Succeeded", MESSAGES)
+    stamps = [datetime.fromisoformat(s).replace(tzinfo=timezone.utc).timestamp() for s in lines]
+    return steady_rate(stamps)
+
+
+def run_host_sync(conn: str) -> float:
+    return run_host(conn, "noop_sync")
+
+
+def main() -> dict[str, float]:
+    base_runs, host_runs, sync_runs = [], [], []
+    for _ in range(ROUNDS):
+        for runs, run in ((base_runs, run_baseline), (host_runs, run_host),
+                          (sync_runs, run_host_sync)):
+            emulator = ServiceBusEmulator(extra_args=["--queue", "bench", "--queue", "bench-sync"])
+            emulator.start()
+            try:
+                assert emulator.connection_string is not None
+                runs.append(run(emulator.connection_string))
+            finally:
+                emulator.stop()
+    ratio = statistics.median(h / b for h, b in zip(host_runs, base_runs))
+    sync_ratio = statistics.median(h / b for h, b in zip(sync_runs, base_runs))
+    base, host = statistics.median(base_runs), statistics.median(host_runs)
+    sync = statistics.median(sync_runs)
+    print(f"Service Bus no-op, {MESSAGES} messages per round, {CONCURRENCY} concurrent, "
+          f"{ROUNDS} alternating rounds, the project's emulator")
+    print(f"  bare SDK aio loop:     {base:3.0f} msg/s  (rounds: "
+          f"{', '.join(f'{r:.0f}' for r in base_runs)})")
+    print(f"  funchost, async no-op: {host:3.0f} msg/s  (rounds: "
+          f"{', '.join(f'{r:.0f}' for r in host_runs)})")
+    print(f"  ratio funchost/baseline: {ratio:.2f}  (goal >= 0.90)")
+    print(f"  funchost, sync no-op:  {sync:5.0f} msg/s  (rounds: "
+          f"{', '.join(f'{r:.0f}' for r in sync_runs)}); ratio {sync_ratio:.2f}")
+    return {"sb_rate_host": host, "sb_rate_base": base, "sb_ratio": ratio,
+            "sb_rate_host_sync": sync, "sb_ratio_sync": sync_ratio}
+
+
+if __name__ == "__main__":
+    main()
