@@ -11,11 +11,13 @@ order; `cardinality="many"` runs batches of up to maxMessageBatchSize without re
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from azure.servicebus import NEXT_AVAILABLE_SESSION
 from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusError
 
@@ -115,49 +117,52 @@ class ServiceBusTrigger:
     # -- messages without sessions ----------------------------------------------------------
     async def _message_loop(self) -> None:
         many = self.trigger.many
-        limit = 1 if many else self._options.max_concurrent_calls
-        slots = anyio.Semaphore(limit)
-        async with self._receiver() as receiver, anyio.create_task_group() as tg:
-            while not self._services.stopping.is_set():
-                await slots.acquire()
-                free = 1 + slots.value
-                count = self._options.max_message_batch_size if many else free
-                try:
-                    messages = await receiver.receive_messages(
-                        max_message_count=count, max_wait_time=RECEIVE_WAIT_SECONDS)
-                except BaseException:
-                    slots.release()
-                    raise
-                if not messages:
-                    slots.release()
-                    continue
-                self._backoff.reset()
-                if many:
-                    tg.start_soon(self._run_batch, receiver, messages, slots)
-                    continue
-                for extra in messages[1:]:
+        slots = anyio.Semaphore(1 if many else self._options.max_concurrent_calls)
+        send, settled = anyio.create_memory_object_stream[tuple[list[Any], bool]](math.inf)
+        async with self._receiver() as receiver, anyio.create_task_group() as settling:
+            settling.start_soon(self._settler, receiver, settled, slots)
+            async with send, anyio.create_task_group() as running:
+                while not self._services.stopping.is_set():
                     await slots.acquire()
-                for message in messages:
-                    tg.start_soon(self._run_one, receiver, message, slots)
+                    count = self._options.max_message_batch_size if many else 1 + slots.value
+                    try:
+                        messages = await receiver.receive_messages(
+                            max_message_count=count, max_wait_time=RECEIVE_WAIT_SECONDS)
+                    except BaseException:
+                        slots.release()
+                        raise
+                    if not messages:
+                        slots.release()
+                        continue
+                    self._backoff.reset()
+                    if many:  # one slot per batch, no lock renewal (§5)
+                        running.start_soon(self._run, receiver, messages, send, False)
+                        continue
+                    for _ in messages[1:]:
+                        await slots.acquire()
+                    for message in messages:
+                        running.start_soon(self._run, receiver, [message], send, True)
 
-    async def _run_one(self, receiver: Any, message: Any, slots: anyio.Semaphore) -> None:
-        try:
-            await self._settle_after(receiver, [message], renew=True)
-        finally:
-            slots.release()
-
-    async def _run_batch(self, receiver: Any, messages: list[Any], slots: anyio.Semaphore) -> None:
-        try:
-            await self._settle_after(receiver, messages, renew=False)
-        finally:
-            slots.release()
-
-    async def _settle_after(self, receiver: Any, messages: list[Any], *, renew: bool) -> None:
+    async def _run(self, receiver: Any, messages: list[Any],
+                   settle: MemoryObjectSendStream[tuple[list[Any], bool]], renew: bool) -> None:
         if renew:
             for message in messages:
                 self._renewer.register(receiver, message)
         outcome = await self._invoke(messages)
-        await self._settle(receiver, messages, outcome.ok)
+        await settle.send((messages, outcome.ok))
+
+    async def _settler(self, receiver: Any,
+                       settled: MemoryObjectReceiveStream[tuple[list[Any], bool]],
+                       slots: anyio.Semaphore) -> None:
+        """Settle finished messages one at a time, then free their slot. The SDK waits for
+        each settlement's outcome by polling the connection; many concurrent settlements
+        poll against each other and halve throughput (measured in bench/)."""
+        async with settled:
+            async for messages, ok in settled:
+                try:
+                    await self._settle(receiver, messages, ok)
+                finally:
+                    slots.release()
 
     async def _settle(self, receiver: Any, messages: list[Any], ok: bool) -> None:
         if ok and not self._options.auto_complete_messages:
