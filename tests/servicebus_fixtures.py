@@ -14,6 +14,7 @@ locally, fail under CI=true.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,20 +33,28 @@ class ServiceBusEndpoint:
     config: Path
 
 
-@pytest.fixture(scope="session")
-def servicebus_emulator() -> Iterator[ServiceBusEndpoint]:
+@contextmanager
+def running_emulator(config: Path) -> Iterator[ServiceBusEndpoint]:
+    """An emulator with `config`'s entities for the duration of the block; when it cannot
+    start, skip locally and fail under CI=true."""
     from tests.conftest import unavailable
 
-    service = ServiceBusEmulator(config=SERVICEBUS_CONFIG)
+    service = ServiceBusEmulator(config=config)
     try:
         service.start()
     except (ServiceStartError, OSError) as exc:
         unavailable(f"Service Bus emulator could not start: {exc}")
     assert service.connection_string is not None and service.port is not None
     try:
-        yield ServiceBusEndpoint(service.connection_string, service.port, SERVICEBUS_CONFIG)
+        yield ServiceBusEndpoint(service.connection_string, service.port, config)
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="session")
+def servicebus_emulator() -> Iterator[ServiceBusEndpoint]:
+    with running_emulator(SERVICEBUS_CONFIG) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

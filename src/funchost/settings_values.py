@@ -62,12 +62,18 @@ class Section:
         where = f"environment variable {env}" if env else self.reader.source
         raise ConfigError(f"{where}: {dotted} {problem}, got {value!r}")
 
+    def _given(self, key: str, default: Any) -> Any:
+        """The raw value, or _MISSING when absent and there is a default; absent without a
+        default (None) is an error."""
+        raw = self.get(key, _MISSING)
+        if raw is _MISSING and default is None:
+            self.fail(key, "is required", None)
+        return raw
+
     def integer(self, key: str, default: Any, *, minimum: int | None = None,
                 maximum: int | None = None) -> Any:
-        raw = self.get(key, _MISSING)
+        raw = self._given(key, default)
         if raw is _MISSING:
-            if default is None:
-                self.fail(key, "is required", None)
             return default
         try:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
@@ -76,7 +82,9 @@ class Section:
         except (TypeError, ValueError):
             self.fail(key, "must be an integer", raw)
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = f"{minimum if minimum is not None else '...'}-{maximum if maximum is not None else '...'}"
+            low = "..." if minimum is None else minimum
+            high = "..." if maximum is None else maximum
+            bounds = f"{low}-{high}"
             self.fail(key, f"must be in the range {bounds}", raw)
         return value
 
@@ -91,10 +99,8 @@ class Section:
         self.fail(key, "must be true or false", raw)
 
     def timespan(self, key: str, default: Any) -> Any:
-        raw = self.get(key, _MISSING)
+        raw = self._given(key, default)
         if raw is _MISSING:
-            if default is None:
-                self.fail(key, "is required", None)
             return default
         try:
             return parse_timespan(raw)

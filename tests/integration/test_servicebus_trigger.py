@@ -8,15 +8,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
 
-from funchost.devservices.process import ServiceStartError
-from funchost.devservices.servicebus import ServiceBusEmulator
 from tests.hostprocess import APPS, HostProcess
 from tests.integration.queue_helpers import queue, read_all, wait_until
+from tests.servicebus_fixtures import running_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +23,9 @@ CONFIG = APPS / "servicebus" / "Config.json"
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[str]:
-    from tests.conftest import unavailable
-    emulator = ServiceBusEmulator(config=CONFIG)
-    try:
-        emulator.start()
-    except (ServiceStartError, OSError) as exc:
-        unavailable(f"Service Bus emulator could not start: {exc}")
-    assert emulator.connection_string
-    try:
-        yield emulator.connection_string
-    finally:
-        emulator.stop()
+    # An emulator of this module's own, with the entities the fixture app names.
+    with running_emulator(CONFIG) as endpoint:
+        yield endpoint.connection_string
 
 
 @pytest.fixture(scope="module")
