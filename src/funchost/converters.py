@@ -3,8 +3,10 @@ the real worker uses them, and a generic one for bindings the library has none f
 
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
 from typing import Any
 
+import azure.functions as func
 from azure.functions import meta
 from azure.functions.meta import Datum
 
@@ -55,10 +57,56 @@ class GenericConverter:
                         f"(use str, bytes, dict, list, int or float)")
 
 
+class HttpResponseEncoder:
+    """The library's `http` out-converter, with a faster path for `func.HttpResponse`.
+
+    The output is the same `http` datum the library builds (tests compare them): status code,
+    headers with a content-type from mimetype/charset when none is set, Set-Cookie headers
+    as cookies, the body as bytes. The library reaches that through werkzeug lookups that
+    raise and catch KeyErrors; on every HTTP response that is worth avoiding.
+    """
+
+    @classmethod
+    def check_output_type_annotation(cls, pytype: type) -> bool:
+        return bool(_LIBRARY_HTTP.check_output_type_annotation(pytype))
+
+    @classmethod
+    def encode(cls, obj: Any, *, expected_type: Any) -> Datum:
+        if not isinstance(obj, func.HttpResponse):
+            return _LIBRARY_HTTP.encode(obj, expected_type=expected_type)  # type: ignore[no-any-return]
+        headers: dict[str, Datum] = {}
+        cookies = []
+        has_type = False
+        for name, value in obj.headers.items():
+            low = name.lower()
+            if low == "set-cookie":
+                cookies.append(SimpleCookie(value))
+                continue
+            has_type = has_type or low == "content-type"
+            headers[name] = Datum(value, "string")
+        if not has_type:
+            mimetype = obj.mimetype
+            headers["content-type"] = Datum(
+                f"{mimetype}; charset={obj.charset}" if mimetype.startswith("text/")
+                else mimetype, "string")
+        body = obj.get_body()
+        return Datum({
+            "status_code": Datum(str(obj.status_code), "string"),
+            "headers": headers,
+            "cookies": cookies or None,
+            "body": Datum(body if body is not None else b"", "bytes"),
+        }, "http")
+
+
+_LIBRARY_HTTP = meta.get_binding_registry().get("http")
+
+
 def converter_for(binding_type: str) -> Any:
     """The library converter registered for `binding_type`, else the generic one."""
     if binding_type == "generic":
         return GenericConverter
+    if binding_type == "http":
+        return HttpResponseEncoder
     return meta.get_binding_registry().get(binding_type) or GenericConverter
 
 

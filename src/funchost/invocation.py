@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,12 @@ from typing import Any
 from azure.functions.meta import Datum
 
 from .spec import FunctionSpec
+
+
+def new_id() -> str:
+    """A random version-4 UUID for an invocation. From `random`, not `os.urandom`: ids need
+    to be unique, not secret, and this saves a system call per invocation."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Invocation:
     reason: str
     metadata: Mapping[str, Datum] = field(default_factory=dict)
     binding_data: Mapping[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=lambda: new_id())
     retry: RetryState = RetryState()
 
 

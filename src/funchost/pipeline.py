@@ -10,13 +10,13 @@ import dataclasses
 import logging
 import random
 import traceback
-import uuid
 from datetime import timedelta
 
 import anyio
 
 from .config import RetryOptions
-from .invocation import Failed, FunctionTimeoutError, Invocation, Invoke, Outcome, RetryState
+from .invocation import (Failed, FunctionTimeoutError, Invocation, Invoke, Outcome, RetryState,
+                         new_id)
 from .logs import current_function, current_invocation
 from .timespan import format_timespan
 
@@ -83,7 +83,7 @@ def with_retry(inner: Invoke, policy: RetryOptions | None, stopping: anyio.Event
             with anyio.move_on_after(delay):
                 await stopping.wait()
             current = dataclasses.replace(
-                inv, id=str(uuid.uuid4()),
+                inv, id=new_id(),
                 retry=RetryState(attempt, policy.max_retry_count, outcome.error))
     return invoke
 

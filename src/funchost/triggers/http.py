@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 from anyio.abc import TaskStatus
@@ -74,17 +75,20 @@ class HttpTrigger:
         raise BindingError(f"'{self.spec.name}' is an HTTP function: call its URL instead")
 
     async def handle(self, request: Request, values: dict[str, str]) -> ASGIApp:
+        scope = request.scope
         body = await request.body()
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         datum = Datum({
-            "method": Datum(request.method, "string"),
-            "url": Datum(_url(request.scope), "string"),
-            "headers": {k: Datum(v, "string") for k, v in _headers(request).items()},
-            "query": {k: Datum(v, "string") for k, v in request.query_params.items() if v},
+            "method": Datum(scope["method"], "string"),
+            "url": Datum(_url(scope), "string"),
+            "headers": {k: Datum(v, "string") for k, v in _headers(scope).items()},
+            # Empty query values are dropped (parse_qsl's default), as the real host does.
+            "query": {k: Datum(v, "string") for k, v in query},
             "params": {k: Datum(v, "string") for k, v in values.items()},
             "body": Datum(body, "bytes"),
         }, "http")
-        invocation = Invocation(self.spec, datum, REASON, binding_data=_binding_data(
-            request, values, body))
+        invocation = Invocation(self.spec, datum, REASON,
+                                binding_data=_binding_data(query, values, body))
         outcome = await self._services.invoke(invocation)
         if isinstance(outcome, Failed):
             return problem(500, "Internal Server Error",
@@ -95,7 +99,8 @@ class HttpTrigger:
         return DatumResponse(result)
 
 
-def _binding_data(request: Request, values: dict[str, str], body: bytes) -> dict[str, Any]:
+def _binding_data(query: list[tuple[str, str]], values: dict[str, str],
+                  body: bytes) -> dict[str, Any]:
     """What `{name}` expressions in other bindings can use: JSON body properties, then
     query parameters, then route values (the most specific wins)."""
     data: dict[str, Any] = {}
@@ -106,7 +111,7 @@ def _binding_data(request: Request, values: dict[str, str], body: bytes) -> dict
                 data.update(parsed)
         except ValueError:
             pass
-    data.update(request.query_params.items())
+    data.update(query)
     data.update(values)
     return data
 
@@ -123,8 +128,10 @@ def _url(scope: Scope) -> str:
             + (f"?{query.decode('latin-1')}" if query else ""))
 
 
-def _headers(request: Request) -> dict[str, str]:
-    joined: dict[str, list[str]] = {}
-    for key, value in request.headers.items():
-        joined.setdefault(key.lower(), []).append(value)
-    return {k: ",".join(v) for k, v in joined.items()}
+def _headers(scope: Scope) -> dict[str, str]:
+    """Lower-cased names, repeated headers joined with ',' (semantics §6.2)."""
+    joined: dict[str, str] = {}
+    for raw_key, raw_value in scope["headers"]:
+        key, value = raw_key.decode("latin-1").lower(), raw_value.decode("latin-1")
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
