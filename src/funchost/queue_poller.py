@@ -12,6 +12,7 @@ trigger and the blob trigger's internal queue both run on it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,7 @@ log = logging.getLogger("funchost.queue")
 
 LEASE_SECONDS = 600  # messages stay invisible 10 minutes while they run (§2.1.2)
 RENEW_SECONDS = 300  # and are renewed every 5 minutes (§2.1.3)
+RENEW_CHECK_SECONDS = 10
 
 # Runs one message; True when it succeeded (the message is then deleted).
 Handler = Callable[[Any, bytes], Awaitable[bool]]
@@ -60,11 +62,15 @@ class QueuePoller:
         self._backoff = RandomizedBackoff(0.1, settings.max_polling_interval.total_seconds())
         self._running = 0
         self._slots = anyio.Condition()
+        self._leases: dict[str, _Lease] = {}  # running messages by id
 
     async def run(self) -> None:
         """Poll until the host stops; then wait for the running messages."""
-        async with anyio.create_task_group() as tg:
-            await self._poll_loop(tg)
+        async with anyio.create_task_group() as renewing:
+            renewing.start_soon(self._renew_loop)
+            async with anyio.create_task_group() as tg:
+                await self._poll_loop(tg)
+            renewing.cancel_scope.cancel()
 
     async def _poll_loop(self, tg: TaskGroup) -> None:
         created = False
@@ -133,31 +139,38 @@ class QueuePoller:
         except UndecodableMessage as exc:
             await self._to_poison(msg, str(exc), msg.pop_receipt)
             return
-        receipt = [msg.pop_receipt]
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._renew, msg, receipt)
+        lease = _Lease(msg.id, msg.pop_receipt, time.monotonic() + RENEW_SECONDS)
+        self._leases[msg.id] = lease
+        try:
             ok = await self._handler(msg, body)
-            tg.cancel_scope.cancel()
+        finally:
+            del self._leases[msg.id]
         if ok:
-            await self._queue.delete_message(msg.id, receipt[0])
+            await self._queue.delete_message(msg.id, lease.receipt)
         elif msg.dequeue_count >= limit:
             await self._to_poison(msg, f"it failed {msg.dequeue_count} time(s), reaching "
-                                       f"maxDequeueCount", receipt[0])
+                                       f"maxDequeueCount", lease.receipt)
         else:
             await self._queue.update_message(
-                msg.id, pop_receipt=receipt[0],
+                msg.id, pop_receipt=lease.receipt,
                 visibility_timeout=int(self._settings.visibility_timeout.total_seconds()))
 
-    async def _renew(self, msg: Any, receipt: list[str]) -> None:
+    async def _renew_loop(self) -> None:
+        """One loop renews every running message every 5 minutes (a task per message would
+        cost more than a no-op function)."""
         while True:
-            await anyio.sleep(RENEW_SECONDS)
-            try:
-                updated = await self._queue.update_message(
-                    msg.id, pop_receipt=receipt[0], visibility_timeout=LEASE_SECONDS)
-                receipt[0] = updated.pop_receipt
-            except AzureError as exc:
-                log.warning("Renewing message %s of %s failed: %s", msg.id, self._label,
-                            short(exc))
+            await anyio.sleep(RENEW_CHECK_SECONDS)
+            now = time.monotonic()
+            for lease in [lease for lease in self._leases.values() if lease.due <= now]:
+                try:
+                    updated = await self._queue.update_message(
+                        lease.message_id, pop_receipt=lease.receipt,
+                        visibility_timeout=LEASE_SECONDS)
+                    lease.receipt = updated.pop_receipt
+                    lease.due = time.monotonic() + RENEW_SECONDS
+                except AzureError as exc:
+                    log.warning("Renewing message %s of %s failed: %s", lease.message_id,
+                                self._label, short(exc))
 
     async def _to_poison(self, msg: Any, why: str, receipt: str) -> None:
         poison = self._poison_for(msg)
@@ -174,6 +187,14 @@ class QueuePoller:
         await self._queue.delete_message(msg.id, receipt)
         if self._on_poison is not None:
             self._on_poison(poison.queue_name)
+
+
+@dataclass
+class _Lease:
+    """A running message's current pop receipt (a renewal replaces it) and next renewal."""
+    message_id: str
+    receipt: str
+    due: float
 
 
 def short(exc: BaseException) -> str:
