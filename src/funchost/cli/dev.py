@@ -4,10 +4,11 @@ When AzureWebJobsStorage is unset or `UseDevelopmentStorage=true`, Azurite runs 
 default ports (10000-10002), data under `<app>/.funchost/azurite`, unless something
 already listens there (an Azurite you started yourself is used as it is).
 
-When the app has Service Bus bindings whose connection is unset, or a connection string
-with `UseDevelopmentEmulator=true` on this machine, the project's Service Bus emulator runs
-on that port (5672 by default), with `<app>/servicebus.config.json` (the official
-emulator's Config.json shape) when present, else with the entities the bindings name.
+Unless every Service Bus connection the app uses points at a namespace, the project's
+Service Bus emulator runs on the port of a local `UseDevelopmentEmulator=true` connection
+string (5672 by default), with `<app>/servicebus.config.json` (the official emulator's
+Config.json shape) when present, else with its built-in entities plus those the bindings
+name; unset connections (`AzureWebJobsServiceBus` by default) are pointed at it.
 
 Settings that point at real Azure start nothing. Everything started here stops with the
 host.
@@ -99,7 +100,9 @@ def _local_emulator_port(value: str) -> int | None:
 
 @contextlib.contextmanager
 def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> Iterator[None]:
-    names = connection_names(functions)
+    # Like Azurite, the emulator runs even for an app without Service Bus bindings yet, so
+    # a function added later (and tools such as the SDK) find it under AzureWebJobsServiceBus.
+    names = connection_names(functions) or {"ServiceBus"}
     unset = sorted(n for n in names if resolve(n, os.environ) is None)
     ports = sorted(p for n in names if (c := resolve(n, os.environ)) is not None and c.value
                    and (p := _local_emulator_port(c.value)) is not None)
@@ -120,7 +123,7 @@ def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> I
             service.start()
         except ServiceStartError as exc:
             fail(str(exc))
-        source = config.name if config.exists() else "the app's bindings"
+        source = config.name if config.exists() else "built-in entities and the app's bindings"
         click.echo(f"Service Bus emulator started on 127.0.0.1:{port} (entities from {source}).")
     connection = (f"Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
                   f"SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;")
