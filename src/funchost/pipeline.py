@@ -120,25 +120,26 @@ class InFlight:
 
     def __init__(self) -> None:
         self.count = 0
-        self._idle = anyio.Event()
-        self._idle.set()
+        # Made only by a waiter: an Event per busy spell costs a measurable share of a
+        # no-op invocation when the count often drops to zero.
+        self._idle: anyio.Event | None = None
 
     def wrap(self, inner: Invoke) -> Invoke:
         async def invoke(inv: Invocation) -> Outcome:
             self.count += 1
-            if self.count == 1:
-                self._idle = anyio.Event()
             try:
                 return await inner(inv)
             finally:
                 self.count -= 1
-                if self.count == 0:
+                if self.count == 0 and self._idle is not None:
                     self._idle.set()
         return invoke
 
     async def wait_idle(self, timeout: float) -> bool:
         """True when nothing is running, False if `timeout` passed first."""
         with anyio.move_on_after(timeout):
-            await self._idle.wait()
+            while self.count:
+                self._idle = anyio.Event()
+                await self._idle.wait()
             return True
         return self.count == 0
