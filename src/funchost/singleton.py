@@ -111,7 +111,7 @@ class BlobLease:
         except HttpResponseError as exc:
             if exc.status_code in (404, 409, 412):
                 self._lease = None
-                raise LeaseLost(f"{exc.status_code} {exc.error_code or ''}".strip()) from None
+                raise LeaseLost(f"{exc.status_code} {getattr(exc, 'error_code', None) or ''}".strip()) from None
             raise
 
     async def release(self) -> None:

@@ -137,7 +137,7 @@ class TableOutput(_TableBinding):
             except ResourceExistsError:
                 raise BindingError(_conflict(self._what, entities[0])) from None
             except TableTransactionError as exc:
-                if exc.status_code == 409 or "EntityAlreadyExists" in str(exc.error_code):
+                if exc.status_code == 409 or "EntityAlreadyExists" in str(getattr(exc, "error_code", "")):
                     raise BindingError(_conflict(self._what, entities[0])) from None
                 if exc.status_code == 404 and not attempt:
                     try:
