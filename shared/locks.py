@@ -34,6 +34,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.storage.blob.aio import BlobLeaseClient
 
 from . import sync
+from ._keepalive import stopped_within
 from .errors import InvalidArgument, LockLost, LockNotAcquired
 from .storage import StorageAccount
 
@@ -88,12 +89,7 @@ class LockHandle:
     async def _renew_loop(self) -> None:
         interval = self._lock.renew_every
         last_ok = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), interval)
-                return
-            except asyncio.TimeoutError:
-                pass
+        while not await stopped_within(self._stop, interval):
             try:
                 await self._lease.renew()
                 self.renewals += 1

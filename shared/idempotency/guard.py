@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
+from .._keepalive import stopped_within
 from ..errors import ClaimLost
 from .ledger import Claim, ClaimStatus, IdempotencyLedger, IdempotencyRecord
 
@@ -115,12 +116,7 @@ class Guard:
 
     async def _keep_alive(self) -> None:
         interval = max(self.ledger.lease.total_seconds() / 3, 0.05)
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), interval)
-                return
-            except asyncio.TimeoutError:
-                pass
+        while not await stopped_within(self._stop, interval):
             assert self.claim is not None
             try:
                 # Not cancelled mid-request (see _stop_keeper): a renewal the server applied
