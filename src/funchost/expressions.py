@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import BindingError
+from .spec import BindingInfo
 
 _SETTING = re.compile(r"%([^%]+)%")
 _PARAM = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
@@ -30,6 +31,15 @@ def resolve_settings(text: str, environ: Mapping[str, str], *, what: str) -> str
             raise BindingError(f"{what}: app setting '%{name}%' is not set")
         return value
     return _SETTING.sub(repl, text)
+
+
+def required_setting(binding: BindingInfo, key: str, environ: Mapping[str, str], *,
+                     what: str) -> str:
+    """A binding property that must be given, with its `%AppSetting%` references resolved."""
+    raw = binding.text(key)
+    if not raw:
+        raise BindingError(f"{what}: {key} is required")
+    return resolve_settings(raw, environ, what=what)
 
 
 def has_parameters(text: str) -> bool:

@@ -10,8 +10,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.meta import Datum
 
-from ..errors import BindingError
-from ..expressions import resolve, resolve_settings
+from ..expressions import required_setting, resolve
 from ..invocation import Invocation
 from ..queues import Codec, ensure_queue
 from ..services import HostServices
@@ -27,10 +26,8 @@ class QueueOutputSpec:
     @classmethod
     def from_binding(cls, binding: BindingInfo, environ: Any) -> QueueOutputSpec:
         what = f"queue output '{binding.name}'"
-        raw = binding.text("queueName")
-        if not raw:
-            raise BindingError(f"{what}: queueName is required")
-        return cls(resolve_settings(raw, environ, what=what), binding.text("connection"))
+        return cls(required_setting(binding, "queueName", environ, what=what),
+                   binding.text("connection"))
 
 
 class QueueOutput:

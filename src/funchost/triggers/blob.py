@@ -21,7 +21,7 @@ from azure.functions.meta import Datum
 
 from ..blobs import BlobPattern, blob_container_key, ensure_container, properties_json
 from ..errors import BindingError
-from ..expressions import resolve_settings
+from ..expressions import required_setting
 from ..invocation import Invocation, Outcome
 from ..queue_poller import PollerSettings, QueuePoller, short
 from ..queues import Codec, ensure_queue
@@ -46,10 +46,8 @@ class BlobTriggerSpec:
     @classmethod
     def from_function(cls, spec: FunctionSpec, environ: Any) -> BlobTriggerSpec:
         what = f"blob trigger of '{spec.name}'"
-        raw = spec.trigger.text("path")
-        if not raw:
-            raise BindingError(f"{what}: path is required")
-        pattern = BlobPattern.parse(resolve_settings(raw, environ, what=what), what=what)
+        pattern = BlobPattern.parse(required_setting(spec.trigger, "path", environ, what=what),
+                                    what=what)
         source = spec.trigger.text("source") or "LogsAndContainerScan"
         as_string = (spec.trigger.text("dataType") or "").lower() == "string"
         return cls(pattern, spec.trigger.text("connection"), source, as_string)

@@ -14,7 +14,7 @@ from anyio.abc import TaskStatus
 from azure.functions.meta import Datum
 
 from ..errors import BindingError
-from ..expressions import has_parameters, resolve_settings
+from ..expressions import has_parameters, required_setting
 from ..invocation import Invocation, Outcome
 from ..queue_poller import PollerSettings, QueuePoller
 from ..queues import Codec, poison_queue_name
@@ -32,12 +32,10 @@ class QueueTriggerSpec:
     @classmethod
     def from_function(cls, spec: FunctionSpec, environ: Any) -> QueueTriggerSpec:
         what = f"queue trigger of '{spec.name}'"
-        raw = spec.trigger.text("queueName")
-        if not raw:
-            raise BindingError(f"{what}: queueName is required")
-        name = resolve_settings(raw, environ, what=what).lower()
+        name = required_setting(spec.trigger, "queueName", environ, what=what).lower()
         if has_parameters(name):
-            raise BindingError(f"{what}: queueName '{raw}' cannot use binding expressions")
+            raise BindingError(f"{what}: queueName '{spec.trigger.text('queueName')}' cannot "
+                               "use binding expressions")
         return cls(name, spec.trigger.text("connection"))
 
 

@@ -25,7 +25,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions.meta import Datum
 
 from ..errors import BindingError
-from ..expressions import resolve_settings
+from ..expressions import required_setting
 from ..invocation import Invocation, Outcome
 from ..schedule import (DEFAULT_TIME, UTC, TimerSchedule, next_occurrences, parse_schedule,
                         timer_zone)
@@ -63,14 +63,12 @@ class TimerTriggerSpec:
     def from_function(cls, spec: FunctionSpec, environ: Any,
                       now: datetime | None = None) -> TimerTriggerSpec:
         what = f"timer trigger of '{spec.name}'"
-        raw = spec.trigger.text("schedule")
-        if not raw:
-            raise BindingError(f"{what}: schedule is required")
-        expression = resolve_settings(raw, environ, what=what).strip()
+        expression = required_setting(spec.trigger, "schedule", environ, what=what).strip()
         try:
             zone = timer_zone(environ)
             schedule = parse_schedule(expression, zone)
         except ValueError as exc:
+            raw = spec.trigger.text("schedule")
             source = "" if expression == raw else f"schedule '{raw}': "
             raise BindingError(f"{what}: {source}{exc}") from None
         monitor = _flag(spec.trigger.get("useMonitor"), True)
