@@ -146,13 +146,7 @@ def _decode_body(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
         text = raw.decode("utf-8")
         return (Symbol(text) if code in (0xA3, 0xB3) else text), end
     if code in (0xC0, 0xC1, 0xD0, 0xD1):
-        if code < 0xD0:
-            size, count, pos = buf[pos], buf[pos + 1], pos + 2
-            end = pos + size - 1
-        else:
-            size, count = struct.unpack_from(">II", buf, pos)
-            pos += 8
-            end = pos + size - 4
+        count, pos, end = _sized(buf, pos, small=code < 0xD0)
         items = []
         for _ in range(count):
             item, pos = decode(buf, pos)
@@ -167,18 +161,22 @@ def _decode_body(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
     raise CodecError(f"unknown format code 0x{code:02x}")
 
 
+def _sized(buf: bytes, pos: int, *, small: bool) -> tuple[int, int, int]:
+    """The size and count that open a list, map or array (one byte each in the small
+    encodings, four otherwise): (count, position of the first item, end position)."""
+    if small:
+        size, count, pos = buf[pos], buf[pos + 1], pos + 2
+        return count, pos, pos + size - 1
+    size, count = struct.unpack_from(">II", buf, pos)
+    return count, pos + 8, pos + 4 + size
+
+
 def _key(value: Any) -> Any:
     return value.value if isinstance(value, Described) else value
 
 
 def _decode_array(code: int, buf: bytes, pos: int) -> tuple[list[Any], int]:
-    if code == 0xE0:
-        size, count, pos = buf[pos], buf[pos + 1], pos + 2
-        end = pos + size - 1
-    else:
-        size, count = struct.unpack_from(">II", buf, pos)
-        pos += 8
-        end = pos + size - 4
+    count, pos, end = _sized(buf, pos, small=code == 0xE0)
     descriptor = None
     element = buf[pos]
     pos += 1

@@ -92,7 +92,8 @@ def test_malformed_input_is_a_codec_error() -> None:
 
 def test_codec_round_trips_values() -> None:
     values = [None, True, 7, -3, 2.5, "text", b"bin", uuid.uuid4(), Timestamp(123),
-              [1, "a"], {"k": [True, None]}]
+              [1, "a"], {"k": [True, None]},
+              list(range(300)), {f"k{i}": "x" * 10 for i in range(50)}]  # 32-bit sizes
     for value in values:
         assert decode(encode(value))[0] == value
     assert decode(encode(Array(0x83, (Timestamp(1), Timestamp(2)))))[0] == [1, 2]
