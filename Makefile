@@ -7,7 +7,10 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 PORT ?= 7071
 
-.PHONY: run test bench setup clean
+.PHONY: run test lint bench setup clean
+
+# What `make lint` checks: the host, the emulator, the app and its library, the benchmarks.
+LINT_PATHS := src shared functions function_app.py bench
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
@@ -26,7 +29,13 @@ $(STAMP_NODE): package.json package-lock.json
 run: setup
 	$(VENV)/bin/funchost dev --port $(PORT)
 
-test: setup
+# ruff's rules and mypy's strictness live in pyproject.toml; zero findings is the bar.
+lint: setup
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy $(LINT_PATHS)
+
+test: setup lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
