@@ -5,33 +5,34 @@ from __future__ import annotations
 
 import logging
 import secrets as _secrets
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from . import bindings as binding_registry
-from . import pipeline, triggers
-from .bindings import InputBinding, OutputBinding
-from .clients import ClientCache
-from .config import HostConfig
-from .errors import HostError
-from .hostid import host_id as compute_host_id
-from .http.admin import AdminApi
-from .http.auth import Authorizer
-from .http.keys import KeyManager, open_key_manager
-from .http.server import WebApp, WebServer, bind_socket
-from .http.table import RouteTable
-from .http.throttle import Throttle
-from .invocation import Failed, Invocation, Invoke, Outcome
-from .invoke import FunctionRunner, thread_count
-from .loader import LoadedApp
-from .notify import QueueNotifier
-from .services import HostServices
-from .spec import FunctionSpec
+from funchost import bindings as binding_registry
+from funchost import triggers
+from funchost.bindings import InputBinding, OutputBinding
+from funchost.config.host_config import HostConfig
+from funchost.config.hostid import host_id as compute_host_id
+from funchost.core import pipeline
+from funchost.core.clients import ClientCache
+from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
+from funchost.core.loader import LoadedApp
+from funchost.core.runner import FunctionRunner, thread_count
+from funchost.core.services import HostServices
+from funchost.core.spec import FunctionSpec
+from funchost.errors import HostError
+from funchost.http.admin import AdminApi
+from funchost.http.auth import Authorizer
+from funchost.http.keys import KeyManager, open_key_manager
+from funchost.http.route_table import RouteTable
+from funchost.http.server import WebApp, WebServer, bind_socket
+from funchost.http.throttle import Throttle
+from funchost.storage.notify import QueueNotifier
 
 log = logging.getLogger("funchost.host")
 

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .amqpcodec import (
-    AMQP_VALUE, APPLICATION_PROPERTIES, DATA, PROPERTIES, Described, Int, Symbol, ULong, compound,
-    decode, encode, section,
+    AMQP_VALUE,
+    APPLICATION_PROPERTIES,
+    DATA,
+    PROPERTIES,
+    Described,
+    Int,
+    Symbol,
+    ULong,
+    compound,
+    decode,
+    encode,
+    section,
 )
 from .wireformat import sections
 

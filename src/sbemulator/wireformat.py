@@ -10,9 +10,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from .amqpcodec import (
-    APPLICATION_PROPERTIES, BODY_SECTIONS, DATA, DEAD_LETTER_PROPERTIES, FOOTER, HEADER,
-    MESSAGE_ANNOTATIONS, PROPERTIES, SERVER_ANNOTATIONS, CodecError, Described, Symbol,
-    Timestamp, compound, decode, encode, section, skip, uint,
+    APPLICATION_PROPERTIES,
+    BODY_SECTIONS,
+    DATA,
+    DEAD_LETTER_PROPERTIES,
+    FOOTER,
+    HEADER,
+    MESSAGE_ANNOTATIONS,
+    PROPERTIES,
+    SERVER_ANNOTATIONS,
+    CodecError,
+    Described,
+    Symbol,
+    Timestamp,
+    compound,
+    decode,
+    encode,
+    section,
+    skip,
+    uint,
 )
 from .message import Envelope, MessageProperties, MessageState, StoredMessage
 

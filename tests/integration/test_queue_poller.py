@@ -12,10 +12,10 @@ import pytest
 from azure.storage.queue import QueueClient as SyncQueueClient
 from azure.storage.queue.aio import QueueClient
 
-from funchost import queue_poller
-from funchost.notify import QueueNotifier
-from funchost.queue_poller import PollerSettings, QueuePoller
-from funchost.queues import Codec
+from funchost.storage import queue_poller
+from funchost.storage.notify import QueueNotifier
+from funchost.storage.queue_poller import PollerSettings, QueuePoller
+from funchost.storage.queues import Codec
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from azure.storage.blob.aio import BlobLeaseClient
 from azure.storage.blob.aio import BlobServiceClient as AsyncBlobService
 
 from funchost.devservices.azurite import Azurite, AzuriteEndpoints, find_azurite
-from funchost.singleton import HOSTS_CONTAINER, BlobLease, LeaseLost, listener_lock_id
+from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, LeaseLost, listener_lock_id
 from tests.conftest import REPO
 from tests.hostprocess import HostProcess
 

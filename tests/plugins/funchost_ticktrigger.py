@@ -7,7 +7,7 @@ from __future__ import annotations
 import anyio
 from azure.functions.meta import Datum
 
-from funchost.invocation import Invocation
+from funchost.core.invocation import Invocation
 
 
 class TickTrigger:

@@ -12,7 +12,11 @@ from sbemulator.broker import Broker, DuplicateDetector
 from sbemulator.config import parse_config
 from sbemulator.entities import Outcome
 from sbemulator.errors import (
-    EntityNotFound, MessageLockLost, MessageNotFound, NotAllowed, SessionCannotBeLocked,
+    EntityNotFound,
+    MessageLockLost,
+    MessageNotFound,
+    NotAllowed,
+    SessionCannotBeLocked,
     SessionLockLost,
 )
 from sbemulator.message import Envelope, MessageProperties, MessageState

@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from sbemulator.config import (
-    BUILTIN_SOURCE, EmulatorConfig, default_config, load_config, parse_config,
+    BUILTIN_SOURCE,
+    EmulatorConfig,
+    default_config,
+    load_config,
+    parse_config,
 )
 from sbemulator.durations import format_duration, parse_duration
 from sbemulator.errors import ConfigError

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from azure.servicebus import (
-    NEXT_AVAILABLE_SESSION, ServiceBusMessage, ServiceBusMessageState, ServiceBusSubQueue,
+    NEXT_AVAILABLE_SESSION,
+    ServiceBusMessage,
+    ServiceBusMessageState,
+    ServiceBusSubQueue,
 )
 
 from funchost.devservices.servicebus import ServiceBusEmulator

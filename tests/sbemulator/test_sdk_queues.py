@@ -10,7 +10,10 @@ import uuid
 
 import pytest
 from azure.servicebus import (
-    ServiceBusClient, ServiceBusMessage, ServiceBusMessageState, ServiceBusReceiveMode,
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusMessageState,
+    ServiceBusReceiveMode,
     ServiceBusSubQueue,
 )
 from azure.servicebus.exceptions import MessagingEntityNotFoundError, ServiceBusError

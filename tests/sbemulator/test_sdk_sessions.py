@@ -10,7 +10,9 @@ import time
 import pytest
 from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusMessage
 from azure.servicebus.exceptions import (
-    OperationTimeoutError, SessionCannotBeLockedError, SessionLockLostError,
+    OperationTimeoutError,
+    SessionCannotBeLockedError,
+    SessionLockLostError,
 )
 
 from .helpers import body, receive

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from funchost.config import HostConfig
+from funchost.config.host_config import HostConfig
 from funchost.errors import ConfigError
 
 

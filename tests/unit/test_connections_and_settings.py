@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from funchost.connections import require, resolve
+from funchost.config.connections import require, resolve
+from funchost.config.local_settings import LocalSettings
 from funchost.errors import BindingError, ConfigError
-from funchost.local_settings import LocalSettings
 
 
 def test_empty_name_means_azurewebjobsstorage() -> None:

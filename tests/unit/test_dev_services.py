@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from funchost.cli.dev import _local_emulator_port
+from funchost.core.spec import BindingInfo, FunctionSpec
 from funchost.devservices.servicebus_entities import connection_names, emulator_args
-from funchost.spec import BindingInfo, FunctionSpec
 
 
 def fn(name: str, *bindings: dict[str, Any]) -> FunctionSpec:

@@ -8,7 +8,7 @@ import azure.functions as func
 import pytest
 from azure.functions import meta
 
-from funchost.converters import HttpResponseEncoder
+from funchost.core.converters import HttpResponseEncoder
 
 LIBRARY = meta.get_binding_registry().get("http")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 from azure.functions.meta import Datum
 
-from funchost.invocation import Invocation, Outcome, Succeeded
-from funchost.pipeline import InFlight
-from funchost.spec import BindingInfo, FunctionSpec
+from funchost.core.invocation import Invocation, Outcome, Succeeded
+from funchost.core.pipeline import InFlight
+from funchost.core.spec import BindingInfo, FunctionSpec
 
 
 def _invocation() -> Invocation:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from funchost.config import HostConfig
+from funchost.config.host_config import HostConfig
+from funchost.config.hostid import default_host_id, stable_hash
+from funchost.core.loader import is_disabled, load_app
 from funchost.errors import AppLoadError
-from funchost.hostid import default_host_id, stable_hash
-from funchost.loader import is_disabled, load_app
 
 
 def app_dir(tmp_path: Path, source: str, name: str = "function_app.py") -> Path:

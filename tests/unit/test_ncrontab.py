@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from funchost.ncrontab import CronError, CronExpression
+from funchost.timer.ncrontab import CronError, CronExpression
 
 D = datetime
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import random
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import pytest
 from azure.functions.meta import Datum
 
-from funchost import pipeline
-from funchost.config import RetryOptions
-from funchost.invocation import Failed, Invocation, Outcome, Succeeded
-from funchost.spec import BindingInfo, FunctionSpec
+from funchost.config.host_config import RetryOptions
+from funchost.core import pipeline
+from funchost.core.invocation import Failed, Invocation, Outcome, Succeeded
+from funchost.core.spec import BindingInfo, FunctionSpec
 
 FIXED = RetryOptions("fixed_delay", 2, delay_interval=timedelta(0))
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import anyio
 from azure.core.exceptions import ServiceRequestError
 
-from funchost.config import SingletonOptions
-from funchost.singleton import LeaseLost, ListenerSingleton
+from funchost.config.host_config import SingletonOptions
+from funchost.storage.singleton import LeaseLost, ListenerSingleton
 
 FAST = SingletonOptions(listener_lock_recovery_polling_interval=timedelta(seconds=0.05))
 

@@ -10,12 +10,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from azure.functions.meta import get_binding_registry
 
+from funchost.core.spec import BindingInfo, FunctionSpec
 from funchost.errors import BindingError
-from funchost.schedule import (DEFAULT_TIME, NEVER, UTC, ConstantSchedule, CronSchedule,
-                               next_occurrences, parse_schedule, timer_zone)
-from funchost.timer_status import (ScheduleStatus, after_run, check_start, format_local,
-                                   parse_dotnet)
-from funchost.spec import BindingInfo, FunctionSpec
+from funchost.timer.schedule import (
+    DEFAULT_TIME,
+    NEVER,
+    UTC,
+    ConstantSchedule,
+    CronSchedule,
+    next_occurrences,
+    parse_schedule,
+    timer_zone,
+)
+from funchost.timer.status import ScheduleStatus, after_run, check_start, format_local, parse_dotnet
 from funchost.triggers.timer import TimerTriggerSpec, timer_datum
 
 LA = ZoneInfo("America/Los_Angeles")

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from funchost.timespan import format_timespan, parse_timespan
+from funchost.config.timespan import format_timespan, parse_timespan
 
 
 @pytest.mark.parametrize("text,expected", [

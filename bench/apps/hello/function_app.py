@@ -1,7 +1,6 @@
 """Benchmark app: the smallest HTTP function."""
 
 import azure.functions as func
-
 from handler import hello_text
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

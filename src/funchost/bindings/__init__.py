@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from azure.functions.meta import Datum
 
-from ..errors import BindingError
+from funchost.errors import BindingError
 
 if TYPE_CHECKING:
-    from ..invocation import Invocation
-    from ..services import HostServices
-    from ..spec import BindingInfo
+    from funchost.core.invocation import Invocation
+    from funchost.core.services import HostServices
+    from funchost.core.spec import BindingInfo
 
 
 class InputBinding(Protocol):

@@ -11,12 +11,12 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.meta import Datum
 
-from ..blobs import blob_container_key, ensure_container
-from ..errors import BindingError
-from ..expressions import resolve, resolve_settings
-from ..invocation import Invocation
-from ..services import HostServices
-from ..spec import BindingInfo
+from funchost.core.expressions import resolve, resolve_settings
+from funchost.core.invocation import Invocation
+from funchost.core.services import HostServices
+from funchost.core.spec import BindingInfo
+from funchost.errors import BindingError
+from funchost.storage.blobs import blob_container_key, ensure_container
 
 UPLOAD_OPTIONS = {"max_concurrency": 4}  # block sizes are set on the client (clients.py)
 

@@ -10,12 +10,12 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.meta import Datum
 
-from ..expressions import required_setting, resolve
-from ..invocation import Invocation
-from ..queues import Codec, ensure_queue
-from ..services import HostServices
-from ..spec import BindingInfo
-from .fanout import items
+from funchost.bindings.fanout import items
+from funchost.core.expressions import required_setting, resolve
+from funchost.core.invocation import Invocation
+from funchost.core.services import HostServices
+from funchost.core.spec import BindingInfo
+from funchost.storage.queues import Codec, ensure_queue
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from typing import Any
 from azure.functions.meta import Datum
 from azure.servicebus import ServiceBusMessage
 
-from ..errors import BindingError
-from ..expressions import resolve, resolve_settings
-from ..invocation import Invocation
-from ..services import HostServices
-from ..spec import BindingInfo
-from .fanout import items
+from funchost.bindings.fanout import items
+from funchost.core.expressions import resolve, resolve_settings
+from funchost.core.invocation import Invocation
+from funchost.core.services import HostServices
+from funchost.core.spec import BindingInfo
+from funchost.errors import BindingError
 
 
 @dataclass(frozen=True)

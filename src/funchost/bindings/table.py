@@ -22,12 +22,12 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError
 from azure.functions.meta import Datum
 
-from ..errors import BindingError
-from ..expressions import resolve, resolve_settings
-from ..invocation import Invocation
-from ..services import HostServices
-from ..spec import BindingInfo
-from .fanout import items
+from funchost.bindings.fanout import items
+from funchost.core.expressions import resolve, resolve_settings
+from funchost.core.invocation import Invocation
+from funchost.core.services import HostServices
+from funchost.core.spec import BindingInfo
+from funchost.errors import BindingError
 
 MAX_BATCH = 100
 SYSTEM_KEYS = {"partitionkey": "PartitionKey", "rowkey": "RowKey"}

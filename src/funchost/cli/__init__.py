@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
-from .dev import dev
-from .keys import keys
-from .list import list_functions
-from .start import start
+from funchost import __version__
+from funchost.cli.dev import dev
+from funchost.cli.keys import keys
+from funchost.cli.list import list_functions
+from funchost.cli.start import start
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

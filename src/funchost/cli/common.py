@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 import click
 
-from ..config import HostConfig
-from ..errors import HostError
-from ..loader import LoadedApp, load_app
-from ..local_settings import LocalSettings
+from funchost.config.host_config import HostConfig
+from funchost.config.local_settings import LocalSettings
+from funchost.core.loader import LoadedApp, load_app
+from funchost.errors import HostError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

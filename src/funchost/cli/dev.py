@@ -25,16 +25,16 @@ from pathlib import Path
 
 import click
 
-from .. import logs
-from ..connections import resolve
-from ..devservices.azurite import Azurite, find_azurite
-from ..devservices.process import ServiceStartError
-from ..devservices.servicebus import ServiceBusEmulator
-from ..devservices.servicebus_entities import connection_names, emulator_args
-from ..spec import FunctionSpec
-from ..host import HostOptions
-from .common import app_options, fail, prepare
-from .start import resolve_port, run_host
+from funchost.cli.common import app_options, fail, prepare
+from funchost.cli.start import resolve_port, run_host
+from funchost.config.connections import resolve
+from funchost.core import logs
+from funchost.core.spec import FunctionSpec
+from funchost.devservices.azurite import Azurite, find_azurite
+from funchost.devservices.process import ServiceStartError
+from funchost.devservices.servicebus import ServiceBusEmulator
+from funchost.devservices.servicebus_entities import connection_names, emulator_args
+from funchost.host import HostOptions
 
 AZURITE_PORTS = (10000, 10001, 10002)
 

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ..host import Host
+from funchost.host import Host
 
 
 def function_lines(host: Host, base_url: str) -> list[str]:

@@ -10,10 +10,10 @@ from pathlib import Path
 import anyio
 import click
 
-from ..clients import ClientCache
-from ..hostid import host_id as compute_host_id
-from ..http.keys import open_key_manager
-from .common import app_options, fail, prepare
+from funchost.cli.common import app_options, fail, prepare
+from funchost.config.hostid import host_id as compute_host_id
+from funchost.core.clients import ClientCache
+from funchost.http.keys import open_key_manager
 
 
 @click.command()

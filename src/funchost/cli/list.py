@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import app_options, prepare
+from funchost.cli.common import app_options, prepare
 
 
 @click.command("list")

@@ -12,11 +12,11 @@ from pathlib import Path
 import anyio
 import click
 
-from .. import logs
-from ..errors import HostError
-from ..host import Host, HostOptions
-from .common import Prepared, app_options, fail, prepare
-from .display import announce
+from funchost.cli.common import Prepared, app_options, fail, prepare
+from funchost.cli.display import announce
+from funchost.core import logs
+from funchost.errors import HostError
+from funchost.host import Host, HostOptions
 
 DEFAULT_PORT = 7071
 

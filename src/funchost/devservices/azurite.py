@@ -6,8 +6,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..connections import DEV_ACCOUNT, DEV_KEY
-from .process import ServiceProcess, ServiceStartError
+from funchost.config.connections import DEV_ACCOUNT, DEV_KEY
+from funchost.devservices.process import ServiceProcess, ServiceStartError
 
 
 @dataclass(frozen=True)

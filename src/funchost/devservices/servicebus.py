@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .process import ServiceProcess, ServiceStartError
+from funchost.devservices.process import ServiceProcess, ServiceStartError
 
 READY_PATTERN = r"sbemulator listening on [^\s:]+:(\d+)"
 CONNECTION_STRING_PATTERN = r"^(Endpoint=sb://\S+;UseDevelopmentEmulator=true;)\s*$"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ..expressions import has_parameters, resolve_settings
-from ..spec import FunctionSpec
+from funchost.core.expressions import has_parameters, resolve_settings
+from funchost.core.spec import FunctionSpec
 
 SERVICE_BUS_TYPES = ("servicebus", "servicebustrigger")
 

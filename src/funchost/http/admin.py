@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import __version__
-from ..errors import HostError
-from .keys import Level
-from .problem import problem
+from funchost import __version__
+from funchost.errors import HostError
+from funchost.http.keys import Level
+from funchost.http.problem import problem
 
 if TYPE_CHECKING:
-    from ..spec import FunctionSpec
-    from ..triggers import Listener
-    from .table import RouteTable
+    from funchost.core.spec import FunctionSpec
+    from funchost.http.route_table import RouteTable
+    from funchost.triggers import Listener
 
 log = logging.getLogger("funchost.admin")
 

@@ -11,7 +11,7 @@ import logging
 
 from starlette.requests import Request
 
-from .keys import KeyManager, Level
+from funchost.http.keys import KeyManager, Level
 
 log = logging.getLogger("funchost.auth")
 

@@ -22,8 +22,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..clients import ClientCache
-from ..connections import resolve
+from funchost.config.connections import resolve
+from funchost.core.clients import ClientCache
 
 log = logging.getLogger("funchost.keys")
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .constraints import Check, make_constraint
+from funchost.http.constraints import Check, make_constraint
 
 
 @dataclass(frozen=True)

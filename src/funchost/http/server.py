@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import HostError
-from .admin import AdminApi
-from .auth import Authorizer, KeysUnavailable
-from .keys import Level
-from .problem import problem
-from .table import RouteTable
-from .throttle import Rejected, Throttle
+from funchost.errors import HostError
+from funchost.http.admin import AdminApi
+from funchost.http.auth import Authorizer, KeysUnavailable
+from funchost.http.keys import Level
+from funchost.http.problem import problem
+from funchost.http.route_table import RouteTable
+from funchost.http.throttle import Rejected, Throttle
 
 log = logging.getLogger("funchost.http")
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from anyio.abc import TaskStatus
 
-from ..errors import BindingError
+from funchost.errors import BindingError
 
 if TYPE_CHECKING:
-    from ..invocation import Outcome
-    from ..services import HostServices
-    from ..spec import FunctionSpec
+    from funchost.core.invocation import Outcome
+    from funchost.core.services import HostServices
+    from funchost.core.spec import FunctionSpec
 
 log = logging.getLogger("funchost.triggers")
 

@@ -19,16 +19,21 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.functions.meta import Datum
 
-from ..blobs import BlobPattern, blob_container_key, ensure_container, properties_json
-from ..errors import BindingError
-from ..expressions import required_setting
-from ..invocation import Invocation, Outcome
-from ..queue_poller import PollerSettings, QueuePoller, short
-from ..queues import Codec, ensure_queue
-from ..services import HostServices
-from ..singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton, sleep_unless
-from ..spec import FunctionSpec
-from .blob_scan import ContainerScanner, Watcher
+from funchost.core.expressions import required_setting
+from funchost.core.invocation import Invocation, Outcome
+from funchost.core.services import HostServices
+from funchost.core.spec import FunctionSpec
+from funchost.errors import BindingError
+from funchost.storage.blob_scan import ContainerScanner, Watcher
+from funchost.storage.blobs import (
+    BlobPattern,
+    blob_container_key,
+    ensure_container,
+    properties_json,
+)
+from funchost.storage.queue_poller import PollerSettings, QueuePoller, short
+from funchost.storage.queues import Codec, ensure_queue
+from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton, sleep_unless
 
 log = logging.getLogger("funchost.blob")
 

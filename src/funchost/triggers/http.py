@@ -18,15 +18,15 @@ from azure.functions.meta import Datum
 from starlette.requests import Request
 from starlette.types import ASGIApp, Scope
 
-from ..errors import BindingError
-from ..http.keys import Level
-from ..http.problem import problem
-from ..http.response import DatumResponse
-from ..http.routes import RouteTemplate
-from ..http.table import RouteEntry
-from ..invocation import Failed, Invocation, Outcome
-from ..services import HostServices
-from ..spec import FunctionSpec
+from funchost.core.invocation import Failed, Invocation, Outcome
+from funchost.core.services import HostServices
+from funchost.core.spec import FunctionSpec
+from funchost.errors import BindingError
+from funchost.http.keys import Level
+from funchost.http.problem import problem
+from funchost.http.response import DatumResponse
+from funchost.http.route_table import RouteEntry
+from funchost.http.routes import RouteTemplate
 
 REASON = "This function was programmatically called via the host APIs."
 

@@ -13,13 +13,13 @@ import anyio
 from anyio.abc import TaskStatus
 from azure.functions.meta import Datum
 
-from ..errors import BindingError
-from ..expressions import has_parameters, required_setting
-from ..invocation import Invocation, Outcome
-from ..queue_poller import PollerSettings, QueuePoller
-from ..queues import Codec, poison_queue_name
-from ..services import HostServices
-from ..spec import FunctionSpec
+from funchost.core.expressions import has_parameters, required_setting
+from funchost.core.invocation import Invocation, Outcome
+from funchost.core.services import HostServices
+from funchost.core.spec import FunctionSpec
+from funchost.errors import BindingError
+from funchost.storage.queue_poller import PollerSettings, QueuePoller
+from funchost.storage.queues import Codec, poison_queue_name
 
 MAX_VALUE_TIME = "9999-12-31T23:59:59.9999999+00:00"  # DateTimeOffset.MaxValue
 

@@ -21,14 +21,20 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from azure.servicebus import NEXT_AVAILABLE_SESSION
 from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusError
 
-from ..backoff import RandomizedBackoff
-from ..errors import BindingError
-from ..expressions import resolve_settings
-from ..invocation import Invocation, Outcome
-from ..queue_poller import short
-from ..services import HostServices
-from ..spec import FunctionSpec
-from .servicebus_data import batch_data, fields, manual_data, message_data, reason_for
+from funchost.core.backoff import RandomizedBackoff
+from funchost.core.expressions import resolve_settings
+from funchost.core.invocation import Invocation, Outcome
+from funchost.core.services import HostServices
+from funchost.core.spec import FunctionSpec
+from funchost.errors import BindingError
+from funchost.storage.queue_poller import short
+from funchost.triggers.servicebus_metadata import (
+    batch_data,
+    fields,
+    manual_data,
+    message_data,
+    reason_for,
+)
 
 log = logging.getLogger("funchost.servicebus")
 

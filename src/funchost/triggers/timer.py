@@ -24,16 +24,28 @@ from anyio.abc import TaskStatus
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions.meta import Datum
 
-from ..errors import BindingError
-from ..expressions import required_setting
-from ..invocation import Invocation, Outcome
-from ..schedule import (DEFAULT_TIME, UTC, TimerSchedule, next_occurrences, parse_schedule,
-                        timer_zone)
-from ..services import HostServices
-from ..singleton import (HOSTS_CONTAINER, STORAGE_ERRORS, BlobLease, ListenerSingleton,
-                         listener_lock_id, sleep_unless)
-from ..spec import FunctionSpec
-from ..timer_status import ScheduleStatus, after_run, check_start, format_local
+from funchost.core.expressions import required_setting
+from funchost.core.invocation import Invocation, Outcome
+from funchost.core.services import HostServices
+from funchost.core.spec import FunctionSpec
+from funchost.errors import BindingError
+from funchost.storage.singleton import (
+    HOSTS_CONTAINER,
+    STORAGE_ERRORS,
+    BlobLease,
+    ListenerSingleton,
+    listener_lock_id,
+    sleep_unless,
+)
+from funchost.timer.schedule import (
+    DEFAULT_TIME,
+    UTC,
+    TimerSchedule,
+    next_occurrences,
+    parse_schedule,
+    timer_zone,
+)
+from funchost.timer.status import ScheduleStatus, after_run, check_start, format_local
 
 log = logging.getLogger("funchost.timer")
 

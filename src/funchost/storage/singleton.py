@@ -26,12 +26,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from azure.core.exceptions import (AzureError, HttpResponseError, ResourceExistsError,
-                                   ResourceNotFoundError)
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob.aio import BlobLeaseClient
 
-from .backoff import RandomizedBackoff
-from .config import SingletonOptions
+from funchost.config.host_config import SingletonOptions
+from funchost.core.backoff import RandomizedBackoff
 
 log = logging.getLogger("funchost.singleton")
 

@@ -22,11 +22,11 @@ from typing import Any
 import azure.functions as func
 from azure.functions.meta import Datum
 
-from .bindings import InputBinding, OutputBinding
-from .context import InvocationContext
-from .converters import converter_for
-from .invocation import Failed, Invocation, Outcome, Succeeded
-from .spec import RETURN, FunctionSpec, ParamSpec
+from funchost.bindings import InputBinding, OutputBinding
+from funchost.core.context import InvocationContext
+from funchost.core.converters import converter_for
+from funchost.core.invocation import Failed, Invocation, Outcome, Succeeded
+from funchost.core.spec import RETURN, FunctionSpec, ParamSpec
 
 
 class Out(func.Out[Any]):

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from .errors import ConfigError
-from .timespan import parse_timespan
+from funchost.config.timespan import parse_timespan
+from funchost.errors import ConfigError
 
 _MISSING: Any = object()
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import BindingError
-from .spec import BindingInfo
+from funchost.core.spec import BindingInfo
+from funchost.errors import BindingError
 
 _SETTING = re.compile(r"%([^%]+)%")
 _PARAM = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")

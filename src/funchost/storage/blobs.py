@@ -12,7 +12,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 
-from .errors import BindingError
+from funchost.errors import BindingError
 
 
 def blob_container_key(container: str) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
-from .jsonfile import read_json_object
+from funchost.config.jsonfile import read_json_object
+from funchost.errors import ConfigError
 
 FILE_NAME = "local.settings.json"
 

@@ -17,9 +17,9 @@ from typing import Any
 import azure.functions as func
 from azure.functions import meta
 
-from .converters import converter_for, has_implicit_output
-from .errors import FunctionLoadError
-from .spec import RETURN, BindingInfo, ParamSpec
+from funchost.core.converters import converter_for, has_implicit_output
+from funchost.core.spec import RETURN, BindingInfo, ParamSpec
+from funchost.errors import FunctionLoadError
 
 
 @dataclass(frozen=True)

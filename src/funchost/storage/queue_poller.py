@@ -22,9 +22,9 @@ import anyio
 from anyio.abc import TaskGroup
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from .backoff import RandomizedBackoff
-from .notify import Watch
-from .queues import Codec, UndecodableMessage, ensure_queue, receive_batch
+from funchost.core.backoff import RandomizedBackoff
+from funchost.storage.notify import Watch
+from funchost.storage.queues import Codec, UndecodableMessage, ensure_queue, receive_batch
 
 log = logging.getLogger("funchost.queue")
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import azure.functions as func
 
-from .config import HostConfig, RetryOptions, parse_retry
-from .errors import AppLoadError, ConfigError, FunctionLoadError, HostError
-from .settings_values import Section, SettingReader
-from .signature import bind_signature
-from .spec import BindingInfo, FunctionSpec
+from funchost.config.host_config import HostConfig, RetryOptions, parse_retry
+from funchost.config.settings_values import Section, SettingReader
+from funchost.core.signature import bind_signature
+from funchost.core.spec import BindingInfo, FunctionSpec
+from funchost.errors import AppLoadError, ConfigError, FunctionLoadError, HostError
 
 log = logging.getLogger("funchost.loader")
 

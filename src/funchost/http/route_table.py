@@ -6,15 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import BindingError
-from .keys import Level
-from .routes import RouteTemplate
+from funchost.errors import BindingError
+from funchost.http.keys import Level
+from funchost.http.routes import RouteTemplate
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import ASGIApp
 
-    from ..spec import FunctionSpec
+    from funchost.core.spec import FunctionSpec
 
 Handler = Callable[["Request", dict[str, str]], Awaitable["ASGIApp"]]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import RetryOptions
+from funchost.config.host_config import RetryOptions
 
 RETURN = "$return"
 

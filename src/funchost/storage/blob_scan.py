@@ -21,7 +21,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from ..blobs import BlobPattern, ensure_container, quoted_etag
+from funchost.storage.blobs import BlobPattern, ensure_container, quoted_etag
 
 log = logging.getLogger("funchost.blob")
 

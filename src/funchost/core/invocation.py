@@ -10,7 +10,7 @@ from typing import Any
 
 from azure.functions.meta import Datum
 
-from .spec import FunctionSpec
+from funchost.core.spec import FunctionSpec
 
 
 def new_id() -> str:

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .jsonfile import read_json_object
-from .settings_values import Section, SettingReader
+from funchost.config.jsonfile import read_json_object
+from funchost.config.settings_values import Section, SettingReader
+from funchost.errors import ConfigError
 
 ENV_PREFIX = "azurefunctionsjobhost__"
 DEFAULT_BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}

@@ -15,7 +15,7 @@ Where NCrontab differs from Vixie cron this module follows NCrontab:
 - an expression that can never occur (`0 0 0 30 2 *`) has no next occurrence.
 
 Everything here works on naive wall-clock datetimes; time zones and daylight saving time
-are the caller's business (funchost.schedule).
+are the caller's business (funchost.timer.schedule).
 """
 
 from __future__ import annotations

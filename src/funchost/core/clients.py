@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import connections
-from .connections import Connection
-
+from funchost.config import connections
+from funchost.config.connections import Connection
 
 # The storage SDKs default to waiting 15 s, 18 s, 24 s between retries; a listener with its
 # own backoff wants to hear of an outage in seconds, and a binding write still gets retries.
@@ -60,7 +59,7 @@ class ClientCache:
             if conn.is_identity:
                 namespace = conn.section.get("fullyqualifiednamespace")
                 if not namespace:
-                    from .errors import BindingError
+                    from funchost.errors import BindingError
                     raise BindingError(f"{what}: connection '{conn.name}' needs "
                                        f"{conn.name}__fullyQualifiedNamespace")
                 client = ServiceBusClient(namespace, self._credential(conn))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from funchost.errors import ConfigError
 
 
 def strip_comments(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions import _abc
 
-from .invocation import Invocation
+from funchost.core.invocation import Invocation
 
 
 class _TraceContext(_abc.TraceContext):

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .ncrontab import CronError, CronExpression
-from .timespan import format_timespan, parse_timespan
+from funchost.config.timespan import format_timespan, parse_timespan
+from funchost.timer.ncrontab import CronError, CronExpression
 
 UTC = timezone.utc
 DEFAULT_TIME = datetime.min.replace(tzinfo=UTC)  # .NET default(DateTime): "never ran"

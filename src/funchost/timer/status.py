@@ -7,9 +7,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from .schedule import (_DEFAULT_TEXT, _NEVER_TEXT, DEFAULT_TIME, NEVER, UTC, TimerSchedule,
-                       offset_text)
-
+from funchost.timer.schedule import (
+    _DEFAULT_TEXT,
+    _NEVER_TEXT,
+    DEFAULT_TIME,
+    NEVER,
+    UTC,
+    TimerSchedule,
+    offset_text,
+)
 
 # -- dates as the real host writes them -------------------------------------------------
 

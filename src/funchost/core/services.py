@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .clients import ClientCache
-from .config import HostConfig
-from .invocation import Invoke
+from funchost.config.host_config import HostConfig
+from funchost.core.clients import ClientCache
+from funchost.core.invocation import Invoke
 
 if TYPE_CHECKING:
-    from .http.table import RouteTable
-    from .notify import QueueNotifier
+    from funchost.http.route_table import RouteTable
+    from funchost.storage.notify import QueueNotifier
 
 
 @dataclass(frozen=True)

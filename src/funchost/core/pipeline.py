@@ -14,11 +14,18 @@ from datetime import timedelta
 
 import anyio
 
-from .config import RetryOptions
-from .invocation import (Failed, FunctionTimeoutError, Invocation, Invoke, Outcome, RetryState,
-                         new_id)
-from .logs import current_function, current_invocation
-from .timespan import format_timespan
+from funchost.config.host_config import RetryOptions
+from funchost.config.timespan import format_timespan
+from funchost.core.invocation import (
+    Failed,
+    FunctionTimeoutError,
+    Invocation,
+    Invoke,
+    Outcome,
+    RetryState,
+    new_id,
+)
+from funchost.core.logs import current_function, current_invocation
 
 log = logging.getLogger("funchost.host")
 
