@@ -7,8 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench.http_throughput", "bench.queue_throughput", "bench.timer_jitter",
-              "bench.servicebus_trigger", "bench.sbemulator_throughput"]
+BENCHMARKS = [
+    "bench.http_throughput",
+    "bench.queue_throughput",
+    "bench.timer_jitter",
+    "bench.servicebus_trigger",
+    "bench.sbemulator_throughput",
+]
 
 
 def main() -> None:
@@ -21,7 +26,9 @@ def main() -> None:
         results.update(importlib.import_module(name).main())
     out = Path(__file__).parent / "last-results.json"
     out.write_text(json.dumps(results, indent=2))
-    print(f"\nFigures written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    print(
+        f"\nFigures written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,5 +23,4 @@ def hello(request: Request) -> PlainTextResponse:
 app = Starlette(routes=[Route("/api/hello", hello)])
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)

@@ -29,8 +29,9 @@ async def main(conn: str, name: str, batch: int, threshold: int) -> None:
                 freed.clear()
                 await freed.wait()
             # One Get Messages call per poll, as the host makes.
-            pages = q.receive_messages(max_messages=batch, messages_per_page=batch,
-                                       visibility_timeout=600).by_page()
+            pages = q.receive_messages(
+                max_messages=batch, messages_per_page=batch, visibility_timeout=600
+            ).by_page()
             try:
                 got = [m async for m in await pages.__anext__()]
             except StopAsyncIteration:

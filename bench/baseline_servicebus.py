@@ -14,8 +14,10 @@ from azure.servicebus.aio import ServiceBusClient
 
 
 async def main(conn: str, queue: str, concurrency: int) -> None:
-    async with ServiceBusClient.from_connection_string(conn) as client, \
-            client.get_queue_receiver(queue) as receiver:
+    async with (
+        ServiceBusClient.from_connection_string(conn) as client,
+        client.get_queue_receiver(queue) as receiver,
+    ):
         slots = asyncio.Semaphore(concurrency)
         done: asyncio.Queue[object] = asyncio.Queue()
 

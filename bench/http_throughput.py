@@ -20,10 +20,14 @@ ROUNDS = 3
 
 def measure(port: int) -> LoadResult:
     # A short warm-up, then the measured run.
-    asyncio.run(run_load("127.0.0.1", port, "/api/hello?name=bench", concurrency=CONCURRENCY,
-                         seconds=0.5))
-    return asyncio.run(run_load("127.0.0.1", port, "/api/hello?name=bench",
-                                concurrency=CONCURRENCY, seconds=SECONDS))
+    asyncio.run(
+        run_load("127.0.0.1", port, "/api/hello?name=bench", concurrency=CONCURRENCY, seconds=0.5)
+    )
+    return asyncio.run(
+        run_load(
+            "127.0.0.1", port, "/api/hello?name=bench", concurrency=CONCURRENCY, seconds=SECONDS
+        )
+    )
 
 
 def startup_seconds(runs: int = 3) -> list[float]:
@@ -43,8 +47,10 @@ def main() -> dict[str, float]:
     base_port, host_port = free_port(), free_port()
     base_runs: list[LoadResult] = []
     host_runs: list[LoadResult] = []
-    with process([sys.executable, str(ROOT / "bench" / "baseline_http.py"), str(base_port)]), \
-            process(funchost_argv(APP, host_port), ready=r"Host started"):
+    with (
+        process([sys.executable, str(ROOT / "bench" / "baseline_http.py"), str(base_port)]),
+        process(funchost_argv(APP, host_port), ready=r"Host started"),
+    ):
         wait_http_ok(f"http://127.0.0.1:{base_port}/api/hello")
         wait_http_ok(f"http://127.0.0.1:{host_port}/api/hello")
         for _ in range(ROUNDS):
@@ -53,19 +59,33 @@ def main() -> dict[str, float]:
     starts = startup_seconds()
     base, host = _median(base_runs), _median(host_runs)
     ratio = statistics.median(h.rps / b.rps for h, b in zip(host_runs, base_runs))
-    print(f"HTTP hello, {CONCURRENCY} connections, keep-alive, {ROUNDS} alternating rounds "
-          f"of {SECONDS:.0f}s")
-    print(f"  bare Starlette+uvicorn: {base.rps:8.0f} req/s  p50 {base.p50:6.2f} ms  "
-          f"p99 {base.percentile(99):6.2f} ms  errors {base.errors}")
-    print(f"  funchost:               {host.rps:8.0f} req/s  p50 {host.p50:6.2f} ms  "
-          f"p99 {host.percentile(99):6.2f} ms  errors {host.errors}")
+    print(
+        f"HTTP hello, {CONCURRENCY} connections, keep-alive, {ROUNDS} alternating rounds "
+        f"of {SECONDS:.0f}s"
+    )
+    print(
+        f"  bare Starlette+uvicorn: {base.rps:8.0f} req/s  p50 {base.p50:6.2f} ms  "
+        f"p99 {base.percentile(99):6.2f} ms  errors {base.errors}"
+    )
+    print(
+        f"  funchost:               {host.rps:8.0f} req/s  p50 {host.p50:6.2f} ms  "
+        f"p99 {host.percentile(99):6.2f} ms  errors {host.errors}"
+    )
     print(f"  ratio funchost/baseline: {ratio:.2f}  (goal >= 0.70)")
-    print(f"  funchost start -> first 200: median {statistics.median(starts):.2f}s "
-          f"(runs: {', '.join(f'{s:.2f}' for s in starts)}; goal < 1.5s)")
-    return {"http_rps_host": host.rps, "http_rps_base": base.rps, "http_ratio": ratio,
-            "http_p50_host_ms": host.p50, "http_p99_host_ms": host.percentile(99),
-            "http_p50_base_ms": base.p50, "http_p99_base_ms": base.percentile(99),
-            "start_to_first_200_s": statistics.median(starts)}
+    print(
+        f"  funchost start -> first 200: median {statistics.median(starts):.2f}s "
+        f"(runs: {', '.join(f'{s:.2f}' for s in starts)}; goal < 1.5s)"
+    )
+    return {
+        "http_rps_host": host.rps,
+        "http_rps_base": base.rps,
+        "http_ratio": ratio,
+        "http_p50_host_ms": host.p50,
+        "http_p99_host_ms": host.percentile(99),
+        "http_p50_base_ms": base.p50,
+        "http_p99_base_ms": base.percentile(99),
+        "start_to_first_200_s": statistics.median(starts),
+    }
 
 
 def _median(runs: list[LoadResult]) -> LoadResult:

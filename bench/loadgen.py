@@ -29,8 +29,9 @@ class LoadResult:
         return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
 
 
-async def _worker(host: str, port: int, path: str, deadline: float, lat: list[float],
-                  errors: list[int]) -> int:
+async def _worker(
+    host: str, port: int, path: str, deadline: float, lat: list[float], errors: list[int]
+) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     done = 0
@@ -54,12 +55,14 @@ async def _worker(host: str, port: int, path: str, deadline: float, lat: list[fl
     return done
 
 
-async def run_load(host: str, port: int, path: str, *, concurrency: int,
-                   seconds: float) -> LoadResult:
+async def run_load(
+    host: str, port: int, path: str, *, concurrency: int, seconds: float
+) -> LoadResult:
     lat: list[float] = []
     errors: list[int] = []
     start = time.perf_counter()
     deadline = start + seconds
-    counts = await asyncio.gather(*(_worker(host, port, path, deadline, lat, errors)
-                                    for _ in range(concurrency)))
+    counts = await asyncio.gather(
+        *(_worker(host, port, path, deadline, lat, errors) for _ in range(concurrency))
+    )
     return LoadResult(sum(counts), len(errors), time.perf_counter() - start, lat)

@@ -26,12 +26,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-            ready: str | None = None, timeout: float = 30) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    ready: str | None = None,
+    timeout: float = 30,
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     log = Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+        )
     try:
         if ready:
             deadline = time.monotonic() + timeout
@@ -63,5 +73,17 @@ def wait_http_ok(url: str, timeout: float = 30) -> float:
 
 
 def funchost_argv(app: Path, port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "funchost", "start", "--app-dir", str(app), "--host",
-            "127.0.0.1", "--port", str(port), "--no-auth", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "funchost",
+        "start",
+        "--app-dir",
+        str(app),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-auth",
+        *extra,
+    ]

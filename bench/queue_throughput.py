@@ -25,18 +25,27 @@ BATCH, THRESHOLD = 16, 16  # the host's defaults on 2 cores: (16 / 2) * 2
 
 def host_env(conn: str, queue: str) -> dict[str, str]:
     tag = uuid.uuid4().hex[:8]
-    return {"AzureWebJobsStorage": conn, "BENCH_Q": queue, "BENCH_IDLE": f"idle-{tag}",
-            "BENCH_CHAIN": f"chain-{tag}",
-            "AzureFunctionsJobHost__extensions__queues__batchSize": str(BATCH),
-            "AzureFunctionsJobHost__extensions__queues__newBatchThreshold": str(THRESHOLD),
-            }
+    return {
+        "AzureWebJobsStorage": conn,
+        "BENCH_Q": queue,
+        "BENCH_IDLE": f"idle-{tag}",
+        "BENCH_CHAIN": f"chain-{tag}",
+        "AzureFunctionsJobHost__extensions__queues__batchSize": str(BATCH),
+        "AzureFunctionsJobHost__extensions__queues__newBatchThreshold": str(THRESHOLD),
+    }
 
 
 def run_baseline(conn: str) -> float:
     name = f"base-{uuid.uuid4().hex[:10]}"
     QueueClient.from_connection_string(conn, name).create_queue()
-    argv = [sys.executable, str(ROOT / "bench" / "baseline_queue.py"), conn, name,
-            str(BATCH), str(THRESHOLD)]
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "baseline_queue.py"),
+        conn,
+        name,
+        str(BATCH),
+        str(THRESHOLD),
+    ]
     with process(argv, ready=r"ready"):
         return asyncio.run(steady_rate(conn, name, MESSAGES))
 
@@ -44,8 +53,7 @@ def run_baseline(conn: str) -> float:
 def run_host(conn: str) -> float:
     name = f"host-{uuid.uuid4().hex[:10]}"
     QueueClient.from_connection_string(conn, name).create_queue()
-    with process(funchost_argv(APP, free_port()), env=host_env(conn, name),
-                 ready=r"Host started"):
+    with process(funchost_argv(APP, free_port()), env=host_env(conn, name), ready=r"Host started"):
         return asyncio.run(steady_rate(conn, name, MESSAGES))
 
 
@@ -60,6 +68,7 @@ def latencies(conn: str) -> tuple[list[float], list[float]]:
             except Exception:  # noqa: BLE001 - exists
                 pass
         import base64
+
         for _ in range(6):
             time.sleep(1.0)  # let the listener back off, as an idle host does
             idle.send_message(base64.b64encode(str(time.time()).encode()).decode())
@@ -70,8 +79,10 @@ def latencies(conn: str) -> tuple[list[float], list[float]]:
             _wait_for(log, "FAST_LATENCY_MS", i)
         _wait_for(log, "IDLE_LATENCY_MS", 6)
         text = log.read_text()
-    return ([float(x) for x in re.findall(r"IDLE_LATENCY_MS ([\d.]+)", text)],
-            [float(x) for x in re.findall(r"FAST_LATENCY_MS ([\d.]+)", text)])
+    return (
+        [float(x) for x in re.findall(r"IDLE_LATENCY_MS ([\d.]+)", text)],
+        [float(x) for x in re.findall(r"FAST_LATENCY_MS ([\d.]+)", text)],
+    )
 
 
 def _wait_for(log: Path, marker: str, count: int, timeout: float = 20) -> None:
@@ -95,20 +106,34 @@ def main() -> dict[str, float]:
         idle, fast = latencies(conn)
     ratio = statistics.median(h / b for h, b in zip(host_runs, base_runs))
     base, host = statistics.median(base_runs), statistics.median(host_runs)
-    print(f"Queue no-op, {MESSAGES} messages per round through a queue kept 100-200 deep, "
-          f"batch {BATCH} + threshold {THRESHOLD}, {ROUNDS} alternating rounds, Azurite")
-    print(f"  bare SDK aio loop: {base:7.0f} msg/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in base_runs)})")
-    print(f"  funchost:          {host:7.0f} msg/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in host_runs)})")
+    print(
+        f"Queue no-op, {MESSAGES} messages per round through a queue kept 100-200 deep, "
+        f"batch {BATCH} + threshold {THRESHOLD}, {ROUNDS} alternating rounds, Azurite"
+    )
+    print(
+        f"  bare SDK aio loop: {base:7.0f} msg/s  (rounds: "
+        f"{', '.join(f'{r:.0f}' for r in base_runs)})"
+    )
+    print(
+        f"  funchost:          {host:7.0f} msg/s  (rounds: "
+        f"{', '.join(f'{r:.0f}' for r in host_runs)})"
+    )
     print(f"  ratio funchost/baseline: {ratio:.2f}  (goal >= 0.90)")
-    print(f"  enqueue -> invocation, idle host (maxPollingInterval 2 s in Development): "
-          f"p50 {statistics.median(idle):.0f} ms, max {max(idle):.0f} ms")
-    print(f"  enqueue -> invocation through the fast path: p50 {statistics.median(fast):.1f} ms, "
-          f"p99 {sorted(fast)[int(0.99 * (len(fast) - 1))]:.1f} ms  (goal p50 < 20 ms)")
-    return {"queue_rate_host": host, "queue_rate_base": base, "queue_ratio": ratio,
-            "queue_idle_latency_p50_ms": statistics.median(idle),
-            "queue_fast_latency_p50_ms": statistics.median(fast)}
+    print(
+        f"  enqueue -> invocation, idle host (maxPollingInterval 2 s in Development): "
+        f"p50 {statistics.median(idle):.0f} ms, max {max(idle):.0f} ms"
+    )
+    print(
+        f"  enqueue -> invocation through the fast path: p50 {statistics.median(fast):.1f} ms, "
+        f"p99 {sorted(fast)[int(0.99 * (len(fast) - 1))]:.1f} ms  (goal p50 < 20 ms)"
+    )
+    return {
+        "queue_rate_host": host,
+        "queue_rate_base": base,
+        "queue_ratio": ratio,
+        "queue_idle_latency_p50_ms": statistics.median(idle),
+        "queue_fast_latency_p50_ms": statistics.median(fast),
+    }
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def _broker_core(count: int) -> float:
     owner = object()
     start = time.perf_counter()
     for i in range(0, count, BATCH):
-        broker.send("core", envelopes[i:i + BATCH], 0.0)
+        broker.send("core", envelopes[i : i + BATCH], 0.0)
     while (m := queue.lock_next(owner, 1.0)) is not None:
         assert m.lock_token is not None
         queue.settle(m.lock_token, Outcome.COMPLETE, 1.0)
@@ -95,8 +95,9 @@ def _broker_core(count: int) -> float:
 
 
 def _measure(count: int, data_dir: Path | None) -> dict[str, float]:
-    emulator = ServiceBusEmulator(data_dir=data_dir,
-                                  extra_args=[arg for q in QUEUES for arg in ("--queue", q)])
+    emulator = ServiceBusEmulator(
+        data_dir=data_dir, extra_args=[arg for q in QUEUES for arg in ("--queue", q)]
+    )
     emulator.start()
     try:
         cs = emulator.connection_string
@@ -107,9 +108,13 @@ def _measure(count: int, data_dir: Path | None) -> dict[str, float]:
         asent, areceived = asyncio.run(_aio_run(cs, QUEUES[1], count))
     finally:
         emulator.stop()
-    return {"sync_send": count / sent, "sync_receive_complete": count / received,
-            "aio_send": count / asent, "aio_receive_complete": count / areceived,
-            "sync_emulator_cpu_share": (cpu1 - cpu0) / (sent + received)}
+    return {
+        "sync_send": count / sent,
+        "sync_receive_complete": count / received,
+        "aio_send": count / asent,
+        "aio_receive_complete": count / areceived,
+        "sync_emulator_cpu_share": (cpu1 - cpu0) / (sent + received),
+    }
 
 
 def main(count: int = MESSAGES) -> dict[str, float]:
@@ -119,19 +124,27 @@ def main(count: int = MESSAGES) -> dict[str, float]:
             for key, value in _measure(count, data_dir).items():
                 results[f"sbemulator_{mode}_{key}"] = value
     results["sbemulator_broker_core_msgs_per_s"] = _broker_core(50_000)
-    print(f"Service Bus emulator, {count} messages of {len(PAYLOAD)} bytes, SDK batches of "
-          f"{BATCH}, each received message completed on its own (the SDK waits for the "
-          "outcome); msg/s")
+    print(
+        f"Service Bus emulator, {count} messages of {len(PAYLOAD)} bytes, SDK batches of "
+        f"{BATCH}, each received message completed on its own (the SDK waits for the "
+        "outcome); msg/s"
+    )
     for mode, label in (("memory", "in memory"), ("sqlite", "--data-dir")):
         for flavor in ("sync", "aio"):
-            print(f"  {label:10s} {flavor:4s} SDK: send "
-                  f"{results[f'sbemulator_{mode}_{flavor}_send']:6.0f}   receive+complete "
-                  f"{results[f'sbemulator_{mode}_{flavor}_receive_complete']:6.0f}")
-        print(f"  {label:10s} emulator CPU during the sync run: "
-              f"{results[f'sbemulator_{mode}_sync_emulator_cpu_share']:.0%} of one core "
-              "(the rest is the SDK)")
-    print(f"  broker core alone (send+lock+complete, no AMQP): "
-          f"{results['sbemulator_broker_core_msgs_per_s']:.0f} msg/s")
+            print(
+                f"  {label:10s} {flavor:4s} SDK: send "
+                f"{results[f'sbemulator_{mode}_{flavor}_send']:6.0f}   receive+complete "
+                f"{results[f'sbemulator_{mode}_{flavor}_receive_complete']:6.0f}"
+            )
+        print(
+            f"  {label:10s} emulator CPU during the sync run: "
+            f"{results[f'sbemulator_{mode}_sync_emulator_cpu_share']:.0%} of one core "
+            "(the rest is the SDK)"
+        )
+    print(
+        f"  broker core alone (send+lock+complete, no AMQP): "
+        f"{results['sbemulator_broker_core_msgs_per_s']:.0f} msg/s"
+    )
     return results
 
 

@@ -22,8 +22,10 @@ ROUNDS = 3
 
 
 def fill(conn: str, queue: str = "bench") -> None:
-    with ServiceBusClient.from_connection_string(conn) as client, \
-            client.get_queue_sender(queue) as sender:
+    with (
+        ServiceBusClient.from_connection_string(conn) as client,
+        client.get_queue_sender(queue) as sender,
+    ):
         for start in range(0, MESSAGES, 100):
             sender.send_messages([ServiceBusMessage("{}") for _ in range(100)])
 
@@ -46,8 +48,13 @@ def _wait_lines(log: Path, pattern: str, count: int, timeout: float = 120) -> li
 
 def run_baseline(conn: str) -> float:
     fill(conn)
-    argv = [sys.executable, str(ROOT / "bench" / "baseline_servicebus.py"), conn, "bench",
-            str(CONCURRENCY)]
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "baseline_servicebus.py"),
+        conn,
+        "bench",
+        str(CONCURRENCY),
+    ]
     with process(argv, ready="ready") as (_, log):
         stamps = [float(s) for s in _wait_lines(log, r"done ([\d.]+)", MESSAGES)]
     return steady_rate(stamps)
@@ -56,13 +63,21 @@ def run_baseline(conn: str) -> float:
 def run_host(conn: str, function: str = "noop") -> float:
     queue = "bench" if function == "noop" else "bench-sync"
     fill(conn, queue)
-    env = {"AzureWebJobsServiceBus": conn, "BENCH_QUEUE": "bench",
-           "BENCH_SYNC_QUEUE": "bench-sync",
-           "AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls": str(CONCURRENCY)}
-    with process(funchost_argv(APP, free_port(), "--functions", function), env=env,
-                 ready="Host started") as (_, log):
-        lines = _wait_lines(log, rf"\[([\dT:.-]+)Z\] Executed 'Functions.{function}' "
-                                 r"\(Succeeded", MESSAGES)
+    env = {
+        "AzureWebJobsServiceBus": conn,
+        "BENCH_QUEUE": "bench",
+        "BENCH_SYNC_QUEUE": "bench-sync",
+        "AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls": str(CONCURRENCY),
+    }
+    with process(
+        funchost_argv(APP, free_port(), "--functions", function), env=env, ready="Host started"
+    ) as (_, log):
+        lines = _wait_lines(
+            log,
+            rf"\[([\dT:.-]+)Z\] Executed 'Functions.{function}' "
+            r"\(Succeeded",
+            MESSAGES,
+        )
     stamps = [datetime.fromisoformat(s).replace(tzinfo=timezone.utc).timestamp() for s in lines]
     return steady_rate(stamps)
 
@@ -74,8 +89,11 @@ def run_host_sync(conn: str) -> float:
 def main() -> dict[str, float]:
     base_runs, host_runs, sync_runs = [], [], []
     for _ in range(ROUNDS):
-        for runs, run in ((base_runs, run_baseline), (host_runs, run_host),
-                          (sync_runs, run_host_sync)):
+        for runs, run in (
+            (base_runs, run_baseline),
+            (host_runs, run_host),
+            (sync_runs, run_host_sync),
+        ):
             emulator = ServiceBusEmulator(extra_args=["--queue", "bench", "--queue", "bench-sync"])
             emulator.start()
             try:
@@ -87,17 +105,30 @@ def main() -> dict[str, float]:
     sync_ratio = statistics.median(h / b for h, b in zip(sync_runs, base_runs))
     base, host = statistics.median(base_runs), statistics.median(host_runs)
     sync = statistics.median(sync_runs)
-    print(f"Service Bus no-op, {MESSAGES} messages per round, {CONCURRENCY} concurrent, "
-          f"{ROUNDS} alternating rounds, the project's emulator")
-    print(f"  bare SDK aio loop:     {base:3.0f} msg/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in base_runs)})")
-    print(f"  funchost, async no-op: {host:3.0f} msg/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in host_runs)})")
+    print(
+        f"Service Bus no-op, {MESSAGES} messages per round, {CONCURRENCY} concurrent, "
+        f"{ROUNDS} alternating rounds, the project's emulator"
+    )
+    print(
+        f"  bare SDK aio loop:     {base:3.0f} msg/s  (rounds: "
+        f"{', '.join(f'{r:.0f}' for r in base_runs)})"
+    )
+    print(
+        f"  funchost, async no-op: {host:3.0f} msg/s  (rounds: "
+        f"{', '.join(f'{r:.0f}' for r in host_runs)})"
+    )
     print(f"  ratio funchost/baseline: {ratio:.2f}  (goal >= 0.90)")
-    print(f"  funchost, sync no-op:  {sync:5.0f} msg/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in sync_runs)}); ratio {sync_ratio:.2f}")
-    return {"sb_rate_host": host, "sb_rate_base": base, "sb_ratio": ratio,
-            "sb_rate_host_sync": sync, "sb_ratio_sync": sync_ratio}
+    print(
+        f"  funchost, sync no-op:  {sync:5.0f} msg/s  (rounds: "
+        f"{', '.join(f'{r:.0f}' for r in sync_runs)}); ratio {sync_ratio:.2f}"
+    )
+    return {
+        "sb_rate_host": host,
+        "sb_rate_base": base,
+        "sb_ratio": ratio,
+        "sb_rate_host_sync": sync,
+        "sb_ratio_sync": sync_ratio,
+    }
 
 
 if __name__ == "__main__":

@@ -40,11 +40,13 @@ async def fill(conn: str, name: str, count: int, concurrency: int = 32) -> None:
         async def one() -> None:
             async with sem:
                 await q.send_message(body)
+
         await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def steady_rate(conn: str, name: str, total: int, low: int = 100, chunk: int = 100,
-                      timeout: float = 180) -> float:
+async def steady_rate(
+    conn: str, name: str, total: int, low: int = 100, chunk: int = 100, timeout: float = 180
+) -> float:
     """Consumed messages/s in steady state, with the queue kept shallow (between `low` and
     `low + chunk` messages): Azurite slows sharply as a queue grows, so a deep queue would
     measure Azurite, not the consumer. Consumed = sent - depth; the first and last

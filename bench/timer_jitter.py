@@ -33,6 +33,7 @@ def lateness_ms(starts: list[float]) -> list[float]:
 
 def baseline(seconds: float) -> list[float]:
     """A bare loop: sleep until the next whole second, note how late it woke."""
+
     async def run() -> list[float]:
         woke: list[float] = []
         end = time.time() + seconds
@@ -40,6 +41,7 @@ def baseline(seconds: float) -> list[float]:
             await asyncio.sleep(math.floor(time.time()) + 1 - time.time())
             woke.append(time.time())
         return woke
+
     return lateness_ms(asyncio.run(run()))
 
 
@@ -52,9 +54,11 @@ def main() -> dict[str, float]:
     out = Path(tempfile.mkstemp(prefix="bench-timer-", suffix=".txt")[1])
     try:
         assert azurite.endpoints is not None
-        env = {"AzureWebJobsStorage": azurite.endpoints.connection_string,
-               "AzureFunctionsWebHost__hostid": "bench" + uuid.uuid4().hex[:12],
-               "BENCH_TIMER_OUT": str(out)}
+        env = {
+            "AzureWebJobsStorage": azurite.endpoints.connection_string,
+            "AzureFunctionsWebHost__hostid": "bench" + uuid.uuid4().hex[:12],
+            "BENCH_TIMER_OUT": str(out),
+        }
         base: list[float] = []
         with process(funchost_argv(APP, free_port()), env=env, ready=r"Host started"):
             side = threading.Thread(target=lambda: base.extend(baseline(SECONDS)))
@@ -67,18 +71,27 @@ def main() -> dict[str, float]:
         azurite.stop()
     if len(host) < SECONDS / 2:
         raise RuntimeError(f"only {len(host)} timer runs in {SECONDS:.0f}s")
-    figures = {"timer_jitter_p50_ms": statistics.median(host),
-               "timer_jitter_p99_ms": percentile(host, 99),
-               "timer_jitter_max_ms": max(host), "timer_runs": float(len(host)),
-               "timer_baseline_p50_ms": statistics.median(base),
-               "timer_baseline_p99_ms": percentile(base, 99)}
-    print(f"Timer '* * * * * *' for {SECONDS:.0f}s: {len(host)} runs; lateness of user code "
-          f"after each occurrence")
-    print(f"  funchost:          p50 {figures['timer_jitter_p50_ms']:6.2f} ms  "
-          f"p99 {figures['timer_jitter_p99_ms']:6.2f} ms  max {figures['timer_jitter_max_ms']:6.2f} ms"
-          f"  (goal p99 < {GOAL_P99_MS:.0f} ms)")
-    print(f"  bare asyncio loop: p50 {figures['timer_baseline_p50_ms']:6.2f} ms  "
-          f"p99 {figures['timer_baseline_p99_ms']:6.2f} ms")
+    figures = {
+        "timer_jitter_p50_ms": statistics.median(host),
+        "timer_jitter_p99_ms": percentile(host, 99),
+        "timer_jitter_max_ms": max(host),
+        "timer_runs": float(len(host)),
+        "timer_baseline_p50_ms": statistics.median(base),
+        "timer_baseline_p99_ms": percentile(base, 99),
+    }
+    print(
+        f"Timer '* * * * * *' for {SECONDS:.0f}s: {len(host)} runs; lateness of user code "
+        f"after each occurrence"
+    )
+    print(
+        f"  funchost:          p50 {figures['timer_jitter_p50_ms']:6.2f} ms  "
+        f"p99 {figures['timer_jitter_p99_ms']:6.2f} ms  max {figures['timer_jitter_max_ms']:6.2f} ms"
+        f"  (goal p99 < {GOAL_P99_MS:.0f} ms)"
+    )
+    print(
+        f"  bare asyncio loop: p50 {figures['timer_baseline_p50_ms']:6.2f} ms  "
+        f"p99 {figures['timer_baseline_p99_ms']:6.2f} ms"
+    )
     return figures
 
 

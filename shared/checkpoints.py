@@ -87,9 +87,16 @@ class CheckpointStore:
         States longer than this (JSON characters) are stored in a blob.
     """
 
-    def __init__(self, account: StorageAccount, *, table: str = DEFAULT_TABLE,
-                 container: str = DEFAULT_CONTAINER, scope: str = "default",
-                 inline_limit: int = 30_000, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        *,
+        table: str = DEFAULT_TABLE,
+        container: str = DEFAULT_CONTAINER,
+        scope: str = "default",
+        inline_limit: int = 30_000,
+        clock: Clock = utcnow,
+    ) -> None:
         self.account = account
         self.table_name = table
         self.container_name = container
@@ -116,16 +123,31 @@ class CheckpointStore:
                 downloader = await self.account.container(self.container_name).download_blob(blob)
                 text = (await downloader.readall()).decode()
             except ResourceNotFoundError:
-                raise CheckpointConflict(job_id, f"state blob {blob!r} is gone (the checkpoint "
-                                         "was cleared meanwhile?)") from None
+                raise CheckpointConflict(
+                    job_id, f"state blob {blob!r} is gone (the checkpoint was cleared meanwhile?)"
+                ) from None
         else:
             text = row.get("State") or "null"
-        return Checkpoint(job_id, row["Step"], row.get("Cursor"), json.loads(text),
-                          read_int(row, "Version", 1), read_time(row, "UpdatedAt") or self.clock(),
-                          blob or None, etag_of(row))
+        return Checkpoint(
+            job_id,
+            row["Step"],
+            row.get("Cursor"),
+            json.loads(text),
+            read_int(row, "Version", 1),
+            read_time(row, "UpdatedAt") or self.clock(),
+            blob or None,
+            etag_of(row),
+        )
 
-    async def save(self, job_id: str, step: str, *, cursor: str | None = None,
-                   state: Any = None, previous: Checkpoint | None) -> Checkpoint:
+    async def save(
+        self,
+        job_id: str,
+        step: str,
+        *,
+        cursor: str | None = None,
+        state: Any = None,
+        previous: Checkpoint | None,
+    ) -> Checkpoint:
         """Save a new checkpoint in place of `previous`.
 
         Parameters
@@ -152,28 +174,44 @@ class CheckpointStore:
         table = await self.account.ensure_table(self.table_name)
         version = 1 if previous is None else previous.version + 1
         text = dump_json(state, f"state of job {job_id!r}", _NO_LIMIT)
-        blob = await self._put_blob(job_id, version, text) if len(text) > self.inline_limit \
-            else None
+        blob = (
+            await self._put_blob(job_id, version, text) if len(text) > self.inline_limit else None
+        )
         now = self.clock()
-        row = {"PartitionKey": table_key(job_id, "job id"), "RowKey": table_key(self.scope),
-               "JobId": job_id[:1024], "Scope": self.scope, "Step": step, "Cursor": cursor,
-               "State": None if blob else text, "StateBlob": blob, "Version": version,
-               "UpdatedAt": now}
+        row = {
+            "PartitionKey": table_key(job_id, "job id"),
+            "RowKey": table_key(self.scope),
+            "JobId": job_id[:1024],
+            "Scope": self.scope,
+            "Step": step,
+            "Cursor": cursor,
+            "State": None if blob else text,
+            "StateBlob": blob,
+            "Version": version,
+            "UpdatedAt": now,
+        }
         try:
             if previous is None:
                 meta = await table.create_entity(row)
             else:
-                meta = await table.update_entity(row, mode=UpdateMode.REPLACE,
-                                                 etag=previous.etag,
-                                                 match_condition=MatchConditions.IfNotModified)
+                meta = await table.update_entity(
+                    row,
+                    mode=UpdateMode.REPLACE,
+                    etag=previous.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
         except ResourceExistsError:
             await self._drop_blob(blob)
-            raise CheckpointConflict(job_id, "a checkpoint already exists; load it and pass "
-                                     "it as previous=") from None
+            raise CheckpointConflict(
+                job_id, "a checkpoint already exists; load it and pass it as previous="
+            ) from None
         except (ResourceModifiedError, ResourceNotFoundError):
             await self._drop_blob(blob)
-            raise CheckpointConflict(job_id, f"version {previous.version if previous else 0} "
-                                     "was replaced or cleared by another run") from None
+            raise CheckpointConflict(
+                job_id,
+                f"version {previous.version if previous else 0} "
+                "was replaced or cleared by another run",
+            ) from None
         if previous is not None and previous.state_blob:
             await self._drop_blob(previous.state_blob)
         return Checkpoint(job_id, step, cursor, state, version, now, blob, str(meta["etag"]))
@@ -188,12 +226,16 @@ class CheckpointStore:
         """
         table = await self.account.ensure_table(self.table_name)
         try:
-            await table.delete_entity(table_key(checkpoint.job_id, "job id"),
-                                      table_key(self.scope), etag=checkpoint.etag,
-                                      match_condition=MatchConditions.IfNotModified)
+            await table.delete_entity(
+                table_key(checkpoint.job_id, "job id"),
+                table_key(self.scope),
+                etag=checkpoint.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
         except ResourceModifiedError:
-            raise CheckpointConflict(checkpoint.job_id, "not cleared: another run saved a "
-                                     "newer checkpoint") from None
+            raise CheckpointConflict(
+                checkpoint.job_id, "not cleared: another run saved a newer checkpoint"
+            ) from None
         await self._drop_blob(checkpoint.state_blob)
 
     async def resume(self, job_id: str) -> JobProgress:
@@ -203,8 +245,10 @@ class CheckpointStore:
     async def _put_blob(self, job_id: str, version: int, text: str) -> str:
         container = await self.account.ensure_container(self.container_name)
         # A random part: two racing runs both writing version N must not share a blob.
-        name = f"{table_key(self.scope)}/{table_key(job_id)}/{version:010d}-" \
-               f"{uuid.uuid4().hex[:12]}.json"
+        name = (
+            f"{table_key(self.scope)}/{table_key(job_id)}/{version:010d}-"
+            f"{uuid.uuid4().hex[:12]}.json"
+        )
         await container.upload_blob(name, text.encode(), overwrite=True)
         return name
 
@@ -241,8 +285,9 @@ class JobProgress:
 
     async def save(self, step: str, *, cursor: str | None = None, state: Any = None) -> Checkpoint:
         """Save progress. Raises `CheckpointConflict` if another run saved meanwhile."""
-        self.checkpoint = await self.store.save(self.job_id, step, cursor=cursor, state=state,
-                                                previous=self.checkpoint)
+        self.checkpoint = await self.store.save(
+            self.job_id, step, cursor=cursor, state=state, previous=self.checkpoint
+        )
         return self.checkpoint
 
     async def finish(self) -> None:
@@ -275,13 +320,19 @@ class JobProgress:
         start, cursor = 0, None
         if self.checkpoint is not None:
             if self.checkpoint.step not in names:
-                raise InvalidArgument(f"job {self.job_id!r}: checkpoint step "
-                                      f"{self.checkpoint.step!r} is not one of {names}")
+                raise InvalidArgument(
+                    f"job {self.job_id!r}: checkpoint step "
+                    f"{self.checkpoint.step!r} is not one of {names}"
+                )
             index = names.index(self.checkpoint.step)
             state, cursor = self.checkpoint.state, self.checkpoint.cursor
             start = index if cursor is not None else index + 1
-            log.info("job %r: resuming at step %s (cursor %r)", self.job_id,
-                     names[start] if start < len(names) else "(all done)", cursor)
+            log.info(
+                "job %r: resuming at step %s (cursor %r)",
+                self.job_id,
+                names[start] if start < len(names) else "(all done)",
+                cursor,
+            )
         for name, fn in steps[start:]:
             ctx = StepContext(self, name, state, cursor)
             state = await fn(ctx)

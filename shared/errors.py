@@ -83,8 +83,8 @@ class InvalidTransition(JobsError):
     def __init__(self, job_id: str, from_state: Any, to_state: Any) -> None:
         super().__init__(
             f"job {job_id!r} cannot go from {_name(from_state)} to {_name(to_state)}"
-            + (f" ({_name(from_state)} is final)" if getattr(from_state, "is_final", False)
-               else ""))
+            + (f" ({_name(from_state)} is final)" if getattr(from_state, "is_final", False) else "")
+        )
         self.job_id = job_id
         self.from_state = from_state
         self.to_state = to_state
@@ -109,8 +109,10 @@ class KeyInProgress(IdempotencyError):
     """Another worker holds a live claim on the key; retry after its lease ends."""
 
     def __init__(self, key: str, owner: str, lease_until: datetime) -> None:
-        super().__init__(f"idempotency key {key!r} is being processed by {owner} "
-                         f"(lease until {lease_until.isoformat()})")
+        super().__init__(
+            f"idempotency key {key!r} is being processed by {owner} "
+            f"(lease until {lease_until.isoformat()})"
+        )
         self.key = key
         self.owner = owner
         self.lease_until = lease_until
@@ -139,8 +141,10 @@ class LockNotAcquired(LockError):
     """The lock is held by someone else (and stayed held for as long as we waited)."""
 
     def __init__(self, name: str, waited: float) -> None:
-        super().__init__(f"lock {name!r} is held by another instance"
-                         + (f" (waited {waited:.1f}s)" if waited else ""))
+        super().__init__(
+            f"lock {name!r} is held by another instance"
+            + (f" (waited {waited:.1f}s)" if waited else "")
+        )
         self.name = name
         self.waited = waited
 
@@ -171,8 +175,10 @@ class SequenceGapError(OrderingError):
     """
 
     def __init__(self, key: str, expected: int, received: int, waited: timedelta) -> None:
-        super().__init__(f"ordering key {key!r}: sequence {expected} still missing after "
-                         f"{waited.total_seconds():.1f}s (holding {received})")
+        super().__init__(
+            f"ordering key {key!r}: sequence {expected} still missing after "
+            f"{waited.total_seconds():.1f}s (holding {received})"
+        )
         self.key = key
         self.expected = expected
         self.received = received

@@ -102,8 +102,9 @@ class LockHandle:
                 # Transient (throttling, network): keep trying while the lease may still be
                 # ours; past the lease time it surely is not.
                 if time.monotonic() - last_ok >= self._lock.lease_seconds:
-                    self._mark_lost(f"no successful renewal for {self._lock.lease_seconds}s "
-                                    f"({exc})")
+                    self._mark_lost(
+                        f"no successful renewal for {self._lock.lease_seconds}s ({exc})"
+                    )
                     return
                 log.warning("lock %r: renewal failed, retrying: %s", self.name, exc)
 
@@ -129,12 +130,19 @@ class BlobLock:
         Seconds between renewals; a third of the lease by default.
     """
 
-    def __init__(self, account: StorageAccount, name: str, *,
-                 container: str = DEFAULT_CONTAINER, lease_seconds: int = 30,
-                 renew_every: float | None = None) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        name: str,
+        *,
+        container: str = DEFAULT_CONTAINER,
+        lease_seconds: int = 30,
+        renew_every: float | None = None,
+    ) -> None:
         if not 15 <= lease_seconds <= 60:
-            raise InvalidArgument(f"lease_seconds must be within 15-60 (a blob lease), "
-                                  f"got {lease_seconds}")
+            raise InvalidArgument(
+                f"lease_seconds must be within 15-60 (a blob lease), got {lease_seconds}"
+            )
         if not name or len(name) > 1024:
             raise InvalidArgument(f"lock name must be 1-1024 characters, got {name!r}")
         self.account = account
@@ -183,8 +191,9 @@ class BlobLock:
             yield handle
 
     @asynccontextmanager
-    async def try_hold(self, *, wait: float = 0.0,
-                       poll: float = 1.0) -> AsyncIterator[LockHandle | None]:
+    async def try_hold(
+        self, *, wait: float = 0.0, poll: float = 1.0
+    ) -> AsyncIterator[LockHandle | None]:
         """Hold the lock for the block if it can be had; yields None if not."""
         handle = await self.acquire(wait=wait, poll=poll)
         if handle is None:
@@ -221,8 +230,9 @@ async def _released(handle: LockHandle) -> AsyncIterator[None]:
 LockSource = BlobLock | Callable[[], BlobLock]
 
 
-def singleton(lock: LockSource, *, on_busy: Literal["skip", "raise"] = "skip",
-              wait: float = 0.0) -> Callable[[F], F]:
+def singleton(
+    lock: LockSource, *, on_busy: Literal["skip", "raise"] = "skip", wait: float = 0.0
+) -> Callable[[F], F]:
     """Run the decorated function only while holding `lock`.
 
     Parameters
@@ -249,10 +259,10 @@ def singleton(lock: LockSource, *, on_busy: Literal["skip", "raise"] = "skip",
         def busy(the_lock: BlobLock) -> None:
             if on_busy == "raise":
                 raise LockNotAcquired(the_lock.name, wait)
-            log.info("%s: skipped, lock %r is held by another instance", fn.__name__,
-                     the_lock.name)
+            log.info("%s: skipped, lock %r is held by another instance", fn.__name__, the_lock.name)
 
         if inspect.iscoroutinefunction(fn):
+
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 the_lock = resolve()

@@ -72,8 +72,9 @@ class PriorityQueues:
     """
 
     base: str = "jobs"
-    suffixes: Mapping[Priority, str] = field(default_factory=lambda: {
-        Priority.HIGH: "-high", Priority.NORMAL: "-normal"})
+    suffixes: Mapping[Priority, str] = field(
+        default_factory=lambda: {Priority.HIGH: "-high", Priority.NORMAL: "-normal"}
+    )
 
     def name(self, priority: Priority) -> str:
         """The queue name for `priority`."""
@@ -88,8 +89,12 @@ class PriorityQueues:
         return self.name(Priority.NORMAL)
 
     @classmethod
-    def from_settings(cls, base_setting: str = "JOBS_QUEUE", default: str = "jobs",
-                      environ: Mapping[str, str] | None = None) -> PriorityQueues:
+    def from_settings(
+        cls,
+        base_setting: str = "JOBS_QUEUE",
+        default: str = "jobs",
+        environ: Mapping[str, str] | None = None,
+    ) -> PriorityQueues:
         """Queues whose base name comes from setting `base_setting` (or `default`)."""
         return cls(setting(base_setting, default, environ))
 
@@ -116,15 +121,25 @@ class PrioritySender:
         As a queue-triggered Function expects by default.
     """
 
-    def __init__(self, account: StorageAccount, queues: PriorityQueues = PriorityQueues(), *,
-                 base64_encode: bool = True) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        queues: PriorityQueues = PriorityQueues(),
+        *,
+        base64_encode: bool = True,
+    ) -> None:
         self.account = account
         self.queues = queues
         self.base64_encode = base64_encode
 
-    async def send(self, body: Any, priority: Priority = Priority.NORMAL, *,
-                   delay: timedelta | None = None,
-                   time_to_live: timedelta | None = None) -> SentMessage:
+    async def send(
+        self,
+        body: Any,
+        priority: Priority = Priority.NORMAL,
+        *,
+        delay: timedelta | None = None,
+        time_to_live: timedelta | None = None,
+    ) -> SentMessage:
         """Queue `body` (str, bytes, or JSON-serialisable) at `priority`.
 
         Parameters
@@ -144,8 +159,8 @@ class PrioritySender:
         sent = await client.send_message(
             self._encode(body),
             visibility_timeout=None if delay is None else math.ceil(delay.total_seconds()),
-            time_to_live=None if time_to_live is None else math.ceil(
-                time_to_live.total_seconds()))
+            time_to_live=None if time_to_live is None else math.ceil(time_to_live.total_seconds()),
+        )
         return SentMessage(name, Priority(priority), str(sent.id))
 
     async def backlog(self) -> dict[Priority, int]:
@@ -157,9 +172,9 @@ class PrioritySender:
             counts[priority] = int(props.approximate_message_count or 0)
         return counts
 
-    async def receive(self, max_messages: int = 16, *,
-                      visibility_timeout: timedelta = timedelta(minutes=5)) \
-            -> list[tuple[Priority, QueueMessage]]:
+    async def receive(
+        self, max_messages: int = 16, *, visibility_timeout: timedelta = timedelta(minutes=5)
+    ) -> list[tuple[Priority, QueueMessage]]:
         """Up to `max_messages`, taking from the high queue first and topping up from normal.
 
         The caller deletes each message (``account.queue(...).delete_message``) when done.
@@ -171,8 +186,10 @@ class PrioritySender:
                 break
             client = await self.account.ensure_queue(self.queues.name(priority))
             async for message in client.receive_messages(
-                    messages_per_page=min(want, 32), max_messages=want,
-                    visibility_timeout=math.ceil(visibility_timeout.total_seconds())):
+                messages_per_page=min(want, 32),
+                max_messages=want,
+                visibility_timeout=math.ceil(visibility_timeout.total_seconds()),
+            ):
                 got.append((priority, message))
         return got
 
@@ -200,8 +217,13 @@ class PriorityGate:
         Yield when more than this many high-priority messages are queued.
     """
 
-    def __init__(self, account: StorageAccount, queues: PriorityQueues = PriorityQueues(), *,
-                 threshold: int = 0) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        queues: PriorityQueues = PriorityQueues(),
+        *,
+        threshold: int = 0,
+    ) -> None:
         self.account = account
         self.queues = queues
         self.threshold = threshold

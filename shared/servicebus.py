@@ -34,20 +34,28 @@ class ServiceBusNamespace:
         Builds an async credential, once per event loop.
     """
 
-    def __init__(self, connection_string: str | None = None, *,
-                 fully_qualified_namespace: str | None = None,
-                 credential_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        *,
+        fully_qualified_namespace: str | None = None,
+        credential_factory: Callable[[], Any] | None = None,
+    ) -> None:
         if connection_string is None and not (fully_qualified_namespace and credential_factory):
-            raise SettingError("connection_string", "give a connection string, or a fully "
-                               "qualified namespace with a credential factory")
+            raise SettingError(
+                "connection_string",
+                "give a connection string, or a fully "
+                "qualified namespace with a credential factory",
+            )
         self.connection_string = connection_string
         self.fully_qualified_namespace = fully_qualified_namespace
         self._credential_factory = credential_factory
         self._clients = LoopCache()
 
     @classmethod
-    def from_settings(cls, name: str = DEFAULT_SETTING,
-                      environ: Mapping[str, str] | None = None) -> ServiceBusNamespace:
+    def from_settings(
+        cls, name: str = DEFAULT_SETTING, environ: Mapping[str, str] | None = None
+    ) -> ServiceBusNamespace:
         """The namespace named by setting `name`.
 
         Raises
@@ -60,12 +68,14 @@ class ServiceBusNamespace:
             return cls(conn.value)
         fqns = conn.section.get("fullyqualifiednamespace")
         if not fqns:
-            raise SettingError(conn.name, "identity-based connection needs "
-                               "__fullyQualifiedNamespace")
+            raise SettingError(
+                conn.name, "identity-based connection needs __fullyQualifiedNamespace"
+            )
         client_id = conn.section.get("clientid")
 
         def credential() -> Any:
             from azure.identity.aio import DefaultAzureCredential
+
             return DefaultAzureCredential(managed_identity_client_id=client_id)
 
         return cls(fully_qualified_namespace=fqns, credential_factory=credential)

@@ -62,17 +62,21 @@ def resolve_connection(name: str, environ: Mapping[str, str] | None = None) -> C
             return Connection(candidate, value=value)
     for candidate in candidates:
         prefix = f"{candidate}__".lower()
-        section = {k[len(prefix):].lower(): v for k, v in env.items()
-                   if k.lower().startswith(prefix) and v}
+        section = {
+            k[len(prefix) :].lower(): v
+            for k, v in env.items()
+            if k.lower().startswith(prefix) and v
+        }
         if section:
             return Connection(candidate, section=section)
-    raise SettingError(" or ".join(candidates),
-                       "not set (expected a connection string, or "
-                       f"{candidates[-1]}__<key> settings for an identity-based connection)")
+    raise SettingError(
+        " or ".join(candidates),
+        "not set (expected a connection string, or "
+        f"{candidates[-1]}__<key> settings for an identity-based connection)",
+    )
 
 
-def setting(name: str, default: str | None = None,
-            environ: Mapping[str, str] | None = None) -> str:
+def setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """The value of setting `name`, or `default`.
 
     Raises

@@ -29,8 +29,7 @@ DEFAULT_SETTING = "AzureWebJobsStorage"
 
 # The well-known Azurite/Storage Emulator account (public, documented by Microsoft).
 DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-           "K1SZFPTOtr/KBHBeksoGMGw==")
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 _SERVICES = ("blob", "queue", "table")
 C = TypeVar("C")
@@ -46,10 +45,12 @@ def expand_development_storage(connection_string: str) -> str:
     if parts.get("usedevelopmentstorage", "").lower() != "true":
         return connection_string
     proxy = parts.get("developmentstorageproxyuri", "http://127.0.0.1").rstrip("/")
-    return (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={proxy}:10000/{DEV_ACCOUNT};"
-            f"QueueEndpoint={proxy}:10001/{DEV_ACCOUNT};"
-            f"TableEndpoint={proxy}:10002/{DEV_ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint={proxy}:10000/{DEV_ACCOUNT};"
+        f"QueueEndpoint={proxy}:10001/{DEV_ACCOUNT};"
+        f"TableEndpoint={proxy}:10002/{DEV_ACCOUNT};"
+    )
 
 
 class StorageAccount:
@@ -67,14 +68,21 @@ class StorageAccount:
         called once per event loop, because async credentials hold a session too.
     """
 
-    def __init__(self, connection_string: str | None = None, *,
-                 endpoints: Mapping[str, str] | None = None,
-                 credential_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        *,
+        endpoints: Mapping[str, str] | None = None,
+        credential_factory: Callable[[], Any] | None = None,
+    ) -> None:
         if connection_string is None and not (endpoints and credential_factory):
-            raise SettingError("connection_string", "give a connection string, or endpoints "
-                               "with a credential factory")
-        self.connection_string = (None if connection_string is None
-                                  else expand_development_storage(connection_string))
+            raise SettingError(
+                "connection_string",
+                "give a connection string, or endpoints with a credential factory",
+            )
+        self.connection_string = (
+            None if connection_string is None else expand_development_storage(connection_string)
+        )
         self._endpoints = dict(endpoints or {})
         self._credential_factory = credential_factory
         self._clients = LoopCache()
@@ -86,8 +94,9 @@ class StorageAccount:
         return cls(connection_string)
 
     @classmethod
-    def from_settings(cls, name: str = DEFAULT_SETTING,
-                      environ: Mapping[str, str] | None = None) -> StorageAccount:
+    def from_settings(
+        cls, name: str = DEFAULT_SETTING, environ: Mapping[str, str] | None = None
+    ) -> StorageAccount:
         """The account named by setting `name` (connection string or identity section).
 
         Parameters
@@ -114,12 +123,16 @@ class StorageAccount:
             if url is not None:
                 endpoints[service] = url
         if not endpoints:
-            raise SettingError(conn.name, "identity-based connection needs __accountName or "
-                               "__blobServiceUri/__queueServiceUri/__tableServiceUri")
+            raise SettingError(
+                conn.name,
+                "identity-based connection needs __accountName or "
+                "__blobServiceUri/__queueServiceUri/__tableServiceUri",
+            )
         client_id = conn.section.get("clientid")
 
         def credential() -> Any:
             from azure.identity.aio import DefaultAzureCredential
+
             return DefaultAzureCredential(managed_identity_client_id=client_id)
 
         return cls(endpoints=endpoints, credential_factory=credential)
@@ -177,8 +190,11 @@ class StorageAccount:
         await self.close()
 
     def __repr__(self) -> str:
-        where = (_pairs(self.connection_string).get("accountname", "?")
-                 if self.connection_string else ", ".join(self._endpoints.values()))
+        where = (
+            _pairs(self.connection_string).get("accountname", "?")
+            if self.connection_string
+            else ", ".join(self._endpoints.values())
+        )
         return f"StorageAccount({where})"
 
     # --- internals ------------------------------------------------------------------------

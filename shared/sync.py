@@ -48,16 +48,18 @@ class BackgroundLoop:
             pass
         else:
             coro.close()
-            raise RuntimeError("shared.sync.run() called inside a running event loop; "
-                               "await the coroutine instead")
+            raise RuntimeError(
+                "shared.sync.run() called inside a running event loop; await the coroutine instead"
+            )
         return self.submit(coro).result(timeout)
 
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="shared-jobs-loop",
-                                          daemon=True)
+                thread = threading.Thread(
+                    target=loop.run_forever, name="shared-jobs-loop", daemon=True
+                )
                 thread.start()
                 self._loop = loop
             return self._loop

@@ -23,6 +23,19 @@ from .ledger import (
     Outcome,
 )
 
-__all__ = ["DEFAULT_TABLE", "HEADER", "Claim", "ClaimStatus", "Guard", "IdempotencyLedger",
-           "IdempotencyRecord", "KeyFunc", "Outcome", "argument", "header", "idempotent",
-           "json_field", "message_id"]
+__all__ = [
+    "DEFAULT_TABLE",
+    "HEADER",
+    "Claim",
+    "ClaimStatus",
+    "Guard",
+    "IdempotencyLedger",
+    "IdempotencyRecord",
+    "KeyFunc",
+    "Outcome",
+    "argument",
+    "header",
+    "idempotent",
+    "json_field",
+    "message_id",
+]

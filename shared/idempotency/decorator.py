@@ -40,8 +40,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 LedgerSource = IdempotencyLedger | Callable[[], IdempotencyLedger]
 
 
-def idempotent(ledger: LedgerSource, key: KeyFunc, *, scope: str | None = None,
-               required: bool = True, record_failures: bool = False) -> Callable[[F], F]:
+def idempotent(
+    ledger: LedgerSource,
+    key: KeyFunc,
+    *,
+    scope: str | None = None,
+    required: bool = True,
+    record_failures: bool = False,
+) -> Callable[[F], F]:
     """Run the decorated function at most once per key (per scope) to completion.
 
     Parameters
@@ -84,14 +90,16 @@ def idempotent(ledger: LedgerSource, key: KeyFunc, *, scope: str | None = None,
             value = key(bound)
             if value is None:
                 if required:
-                    raise MissingIdempotencyKey(f"{fn.__name__}: no idempotency key in this "
-                                                "invocation")
+                    raise MissingIdempotencyKey(
+                        f"{fn.__name__}: no idempotency key in this invocation"
+                    )
                 log.warning("%s: no idempotency key; running without protection", fn.__name__)
                 return None
             the_ledger = ledger if isinstance(ledger, IdempotencyLedger) else ledger()
             return Guard(the_ledger, value, scope=the_scope, record_failures=record_failures)
 
         if inspect.iscoroutinefunction(fn):
+
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 guard = prepare(args, kwargs)
@@ -136,11 +144,20 @@ def idempotent(ledger: LedgerSource, key: KeyFunc, *, scope: str | None = None,
 def _replay(guard: Guard, name: str) -> Any:
     record = guard.record
     assert record is not None
-    log.info("%s: duplicate of idempotency key %r (first done at %s, attempt %d); not redone",
-             name, guard.key, record.completed_at.isoformat(), record.attempt)
+    log.info(
+        "%s: duplicate of idempotency key %r (first done at %s, attempt %d); not redone",
+        name,
+        guard.key,
+        record.completed_at.isoformat(),
+        record.attempt,
+    )
     if record.outcome is Outcome.FAILED:
-        log.warning("%s: key %r failed before (%s); failure recorded, not retried", name,
-                    guard.key, record.error)
+        log.warning(
+            "%s: key %r failed before (%s); failure recorded, not retried",
+            name,
+            guard.key,
+            record.error,
+        )
         return None
     return _decode(record.result)
 
@@ -148,14 +165,21 @@ def _replay(guard: Guard, name: str) -> Any:
 def _encode(value: Any, guard: Guard) -> Any:
     """The recordable form of a return value; None (with a warning) if it cannot be kept."""
     if isinstance(value, func.HttpResponse):
-        value = {"$http": {"status": value.status_code, "mimetype": value.mimetype,
-                           "charset": value.charset, "headers": dict(value.headers),
-                           "body": base64.b64encode(value.get_body() or b"").decode()}}
+        value = {
+            "$http": {
+                "status": value.status_code,
+                "mimetype": value.mimetype,
+                "charset": value.charset,
+                "headers": dict(value.headers),
+                "body": base64.b64encode(value.get_body() or b"").decode(),
+            }
+        }
     try:
         dump_json(value, "result", guard.ledger.result_limit)
     except InvalidArgument as exc:
-        log.warning("idempotency key %r: result not recorded (%s); duplicates will get None",
-                    guard.key, exc)
+        log.warning(
+            "idempotency key %r: result not recorded (%s); duplicates will get None", guard.key, exc
+        )
         return None
     return value
 
@@ -164,7 +188,11 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$http"}:
         http = value["$http"]
         headers = {k: v for k, v in http["headers"].items() if k.lower() != "content-type"}
-        return func.HttpResponse(base64.b64decode(http["body"]), status_code=http["status"],
-                                 headers=headers, mimetype=http["mimetype"],
-                                 charset=http["charset"])
+        return func.HttpResponse(
+            base64.b64decode(http["body"]),
+            status_code=http["status"],
+            headers=headers,
+            mimetype=http["mimetype"],
+            charset=http["charset"],
+        )
     return value

@@ -45,8 +45,15 @@ class Guard:
         What to record on success; set it inside the block.
     """
 
-    def __init__(self, ledger: IdempotencyLedger, key: str, *, scope: str = "default",
-                 record_failures: bool = False, renew: bool = True) -> None:
+    def __init__(
+        self,
+        ledger: IdempotencyLedger,
+        key: str,
+        *,
+        scope: str = "default",
+        record_failures: bool = False,
+        renew: bool = True,
+    ) -> None:
         self.ledger = ledger
         self.key = key
         self.scope = scope
@@ -105,8 +112,11 @@ class Guard:
             try:
                 await self.ledger.release(self.claim)
             except Exception:
-                log.warning("idempotency key %r: release failed; it frees itself when the "
-                            "lease ends", self.key, exc_info=True)
+                log.warning(
+                    "idempotency key %r: release failed; it frees itself when the lease ends",
+                    self.key,
+                    exc_info=True,
+                )
 
     async def __aenter__(self) -> Guard:
         return await self.enter()

@@ -61,8 +61,9 @@ def json_field(path: str, param: str | None = None) -> KeyFunc:
         try:
             value: Any = json.loads(arg.get_body() or b"null")
         except ValueError:
-            raise MissingIdempotencyKey(f"body is not JSON, so field {path!r} cannot be "
-                                        "read as the idempotency key") from None
+            raise MissingIdempotencyKey(
+                f"body is not JSON, so field {path!r} cannot be read as the idempotency key"
+            ) from None
         for part in parts:
             if not isinstance(value, dict) or part not in value:
                 return None
@@ -82,12 +83,13 @@ def argument(param: str) -> KeyFunc:
     return key
 
 
-def _pick(args: Mapping[str, Any], param: str | None, types: tuple[type, ...],
-          what: str) -> Any:
+def _pick(args: Mapping[str, Any], param: str | None, types: tuple[type, ...], what: str) -> Any:
     if param is not None:
         if param not in args:
-            raise MissingIdempotencyKey(f"the function has no argument {param!r} to take the "
-                                        f"idempotency key from (arguments: {sorted(args)})")
+            raise MissingIdempotencyKey(
+                f"the function has no argument {param!r} to take the "
+                f"idempotency key from (arguments: {sorted(args)})"
+            )
         return args[param]
     for value in args.values():
         if isinstance(value, types):

@@ -110,9 +110,15 @@ class IdempotencyLedger:
         Returns aware UTC datetimes; injectable for tests.
     """
 
-    def __init__(self, account: StorageAccount, *, table: str = DEFAULT_TABLE,
-                 lease: timedelta = timedelta(minutes=5), result_limit: int = 30_000,
-                 clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        *,
+        table: str = DEFAULT_TABLE,
+        lease: timedelta = timedelta(minutes=5),
+        result_limit: int = 30_000,
+        clock: Clock = utcnow,
+    ) -> None:
         self.account = account
         self.table_name = table
         self.lease = lease
@@ -138,9 +144,17 @@ class IdempotencyLedger:
         owner = uuid.uuid4().hex
         for _ in range(5):
             now = self.clock()
-            row = {"PartitionKey": pk, "RowKey": rk, "Key": key[:1024], "Scope": scope,
-                   "State": _IN_PROGRESS, "Owner": owner, "Attempt": 1, "ClaimedAt": now,
-                   "LeaseUntil": now + self.lease}
+            row = {
+                "PartitionKey": pk,
+                "RowKey": rk,
+                "Key": key[:1024],
+                "Scope": scope,
+                "State": _IN_PROGRESS,
+                "Owner": owner,
+                "Attempt": 1,
+                "ClaimedAt": now,
+                "LeaseUntil": now + self.lease,
+            }
             try:
                 meta = await table.create_entity(row)
                 return self._claim(key, scope, ClaimStatus.ACQUIRED, row, meta["etag"])
@@ -151,9 +165,16 @@ class IdempotencyLedger:
             except ResourceNotFoundError:
                 continue  # released between our insert and our read: insert again
             if existing["State"] != _IN_PROGRESS:
-                return Claim(key, scope, ClaimStatus.DUPLICATE, str(existing["Owner"]),
-                             read_int(existing, "Attempt", 1), None, etag_of(existing),
-                             self._record(key, scope, existing))
+                return Claim(
+                    key,
+                    scope,
+                    ClaimStatus.DUPLICATE,
+                    str(existing["Owner"]),
+                    read_int(existing, "Attempt", 1),
+                    None,
+                    etag_of(existing),
+                    self._record(key, scope, existing),
+                )
             lease_until = read_time(existing, "LeaseUntil") or now
             if lease_until > now:
                 raise KeyInProgress(key, str(existing["Owner"]), lease_until)
@@ -162,8 +183,9 @@ class IdempotencyLedger:
                 return taken
         raise KeyInProgress(key, "another worker", self.clock())
 
-    def guard(self, key: str, *, scope: str = "default", record_failures: bool = False,
-              renew: bool = True) -> Guard:
+    def guard(
+        self, key: str, *, scope: str = "default", record_failures: bool = False, renew: bool = True
+    ) -> Guard:
         """An async context manager that claims `key`, renews it, and records the outcome.
 
         See `shared.idempotency.guard.Guard`.
@@ -182,8 +204,9 @@ class IdempotencyLedger:
         """
         lease_until = self.clock() + self.lease
         etag = await self._write(claim, {"LeaseUntil": lease_until}, "renewing the lease")
-        return Claim(claim.key, claim.scope, claim.status, claim.owner, claim.attempt,
-                     lease_until, etag)
+        return Claim(
+            claim.key, claim.scope, claim.status, claim.owner, claim.attempt, lease_until, etag
+        )
 
     async def complete(self, claim: Claim, result: Any = None) -> IdempotencyRecord:
         """Record success with a small JSON-serialisable `result`.
@@ -214,12 +237,14 @@ class IdempotencyLedger:
         """
         table = self.account.table(self.table_name)
         try:
-            await table.delete_entity(table_key(claim.key), table_key(claim.scope),
-                                      etag=claim.etag,
-                                      match_condition=MatchConditions.IfNotModified)
+            await table.delete_entity(
+                table_key(claim.key),
+                table_key(claim.scope),
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
         except ResourceModifiedError:
-            log.warning("idempotency key %r: not released, another worker took it over",
-                        claim.key)
+            log.warning("idempotency key %r: not released, another worker took it over", claim.key)
 
     async def get(self, key: str, *, scope: str = "default") -> IdempotencyRecord | None:
         """The recorded outcome of `key`, or None if it is absent or still in progress."""
@@ -249,8 +274,12 @@ class IdempotencyLedger:
             if live:
                 continue
             try:
-                await table.delete_entity(row["PartitionKey"], row["RowKey"], etag=etag_of(row),
-                                          match_condition=MatchConditions.IfNotModified)
+                await table.delete_entity(
+                    row["PartitionKey"],
+                    row["RowKey"],
+                    etag=etag_of(row),
+                    match_condition=MatchConditions.IfNotModified,
+                )
                 deleted += 1
             except ResourceModifiedError:
                 pass  # claimed again meanwhile: keep it
@@ -258,48 +287,73 @@ class IdempotencyLedger:
 
     # --- internals ------------------------------------------------------------------------
 
-    async def _take_over(self, table: TableClient, existing: Any, owner: str,
-                         now: datetime) -> Claim | None:
+    async def _take_over(
+        self, table: TableClient, existing: Any, owner: str, now: datetime
+    ) -> Claim | None:
         attempt = read_int(existing, "Attempt", 1) + 1
-        row = {**existing, "Owner": owner, "Attempt": attempt, "LeaseUntil": now + self.lease,
-               "TakenOverAt": now}
+        row = {
+            **existing,
+            "Owner": owner,
+            "Attempt": attempt,
+            "LeaseUntil": now + self.lease,
+            "TakenOverAt": now,
+        }
         try:
-            meta = await table.update_entity(row, mode=UpdateMode.REPLACE, etag=etag_of(existing),
-                                             match_condition=MatchConditions.IfNotModified)
+            meta = await table.update_entity(
+                row,
+                mode=UpdateMode.REPLACE,
+                etag=etag_of(existing),
+                match_condition=MatchConditions.IfNotModified,
+            )
         except (ResourceModifiedError, ResourceNotFoundError):
             return None  # another worker got there first: look again
-        log.warning("idempotency key %r: previous claim by %s expired at %s; taking over "
-                    "(attempt %d)", existing["Key"], existing["Owner"],
-                    read_time(existing, "LeaseUntil"), attempt)
-        return self._claim(str(existing["Key"]), str(existing["Scope"]), ClaimStatus.TAKEN_OVER,
-                           row, meta["etag"])
+        log.warning(
+            "idempotency key %r: previous claim by %s expired at %s; taking over (attempt %d)",
+            existing["Key"],
+            existing["Owner"],
+            read_time(existing, "LeaseUntil"),
+            attempt,
+        )
+        return self._claim(
+            str(existing["Key"]), str(existing["Scope"]), ClaimStatus.TAKEN_OVER, row, meta["etag"]
+        )
 
-    async def _finish(self, claim: Claim, outcome: Outcome, *, result: Any = None,
-                      error: str | None = None) -> IdempotencyRecord:
+    async def _finish(
+        self, claim: Claim, outcome: Outcome, *, result: Any = None, error: str | None = None
+    ) -> IdempotencyRecord:
         text = dump_json(result, f"result of idempotency key {claim.key!r}", self.result_limit)
         now = self.clock()
         changes = {"State": outcome.value, "Result": text, "Error": error, "CompletedAt": now}
         await self._write(claim, changes, "recording the outcome")
-        return IdempotencyRecord(claim.key, claim.scope, outcome, result, error, claim.attempt,
-                                 now, now)
+        return IdempotencyRecord(
+            claim.key, claim.scope, outcome, result, error, claim.attempt, now, now
+        )
 
     async def _write(self, claim: Claim, changes: dict[str, Any], doing: str) -> str:
         table = self.account.table(self.table_name)
         entity = {"PartitionKey": table_key(claim.key), "RowKey": table_key(claim.scope), **changes}
         try:
-            meta = await table.update_entity(entity, mode=UpdateMode.MERGE, etag=claim.etag,
-                                             match_condition=MatchConditions.IfNotModified)
+            meta = await table.update_entity(
+                entity,
+                mode=UpdateMode.MERGE,
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
         except ResourceModifiedError:
-            raise ClaimLost(claim.key, f"the row changed while {doing} (lease expired and "
-                            "another worker took over?)") from None
+            raise ClaimLost(
+                claim.key,
+                f"the row changed while {doing} (lease expired and another worker took over?)",
+            ) from None
         except ResourceNotFoundError:
             raise ClaimLost(claim.key, f"the row was deleted while {doing}") from None
         return str(meta["etag"])
 
-    def _claim(self, key: str, scope: str, status: ClaimStatus, row: dict[str, Any],
-               etag: str) -> Claim:
-        return Claim(key, scope, status, str(row["Owner"]), int(row["Attempt"]),
-                     row["LeaseUntil"], etag)
+    def _claim(
+        self, key: str, scope: str, status: ClaimStatus, row: dict[str, Any], etag: str
+    ) -> Claim:
+        return Claim(
+            key, scope, status, str(row["Owner"]), int(row["Attempt"]), row["LeaseUntil"], etag
+        )
 
     @staticmethod
     def _record(key: str, scope: str, row: Any) -> IdempotencyRecord:
@@ -307,6 +361,12 @@ class IdempotencyLedger:
         claimed = read_time(row, "ClaimedAt")
         assert claimed is not None
         return IdempotencyRecord(
-            key, scope, Outcome(row["State"]), None if raw is None else json.loads(raw),
-            row.get("Error"), read_int(row, "Attempt", 1), claimed,
-            read_time(row, "CompletedAt") or claimed)
+            key,
+            scope,
+            Outcome(row["State"]),
+            None if raw is None else json.loads(raw),
+            row.get("Error"),
+            read_int(row, "Attempt", 1),
+            claimed,
+            read_time(row, "CompletedAt") or claimed,
+        )

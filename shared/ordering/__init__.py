@@ -21,6 +21,17 @@ from .results import GapPolicy, OrderingResult, Outcome
 from .sequencer import DEFAULT_TABLE, Gap, Sequencer, Turn, Verdict
 from .servicebus import ServiceBusOrdering, SweepReport
 
-__all__ = ["DEFAULT_TABLE", "DeferredIndex", "Gap", "GapPolicy", "OrderingResult", "Outcome",
-           "QueueOrdering", "Sequencer", "ServiceBusOrdering", "SweepReport", "Turn",
-           "Verdict"]
+__all__ = [
+    "DEFAULT_TABLE",
+    "DeferredIndex",
+    "Gap",
+    "GapPolicy",
+    "OrderingResult",
+    "Outcome",
+    "QueueOrdering",
+    "Sequencer",
+    "ServiceBusOrdering",
+    "SweepReport",
+    "Turn",
+    "Verdict",
+]

@@ -22,17 +22,21 @@ class DeferredIndex:
     async def remember(self, key: str, sequence: int, broker_number: int) -> None:
         """Record that message `sequence` of `key` is deferred under `broker_number`."""
         table = await self.sequencer.account.ensure_table(self.sequencer.table_name)
-        await table.upsert_entity({"PartitionKey": table_key(key, "ordering key"),
-                                   "RowKey": self._row(sequence), "Key": key,
-                                   "Sequence": int64(sequence),
-                                   "BrokerSequence": int64(broker_number)})
+        await table.upsert_entity(
+            {
+                "PartitionKey": table_key(key, "ordering key"),
+                "RowKey": self._row(sequence),
+                "Key": key,
+                "Sequence": int64(sequence),
+                "BrokerSequence": int64(broker_number),
+            }
+        )
 
     async def find(self, key: str, sequence: int) -> int | None:
         """The broker sequence number of deferred message `sequence` of `key`, or None."""
         table = await self.sequencer.account.ensure_table(self.sequencer.table_name)
         try:
-            row = await table.get_entity(table_key(key, "ordering key"),
-                                         self._row(sequence))
+            row = await table.get_entity(table_key(key, "ordering key"), self._row(sequence))
         except ResourceNotFoundError:
             return None
         return read_int(row, "BrokerSequence")
@@ -46,9 +50,11 @@ class DeferredIndex:
         """Every key that has deferred messages indexed (a table scan; for sweeps)."""
         table = await self.sequencer.account.ensure_table(self.sequencer.table_name)
         prefix = f"{table_key(self.sequencer.scope)}~d~"
-        rows = table.query_entities("RowKey ge @lo and RowKey lt @hi",
-                                    parameters={"lo": prefix, "hi": prefix + ":"},  # digits < ":"
-                                    select=["Key"])
+        rows = table.query_entities(
+            "RowKey ge @lo and RowKey lt @hi",
+            parameters={"lo": prefix, "hi": prefix + ":"},  # digits < ":"
+            select=["Key"],
+        )
         return sorted({row["Key"] async for row in rows})
 
     def _row(self, sequence: int) -> str:

@@ -45,9 +45,16 @@ class QueueOrdering:
         Requeue base64-encoded, as the Functions queue trigger expects by default.
     """
 
-    def __init__(self, sequencer: Sequencer, account: StorageAccount, queue: str, *,
-                 hold_for: timedelta = timedelta(seconds=5),
-                 gap_policy: GapPolicy = GapPolicy.RAISE, base64_encode: bool = True) -> None:
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        account: StorageAccount,
+        queue: str,
+        *,
+        hold_for: timedelta = timedelta(seconds=5),
+        gap_policy: GapPolicy = GapPolicy.RAISE,
+        base64_encode: bool = True,
+    ) -> None:
         self.sequencer = sequencer
         self.account = account
         self.queue = queue
@@ -55,8 +62,14 @@ class QueueOrdering:
         self.gap_policy = gap_policy
         self.base64_encode = base64_encode
 
-    async def handle(self, message: func.QueueMessage | bytes, *, key: str, sequence: int,
-                     handler: Callable[[], Awaitable[Any]]) -> OrderingResult:
+    async def handle(
+        self,
+        message: func.QueueMessage | bytes,
+        *,
+        key: str,
+        sequence: int,
+        handler: Callable[[], Awaitable[Any]],
+    ) -> OrderingResult:
         """Run `handler` if it is this message's turn; otherwise requeue or drop it.
 
         Parameters
@@ -87,8 +100,9 @@ class QueueOrdering:
             return OrderingResult(key, sequence, Outcome.STALE, skipped_gap=skipped)
         if turn.verdict is not Verdict.APPLY:
             await self._requeue(message)
-            return OrderingResult(key, sequence, Outcome.HELD_BACK, gap=turn.gap,
-                                  skipped_gap=skipped)
+            return OrderingResult(
+                key, sequence, Outcome.HELD_BACK, gap=turn.gap, skipped_gap=skipped
+            )
         try:
             value = await handler()
         except BaseException:
@@ -101,6 +115,6 @@ class QueueOrdering:
         body = message if isinstance(message, bytes) else message.get_body()
         content = base64.b64encode(body).decode() if self.base64_encode else body.decode()
         client = await self.account.ensure_queue(self.queue)
-        await client.send_message(content,
-                                  visibility_timeout=max(1, math.ceil(
-                                      self.hold_for.total_seconds())))
+        await client.send_message(
+            content, visibility_timeout=max(1, math.ceil(self.hold_for.total_seconds()))
+        )

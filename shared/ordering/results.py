@@ -51,8 +51,9 @@ class OrderingResult:
     skipped_gap: Gap | None = None
 
 
-async def settle_gap(sequencer: Sequencer, turn: Turn,
-                     policy: GapPolicy) -> tuple[Turn, Gap | None]:
+async def settle_gap(
+    sequencer: Sequencer, turn: Turn, policy: GapPolicy
+) -> tuple[Turn, Gap | None]:
     """For an EARLY turn whose gap timed out: report it, then raise or skip past it.
 
     Returns the turn to act on (re-judged after a skip) and the skipped gap, if any.
@@ -66,11 +67,21 @@ async def settle_gap(sequencer: Sequencer, turn: Turn,
         return turn, None
     gap = turn.gap
     if policy is GapPolicy.RAISE:
-        log.error("ordering key %r: sequence %d missing for %.1fs (message %d waiting); "
-                  "reporting the gap", gap.key, gap.expected, gap.waited.total_seconds(),
-                  turn.sequence)
+        log.error(
+            "ordering key %r: sequence %d missing for %.1fs (message %d waiting); "
+            "reporting the gap",
+            gap.key,
+            gap.expected,
+            gap.waited.total_seconds(),
+            turn.sequence,
+        )
         raise SequenceGapError(gap.key, gap.expected, turn.sequence, gap.waited)
-    log.warning("ordering key %r: sequence %d missing for %.1fs; skipping to %d", gap.key,
-                gap.expected, gap.waited.total_seconds(), gap.lowest_waiting)
+    log.warning(
+        "ordering key %r: sequence %d missing for %.1fs; skipping to %d",
+        gap.key,
+        gap.expected,
+        gap.waited.total_seconds(),
+        gap.lowest_waiting,
+    )
     await sequencer.skip_to(gap.key, gap.lowest_waiting)
     return await sequencer.begin(turn.key, turn.sequence), gap

@@ -90,10 +90,17 @@ class Sequencer:
         this long. Longer than the slowest handler.
     """
 
-    def __init__(self, account: StorageAccount, *, table: str = DEFAULT_TABLE,
-                 scope: str = "default", first_sequence: int = 1,
-                 gap_timeout: timedelta = timedelta(minutes=5),
-                 turn_lease: timedelta = timedelta(minutes=5), clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        *,
+        table: str = DEFAULT_TABLE,
+        scope: str = "default",
+        first_sequence: int = 1,
+        gap_timeout: timedelta = timedelta(minutes=5),
+        turn_lease: timedelta = timedelta(minutes=5),
+        clock: Clock = utcnow,
+    ) -> None:
         self.account = account
         self.table_name = table
         self.scope = scope
@@ -128,6 +135,7 @@ class Sequencer:
         TurnLost
             The turn lease expired and another worker took the key's turn.
         """
+
         def change(row: dict[str, Any]) -> None:
             self._check_holder(turn, row)
             row["Next"] = int64(turn.sequence + 1)
@@ -135,13 +143,17 @@ class Sequencer:
             lowest = read_int(row, "LowestEarly", -1)
             _drop(row, _GAP)
             if lowest > turn.sequence + 1:  # still messages waiting: a gap for the new Next
-                row.update(GapFor=int64(turn.sequence + 1), GapSince=self.clock(),
-                           LowestEarly=int64(lowest))
+                row.update(
+                    GapFor=int64(turn.sequence + 1),
+                    GapSince=self.clock(),
+                    LowestEarly=int64(lowest),
+                )
 
         await self._update(turn.key, change)
 
     async def abort(self, turn: Turn) -> None:
         """Give the turn back without advancing (the handler failed; it will be retried)."""
+
         def change(row: dict[str, Any]) -> None:
             self._check_holder(turn, row)
             _drop(row, _TURN)
@@ -163,8 +175,9 @@ class Sequencer:
             if current >= sequence:
                 result["next"] = current
                 return
-            log.warning("ordering key %r: skipping lost sequence numbers %d..%d", key,
-                        current, sequence - 1)
+            log.warning(
+                "ordering key %r: skipping lost sequence numbers %d..%d", key, current, sequence - 1
+            )
             row["Next"] = int64(sequence)
             if read_int(row, "LowestEarly", -1) <= sequence:
                 _drop(row, _GAP)
@@ -206,21 +219,30 @@ class Sequencer:
                     return None
             assert since is not None
             gap = Gap(key, nxt, lowest, since, now - since)
-            return Turn(key, sequence, Verdict.EARLY, nxt, gap=gap,
-                        gap_expired=gap.waited >= self.gap_timeout)
+            return Turn(
+                key,
+                sequence,
+                Verdict.EARLY,
+                nxt,
+                gap=gap,
+                gap_expired=gap.waited >= self.gap_timeout,
+            )
         until = read_time(row, "HoldUntil")
         if row.get("Holder") and until is not None and until > now:
             return Turn(key, sequence, Verdict.BUSY, nxt)
         token = uuid.uuid4().hex
-        if not await self._merge(row, {"Holder": token, "HeldSeq": int64(sequence),
-                                       "HoldUntil": now + self.turn_lease}):
+        if not await self._merge(
+            row, {"Holder": token, "HeldSeq": int64(sequence), "HoldUntil": now + self.turn_lease}
+        ):
             return None
         return Turn(key, sequence, Verdict.APPLY, nxt, token=token)
 
     def _check_holder(self, turn: Turn, row: dict[str, Any]) -> None:
         if turn.token is None or row.get("Holder") != turn.token:
-            raise TurnLost(f"ordering key {turn.key!r}: the turn for {turn.sequence} expired "
-                           "and was taken by another worker")
+            raise TurnLost(
+                f"ordering key {turn.key!r}: the turn for {turn.sequence} expired "
+                "and was taken by another worker"
+            )
 
     async def _read(self, key: str) -> Any:
         table = await self.account.ensure_table(self.table_name)
@@ -232,9 +254,14 @@ class Sequencer:
     async def _create(self, key: str) -> None:
         table = await self.account.ensure_table(self.table_name)
         try:
-            await table.create_entity({"PartitionKey": table_key(key, "ordering key"),
-                                       "RowKey": table_key(self.scope), "Key": key,
-                                       "Next": int64(self.first_sequence)})
+            await table.create_entity(
+                {
+                    "PartitionKey": table_key(key, "ordering key"),
+                    "RowKey": table_key(self.scope),
+                    "Key": key,
+                    "Next": int64(self.first_sequence),
+                }
+            )
         except ResourceExistsError:
             pass
 
@@ -242,10 +269,12 @@ class Sequencer:
         """Apply `changes` if the row is unchanged since read; False if it changed."""
         table = self.account.table(self.table_name)
         try:
-            await table.update_entity({"PartitionKey": row["PartitionKey"],
-                                       "RowKey": row["RowKey"], **changes},
-                                      mode=UpdateMode.MERGE, etag=etag_of(row),
-                                      match_condition=MatchConditions.IfNotModified)
+            await table.update_entity(
+                {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"], **changes},
+                mode=UpdateMode.MERGE,
+                etag=etag_of(row),
+                match_condition=MatchConditions.IfNotModified,
+            )
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
@@ -263,8 +292,12 @@ class Sequencer:
             change(new)
             try:
                 # REPLACE, not MERGE: clearing a property means leaving it out.
-                await table.update_entity(new, mode=UpdateMode.REPLACE, etag=etag_of(row),
-                                          match_condition=MatchConditions.IfNotModified)
+                await table.update_entity(
+                    new,
+                    mode=UpdateMode.REPLACE,
+                    etag=etag_of(row),
+                    match_condition=MatchConditions.IfNotModified,
+                )
                 return
             except ResourceModifiedError:
                 continue

@@ -54,9 +54,14 @@ class ServiceBusOrdering:
         What to do when a gap outlives the sequencer's `gap_timeout`.
     """
 
-    def __init__(self, sequencer: Sequencer, *, key_property: str = "orderingKey",
-                 sequence_property: str = "sequence",
-                 gap_policy: GapPolicy = GapPolicy.RAISE) -> None:
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        *,
+        key_property: str = "orderingKey",
+        sequence_property: str = "sequence",
+        gap_policy: GapPolicy = GapPolicy.RAISE,
+    ) -> None:
         self.sequencer = sequencer
         self.deferred = DeferredIndex(sequencer)
         self.key_property = key_property
@@ -76,17 +81,21 @@ class ServiceBusOrdering:
         for name in (self.key_property, self.sequence_property):
             value = props.get(name, props.get(name.encode()))
             if value is None:
-                raise InvalidArgument(f"message {message.message_id!r} has no {name!r} "
-                                      "application property")
+                raise InvalidArgument(
+                    f"message {message.message_id!r} has no {name!r} application property"
+                )
             values.append(value.decode() if isinstance(value, bytes) else value)
         try:
             return str(values[0]), int(values[1])
         except (TypeError, ValueError):
-            raise InvalidArgument(f"message {message.message_id!r}: {self.sequence_property!r} "
-                                  f"is not an integer: {values[1]!r}") from None
+            raise InvalidArgument(
+                f"message {message.message_id!r}: {self.sequence_property!r} "
+                f"is not an integer: {values[1]!r}"
+            ) from None
 
-    async def handle(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage,
-                     handler: Handler) -> list[OrderingResult]:
+    async def handle(
+        self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage, handler: Handler
+    ) -> list[OrderingResult]:
         """Apply, defer or drop `message`; then apply any deferred messages now due.
 
         Returns
@@ -117,8 +126,9 @@ class ServiceBusOrdering:
             return [OrderingResult(key, sequence, Outcome.HELD_BACK)]
         if turn.verdict is Verdict.EARLY:
             await self._defer(receiver, message, key, sequence)
-            first = OrderingResult(key, sequence, Outcome.HELD_BACK, gap=turn.gap,
-                                   skipped_gap=skipped)
+            first = OrderingResult(
+                key, sequence, Outcome.HELD_BACK, gap=turn.gap, skipped_gap=skipped
+            )
         else:
             value = await self._apply(receiver, message, turn, handler)
             first = OrderingResult(key, sequence, Outcome.APPLIED, value, skipped_gap=skipped)
@@ -137,18 +147,33 @@ class ServiceBusOrdering:
             if gap is None or not expired:
                 continue
             if self.gap_policy is GapPolicy.RAISE:
-                log.error("ordering key %r: sequence %d missing for %.1fs (%d waiting)", key,
-                          gap.expected, gap.waited.total_seconds(), gap.lowest_waiting)
+                log.error(
+                    "ordering key %r: sequence %d missing for %.1fs (%d waiting)",
+                    key,
+                    gap.expected,
+                    gap.waited.total_seconds(),
+                    gap.lowest_waiting,
+                )
                 report.gaps.append(gap)
                 continue
-            log.warning("ordering key %r: sequence %d missing for %.1fs; skipping to %d", key,
-                        gap.expected, gap.waited.total_seconds(), gap.lowest_waiting)
+            log.warning(
+                "ordering key %r: sequence %d missing for %.1fs; skipping to %d",
+                key,
+                gap.expected,
+                gap.waited.total_seconds(),
+                gap.lowest_waiting,
+            )
             await self.sequencer.skip_to(key, gap.lowest_waiting)
             report.applied.extend(await self._drain(receiver, key, handler))
         return report
 
-    async def _apply(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage,
-                     turn: Turn, handler: Handler) -> Any:
+    async def _apply(
+        self,
+        receiver: ServiceBusReceiver,
+        message: ServiceBusReceivedMessage,
+        turn: Turn,
+        handler: Handler,
+    ) -> Any:
         try:
             value = await handler(message)
         except BaseException:
@@ -159,18 +184,26 @@ class ServiceBusOrdering:
         await self.sequencer.commit(turn)
         return value
 
-    async def _defer(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage,
-                     key: str, sequence: int) -> None:
+    async def _defer(
+        self,
+        receiver: ServiceBusReceiver,
+        message: ServiceBusReceivedMessage,
+        key: str,
+        sequence: int,
+    ) -> None:
         # Index first, then defer: a crash in between leaves the message undeferred, so the
         # broker redelivers it and this runs again; the other order could strand it.
         if message.sequence_number is None:
-            raise InvalidArgument(f"message {message.message_id!r} has no broker sequence "
-                                  "number (not a received message?)")
+            raise InvalidArgument(
+                f"message {message.message_id!r} has no broker sequence "
+                "number (not a received message?)"
+            )
         await self.deferred.remember(key, sequence, message.sequence_number)
         await receiver.defer_message(message)
 
-    async def _drain(self, receiver: ServiceBusReceiver, key: str,
-                     handler: Handler) -> list[OrderingResult]:
+    async def _drain(
+        self, receiver: ServiceBusReceiver, key: str, handler: Handler
+    ) -> list[OrderingResult]:
         applied: list[OrderingResult] = []
         while True:
             expected = await self.sequencer.expected(key)
@@ -184,8 +217,12 @@ class ServiceBusOrdering:
                 found = await receiver.receive_deferred_messages([broker_number])
             except ServiceBusError as exc:
                 found = []
-                log.info("ordering key %r: deferred message %d not available yet (%s)", key,
-                         expected, exc)
+                log.info(
+                    "ordering key %r: deferred message %d not available yet (%s)",
+                    key,
+                    expected,
+                    exc,
+                )
             if not found:
                 # Indexed but not deferred yet (its worker is between the two steps): that
                 # worker drains it itself right after deferring.

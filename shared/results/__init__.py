@@ -27,9 +27,26 @@ from .notify import CompletionNotifier, Delivery
 from .payload import event_document, reply_document, status_document
 from .reply import QueueReplySender, ReplyAddress, ServiceBusReplySender, entity_name
 
-__all__ = ["DEFAULT_EVENTS", "DELIVERY_HEADER", "SIGNATURE_HEADER", "CallbackResult",
-           "CallbackSender", "CompletionNotifier", "Delivery", "EventPublisher",
-           "QueueEventPublisher", "QueueReplySender", "ReplyAddress", "RetryPolicy",
-           "ServiceBusEventPublisher", "ServiceBusReplySender", "decode_callback",
-           "entity_name", "event_document", "reply_document", "sign", "status_document",
-           "verify_signature"]
+__all__ = [
+    "DEFAULT_EVENTS",
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "CallbackResult",
+    "CallbackSender",
+    "CompletionNotifier",
+    "Delivery",
+    "EventPublisher",
+    "QueueEventPublisher",
+    "QueueReplySender",
+    "ReplyAddress",
+    "RetryPolicy",
+    "ServiceBusEventPublisher",
+    "ServiceBusReplySender",
+    "decode_callback",
+    "entity_name",
+    "event_document",
+    "reply_document",
+    "sign",
+    "status_document",
+    "verify_signature",
+]

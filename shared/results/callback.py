@@ -45,8 +45,14 @@ def sign(secret: str | bytes, body: bytes, timestamp: int | None = None) -> str:
     return f"t={ts},v1={_digest(secret, ts, body)}"
 
 
-def verify_signature(body: bytes, header: str | None, secret: str | bytes | Iterable[str | bytes],
-                     *, tolerance: float = 300.0, now: float | None = None) -> int:
+def verify_signature(
+    body: bytes,
+    header: str | None,
+    secret: str | bytes | Iterable[str | bytes],
+    *,
+    tolerance: float = 300.0,
+    now: float | None = None,
+) -> int:
     """Check a callback's signature header against its raw body.
 
     Parameters
@@ -88,8 +94,10 @@ def verify_signature(body: bytes, header: str | None, secret: str | bytes | Iter
         raise SignatureError(f"malformed {SIGNATURE_HEADER} header: no v1=<signature>")
     age = (time.time() if now is None else now) - ts
     if abs(age) > tolerance:
-        raise SignatureError(f"timestamp is {age:.0f}s old, outside the {tolerance:.0f}s "
-                             "tolerance (replayed or clock skew)")
+        raise SignatureError(
+            f"timestamp is {age:.0f}s old, outside the {tolerance:.0f}s "
+            "tolerance (replayed or clock skew)"
+        )
     secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
     for candidate in secrets:
         expected = _digest(candidate, ts, body)
@@ -141,8 +149,9 @@ class CallbackSender:
         Seconds per attempt.
     """
 
-    def __init__(self, secret: str | bytes, *, retry: RetryPolicy = RetryPolicy(),
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, secret: str | bytes, *, retry: RetryPolicy = RetryPolicy(), timeout: float = 10.0
+    ) -> None:
         if not secret:
             raise InvalidArgument("callback secret must not be empty")
         self.secret = secret
@@ -159,11 +168,13 @@ class CallbackSender:
         target = url or status.callback_url
         if not target:
             raise InvalidArgument(f"job {status.job_id!r} has no callback URL")
-        return await self.send(target, status_document(status),
-                               delivery_id=f"{status.job_id}:{status.state.value}")
+        return await self.send(
+            target, status_document(status), delivery_id=f"{status.job_id}:{status.state.value}"
+        )
 
-    async def send(self, url: str, payload: Mapping[str, Any] | bytes, *,
-                   delivery_id: str | None = None) -> CallbackResult:
+    async def send(
+        self, url: str, payload: Mapping[str, Any] | bytes, *, delivery_id: str | None = None
+    ) -> CallbackResult:
         """POST `payload` (JSON) to `url`, retrying transient failures.
 
         Retried: connection errors, timeouts, 408/425/429 and 5xx. Not retried: other 4xx
@@ -181,8 +192,11 @@ class CallbackSender:
         session: aiohttp.ClientSession = self._sessions.get("session", self._new_session)
         last = "no attempt made"
         for attempt in range(1, self.retry.max_attempts + 1):
-            headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery,
-                       SIGNATURE_HEADER: sign(self.secret, body)}
+            headers = {
+                "Content-Type": "application/json",
+                DELIVERY_HEADER: delivery,
+                SIGNATURE_HEADER: sign(self.secret, body),
+            }
             retry_after = None
             try:
                 async with session.post(url, data=body, headers=headers) as response:
@@ -196,8 +210,13 @@ class CallbackSender:
                 last = f"{type(exc).__name__}: {exc}"
             if attempt < self.retry.max_attempts:
                 pause = self.retry.delay(attempt, retry_after)
-                log.warning("callback %s attempt %d failed (%s); retrying in %.2fs", url,
-                            attempt, last, pause)
+                log.warning(
+                    "callback %s attempt %d failed (%s); retrying in %.2fs",
+                    url,
+                    attempt,
+                    last,
+                    pause,
+                )
                 await asyncio.sleep(pause)
         raise CallbackFailed(url, self.retry.max_attempts, last)
 
@@ -207,8 +226,10 @@ class CallbackSender:
             await session.close()
 
     def _new_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
-                                     headers={"User-Agent": "shared-jobs-callback/1"})
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            headers={"User-Agent": "shared-jobs-callback/1"},
+        )
 
 
 def _digest(secret: str | bytes, ts: int, body: bytes) -> str:

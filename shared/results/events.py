@@ -37,8 +37,14 @@ class QueueEventPublisher:
         As a queue-triggered Function expects by default.
     """
 
-    def __init__(self, account: StorageAccount, queue: str = DEFAULT_EVENTS, *,
-                 source: str = "/jobs", base64_encode: bool = True) -> None:
+    def __init__(
+        self,
+        account: StorageAccount,
+        queue: str = DEFAULT_EVENTS,
+        *,
+        source: str = "/jobs",
+        base64_encode: bool = True,
+    ) -> None:
         self.account = account
         self.queue = queue
         self.source = source
@@ -49,8 +55,9 @@ class QueueEventPublisher:
         event = event_document(status, source=self.source)
         body = encode(event)
         client = await self.account.ensure_queue(self.queue)
-        await client.send_message(base64.b64encode(body).decode() if self.base64_encode
-                                  else body.decode())
+        await client.send_message(
+            base64.b64encode(body).decode() if self.base64_encode else body.decode()
+        )
         return str(event["id"])
 
 
@@ -61,8 +68,9 @@ class ServiceBusEventPublisher:
     properties, so subscriptions can filter with SQL or correlation filters.
     """
 
-    def __init__(self, namespace: ServiceBusNamespace, topic: str = DEFAULT_EVENTS, *,
-                 source: str = "/jobs") -> None:
+    def __init__(
+        self, namespace: ServiceBusNamespace, topic: str = DEFAULT_EVENTS, *, source: str = "/jobs"
+    ) -> None:
         self.namespace = namespace
         self.topic = topic
         self.source = source
@@ -71,10 +79,17 @@ class ServiceBusEventPublisher:
         """Send the event for `status`; returns the CloudEvents id."""
         event = event_document(status, source=self.source)
         message = ServiceBusMessage(
-            encode(event), content_type="application/cloudevents+json", message_id=event["id"],
-            subject=event["type"], correlation_id=status.correlation_id,
-            application_properties={"jobId": status.job_id, "kind": status.kind,
-                                    "state": status.state.value})
+            encode(event),
+            content_type="application/cloudevents+json",
+            message_id=event["id"],
+            subject=event["type"],
+            correlation_id=status.correlation_id,
+            application_properties={
+                "jobId": status.job_id,
+                "kind": status.kind,
+                "state": status.state.value,
+            },
+        )
         async with self.namespace.client().get_topic_sender(self.topic) as sender:
             await sender.send_messages(message)
         return str(event["id"])

@@ -48,9 +48,13 @@ class CompletionNotifier:
         The senders to use; any may be None.
     """
 
-    def __init__(self, *, reply: ReplySender | None = None,
-                 callback: CallbackSender | None = None,
-                 events: EventPublisher | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        reply: ReplySender | None = None,
+        callback: CallbackSender | None = None,
+        events: EventPublisher | None = None,
+    ) -> None:
         self.reply = reply
         self.callback = callback
         self.events = events
@@ -69,8 +73,9 @@ class CompletionNotifier:
             `status` is not final (only outcomes are announced).
         """
         if not status.state.is_final:
-            raise InvalidArgument(f"job {status.job_id!r} is {status.state.value}; only final "
-                                  "states are announced")
+            raise InvalidArgument(
+                f"job {status.job_id!r} is {status.state.value}; only final states are announced"
+            )
         work: dict[str, Awaitable[Any]] = {}
         if self.reply is not None and status.reply_to:
             work["reply"] = self.reply.send(status)

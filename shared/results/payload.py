@@ -19,8 +19,11 @@ def status_document(status: JobStatus) -> dict[str, Any]:
 
 def reply_document(status: JobStatus, correlation_id: str | None) -> dict[str, Any]:
     """A reply-queue message: the correlation id at the top, then the status."""
-    return {"correlationId": correlation_id, "jobId": status.job_id,
-            "status": status_document(status)}
+    return {
+        "correlationId": correlation_id,
+        "jobId": status.job_id,
+        "status": status_document(status),
+    }
 
 
 def event_document(status: JobStatus, *, source: str = "/jobs") -> dict[str, Any]:

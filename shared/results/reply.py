@@ -55,9 +55,11 @@ class ReplyAddress:
         reply_to = getattr(message, "reply_to", None)
         if not reply_to:
             raise InvalidArgument(f"message {message.message_id!r} has no ReplyTo to answer")
-        return cls(entity_name(reply_to),
-                   getattr(message, "correlation_id", None) or message.message_id,
-                   getattr(message, "reply_to_session_id", None))
+        return cls(
+            entity_name(reply_to),
+            getattr(message, "correlation_id", None) or message.message_id,
+            getattr(message, "reply_to_session_id", None),
+        )
 
 
 def entity_name(reply_to: str) -> str:
@@ -86,8 +88,9 @@ class QueueReplySender:
         self.account = account
         self.base64_encode = base64_encode
 
-    async def send(self, status: JobStatus, *, queue: str | None = None,
-                   correlation_id: str | None = None) -> str:
+    async def send(
+        self, status: JobStatus, *, queue: str | None = None, correlation_id: str | None = None
+    ) -> str:
         """Send `status` to `queue` (default: the record's `reply_to`).
 
         Returns
@@ -135,11 +138,14 @@ class ServiceBusReplySender:
             address = ReplyAddress(entity_name(status.reply_to), status.correlation_id)
         correlation = address.correlation_id or status.correlation_id
         message = ServiceBusMessage(
-            encode(reply_document(status, correlation)), content_type="application/json",
-            correlation_id=correlation, session_id=address.session_id,
+            encode(reply_document(status, correlation)),
+            content_type="application/json",
+            correlation_id=correlation,
+            session_id=address.session_id,
             message_id=f"{status.job_id}:{status.state.value}",
             subject=f"job.{status.state.value.lower()}",
-            application_properties={"jobId": status.job_id, "state": status.state.value})
+            application_properties={"jobId": status.job_id, "state": status.state.value},
+        )
         async with self.namespace.client().get_queue_sender(address.reply_to) as sender:
             await sender.send_messages(message)
         return str(message.message_id)

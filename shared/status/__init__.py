@@ -18,5 +18,11 @@ from __future__ import annotations
 from .model import TRANSITIONS, JobState, JobStatus, check_transition
 from .store import DEFAULT_TABLE, StatusStore
 
-__all__ = ["DEFAULT_TABLE", "TRANSITIONS", "JobState", "JobStatus", "StatusStore",
-           "check_transition"]
+__all__ = [
+    "DEFAULT_TABLE",
+    "TRANSITIONS",
+    "JobState",
+    "JobStatus",
+    "StatusStore",
+    "check_transition",
+]

@@ -30,8 +30,15 @@ _FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 #: job back to the queue (a worker that gives up its attempt); final states go nowhere.
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset({JobState.RUNNING, JobState.FAILED, JobState.CANCELLED}),
-    JobState.RUNNING: frozenset({JobState.RUNNING, JobState.PENDING, JobState.SUCCEEDED,
-                                 JobState.FAILED, JobState.CANCELLED}),
+    JobState.RUNNING: frozenset(
+        {
+            JobState.RUNNING,
+            JobState.PENDING,
+            JobState.SUCCEEDED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+        }
+    ),
     JobState.SUCCEEDED: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),
@@ -95,12 +102,18 @@ class JobStatus:
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready camelCase fields (the status API's body)."""
         return {
-            "jobId": self.job_id, "kind": self.kind, "state": self.state.value,
-            "progress": self.progress, "message": self.message,
-            "resultLocation": self.result_location, "error": self.error,
+            "jobId": self.job_id,
+            "kind": self.kind,
+            "state": self.state.value,
+            "progress": self.progress,
+            "message": self.message,
+            "resultLocation": self.result_location,
+            "error": self.error,
             "correlationId": self.correlation_id,
-            "createdAt": _iso(self.created_at), "updatedAt": _iso(self.updated_at),
-            "attempt": self.attempt, "cancelRequested": self.cancel_requested,
+            "createdAt": _iso(self.created_at),
+            "updatedAt": _iso(self.updated_at),
+            "attempt": self.attempt,
+            "cancelRequested": self.cancel_requested,
         }
 
 

@@ -43,15 +43,23 @@ class StatusStore:
         Returns aware UTC datetimes; injectable for tests.
     """
 
-    def __init__(self, account: StorageAccount, *, table: str = DEFAULT_TABLE,
-                 clock: Clock = utcnow) -> None:
+    def __init__(
+        self, account: StorageAccount, *, table: str = DEFAULT_TABLE, clock: Clock = utcnow
+    ) -> None:
         self.account = account
         self.table_name = table
         self.clock = clock
 
-    async def create(self, kind: str, *, job_id: str | None = None,
-                     correlation_id: str | None = None, message: str = "",
-                     reply_to: str | None = None, callback_url: str | None = None) -> JobStatus:
+    async def create(
+        self,
+        kind: str,
+        *,
+        job_id: str | None = None,
+        correlation_id: str | None = None,
+        message: str = "",
+        reply_to: str | None = None,
+        callback_url: str | None = None,
+    ) -> JobStatus:
         """Record a new Pending job.
 
         Returns
@@ -65,9 +73,18 @@ class StatusStore:
             A record with `job_id` already exists.
         """
         now = self.clock()
-        status = JobStatus(job_id or uuid.uuid4().hex, kind, JobState.PENDING, 0, message,
-                           correlation_id=correlation_id, created_at=now, updated_at=now,
-                           reply_to=reply_to, callback_url=callback_url)
+        status = JobStatus(
+            job_id or uuid.uuid4().hex,
+            kind,
+            JobState.PENDING,
+            0,
+            message,
+            correlation_id=correlation_id,
+            created_at=now,
+            updated_at=now,
+            reply_to=reply_to,
+            callback_url=callback_url,
+        )
         table = await self.account.ensure_table(self.table_name)
         try:
             meta = await table.create_entity(_to_entity(status))
@@ -95,18 +112,24 @@ class StatusStore:
         (e.g. cancelled before it started: skip the job)."""
         return await self.transition(status, JobState.RUNNING, message=message, progress=0)
 
-    async def report_progress(self, status: JobStatus, progress: int,
-                              message: str | None = None) -> JobStatus:
+    async def report_progress(
+        self, status: JobStatus, progress: int, message: str | None = None
+    ) -> JobStatus:
         """Running -> Running with a new progress (0-100). Check `cancel_requested` on the
         returned record to learn about a cancellation request."""
-        return await self.transition(status, JobState.RUNNING, progress=progress,
-                                     message=message)
+        return await self.transition(status, JobState.RUNNING, progress=progress, message=message)
 
-    async def succeed(self, status: JobStatus, *, result_location: str | None = None,
-                      message: str = "succeeded") -> JobStatus:
+    async def succeed(
+        self, status: JobStatus, *, result_location: str | None = None, message: str = "succeeded"
+    ) -> JobStatus:
         """Running -> Succeeded, progress 100."""
-        return await self.transition(status, JobState.SUCCEEDED, progress=100, message=message,
-                                     result_location=result_location)
+        return await self.transition(
+            status,
+            JobState.SUCCEEDED,
+            progress=100,
+            message=message,
+            result_location=result_location,
+        )
 
     async def fail(self, status: JobStatus, error: str, *, message: str = "failed") -> JobStatus:
         """-> Failed with `error`."""
@@ -116,9 +139,17 @@ class StatusStore:
         """-> Cancelled (the job acknowledges a cancellation request)."""
         return await self.transition(status, JobState.CANCELLED, message=message)
 
-    async def transition(self, status: JobStatus, to: JobState, *, progress: int | None = None,
-                         message: str | None = None, result_location: str | None = None,
-                         error: str | None = None, merge: bool = True) -> JobStatus:
+    async def transition(
+        self,
+        status: JobStatus,
+        to: JobState,
+        *,
+        progress: int | None = None,
+        message: str | None = None,
+        result_location: str | None = None,
+        error: str | None = None,
+        merge: bool = True,
+    ) -> JobStatus:
         """Move the job to `to`, conditional on the record being `status` (its ETag).
 
         Parameters
@@ -154,13 +185,16 @@ class StatusStore:
                     raise StatusConflict(status.job_id, "changed since it was read") from None
             latest = await self.get(status.job_id)
             if latest.attempt != status.attempt:
-                raise StatusConflict(status.job_id, f"attempt {latest.attempt} started since "
-                                     f"attempt {status.attempt} read it")
+                raise StatusConflict(
+                    status.job_id,
+                    f"attempt {latest.attempt} started since attempt {status.attempt} read it",
+                )
             current = latest
         raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
 
-    async def request_cancel(self, job_id: str, message: str = "cancellation requested") \
-            -> JobStatus:
+    async def request_cancel(
+        self, job_id: str, message: str = "cancellation requested"
+    ) -> JobStatus:
         """Ask for the job to stop. A Pending job is cancelled at once; a Running one gets
         `cancel_requested` set, for it to see at its next check; a final one is unchanged.
 
@@ -175,10 +209,12 @@ class StatusStore:
                 return status
             try:
                 if status.state is JobState.PENDING:
-                    return await self.transition(status, JobState.CANCELLED, message=message,
-                                                 merge=False)
-                new = dataclasses.replace(status, cancel_requested=True, message=message,
-                                          updated_at=self.clock())
+                    return await self.transition(
+                        status, JobState.CANCELLED, message=message, merge=False
+                    )
+                new = dataclasses.replace(
+                    status, cancel_requested=True, message=message, updated_at=self.clock()
+                )
                 return dataclasses.replace(new, etag=await self._replace(new, status.etag))
             except (StatusConflict, ResourceModifiedError):
                 continue  # the job moved meanwhile: look again
@@ -191,10 +227,16 @@ class StatusStore:
         if status.cancel_requested or status.state is JobState.CANCELLED:
             raise JobCancelled(job_id)
 
-    async def list(self, *, state: JobState | None = None, kind: str | None = None,
-                   created_before: datetime | None = None, created_after: datetime | None = None,
-                   updated_before: datetime | None = None, limit: int | None = 1000) \
-            -> list[JobStatus]:
+    async def list(
+        self,
+        *,
+        state: JobState | None = None,
+        kind: str | None = None,
+        created_before: datetime | None = None,
+        created_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        limit: int | None = 1000,
+    ) -> list[JobStatus]:
         """Records matching every given filter, oldest first.
 
         The filter runs in the Table service across partitions (a scan): fine for an
@@ -202,10 +244,12 @@ class StatusStore:
         """
         clauses, params = [], {}
         for name, op, column, value in (
-                ("state", "eq", "State", state.value if state else None),
-                ("kind", "eq", "Kind", kind), ("cb", "lt", "CreatedAt", created_before),
-                ("ca", "gt", "CreatedAt", created_after),
-                ("ub", "lt", "UpdatedAt", updated_before)):
+            ("state", "eq", "State", state.value if state else None),
+            ("kind", "eq", "Kind", kind),
+            ("cb", "lt", "CreatedAt", created_before),
+            ("ca", "gt", "CreatedAt", created_after),
+            ("ub", "lt", "UpdatedAt", updated_before),
+        ):
             if value is not None:
                 clauses.append(f"{column} {op} @{name}")
                 params[name] = value
@@ -223,47 +267,73 @@ class StatusStore:
         deleted = 0
         for status in await self.list(updated_before=cutoff, limit=None):
             if status.state.is_final:
-                await table.delete_entity(table_key(status.job_id, "job id"), _ROW,
-                                          etag=status.etag,
-                                          match_condition=MatchConditions.IfNotModified)
+                await table.delete_entity(
+                    table_key(status.job_id, "job id"),
+                    _ROW,
+                    etag=status.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
                 deleted += 1
         return deleted
 
-    def _moved(self, current: JobStatus, to: JobState, progress: int | None,
-               message: str | None, result_location: str | None,
-               error: str | None) -> JobStatus:
+    def _moved(
+        self,
+        current: JobStatus,
+        to: JobState,
+        progress: int | None,
+        message: str | None,
+        result_location: str | None,
+        error: str | None,
+    ) -> JobStatus:
         starting = current.state is JobState.PENDING and to is JobState.RUNNING
         return dataclasses.replace(
-            current, state=to, updated_at=self.clock(),
+            current,
+            state=to,
+            updated_at=self.clock(),
             attempt=current.attempt + 1 if starting else current.attempt,
             progress=current.progress if progress is None else progress,
             message=current.message if message is None else message,
             result_location=result_location or current.result_location,
-            error=error or current.error)
+            error=error or current.error,
+        )
 
     async def _replace(self, status: JobStatus, etag: str) -> str:
         table = self.account.table(self.table_name)
         try:
-            meta = await table.update_entity(_to_entity(status), mode=UpdateMode.REPLACE,
-                                             etag=etag,
-                                             match_condition=MatchConditions.IfNotModified)
+            meta = await table.update_entity(
+                _to_entity(status),
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
         except ResourceNotFoundError:
             raise JobNotFound(status.job_id) from None
         return str(meta["etag"])
 
 
-_FIELDS = (("kind", "Kind"), ("progress", "Progress"), ("message", "Message"),
-           ("result_location", "ResultLocation"), ("error", "Error"),
-           ("correlation_id", "CorrelationId"), ("attempt", "Attempt"),
-           ("cancel_requested", "CancelRequested"), ("reply_to", "ReplyTo"),
-           ("callback_url", "CallbackUrl"))
+_FIELDS = (
+    ("kind", "Kind"),
+    ("progress", "Progress"),
+    ("message", "Message"),
+    ("result_location", "ResultLocation"),
+    ("error", "Error"),
+    ("correlation_id", "CorrelationId"),
+    ("attempt", "Attempt"),
+    ("cancel_requested", "CancelRequested"),
+    ("reply_to", "ReplyTo"),
+    ("callback_url", "CallbackUrl"),
+)
 
 
 def _to_entity(status: JobStatus) -> dict[str, Any]:
-    entity: dict[str, Any] = {"PartitionKey": table_key(status.job_id, "job id"),
-                              "RowKey": _ROW, "JobId": status.job_id,
-                              "State": status.state.value, "CreatedAt": status.created_at,
-                              "UpdatedAt": status.updated_at}
+    entity: dict[str, Any] = {
+        "PartitionKey": table_key(status.job_id, "job id"),
+        "RowKey": _ROW,
+        "JobId": status.job_id,
+        "State": status.state.value,
+        "CreatedAt": status.created_at,
+        "UpdatedAt": status.updated_at,
+    }
     for attr, column in _FIELDS:
         entity[column] = getattr(status, attr)
     return entity
@@ -271,10 +341,19 @@ def _to_entity(status: JobStatus) -> dict[str, Any]:
 
 def _from_entity(e: Any) -> JobStatus:
     return JobStatus(
-        job_id=e["JobId"], kind=e.get("Kind", ""), state=JobState(e["State"]),
-        progress=read_int(e, "Progress"), message=e.get("Message") or "",
-        result_location=e.get("ResultLocation"), error=e.get("Error"),
-        correlation_id=e.get("CorrelationId"), created_at=read_time(e, "CreatedAt"),
-        updated_at=read_time(e, "UpdatedAt"), attempt=read_int(e, "Attempt"),
-        cancel_requested=bool(e.get("CancelRequested", False)), reply_to=e.get("ReplyTo"),
-        callback_url=e.get("CallbackUrl"), etag=etag_of(e))
+        job_id=e["JobId"],
+        kind=e.get("Kind", ""),
+        state=JobState(e["State"]),
+        progress=read_int(e, "Progress"),
+        message=e.get("Message") or "",
+        result_location=e.get("ResultLocation"),
+        error=e.get("Error"),
+        correlation_id=e.get("CorrelationId"),
+        created_at=read_time(e, "CreatedAt"),
+        updated_at=read_time(e, "UpdatedAt"),
+        attempt=read_int(e, "Attempt"),
+        cancel_requested=bool(e.get("CancelRequested", False)),
+        reply_to=e.get("ReplyTo"),
+        callback_url=e.get("CallbackUrl"),
+        etag=etag_of(e),
+    )

@@ -59,15 +59,19 @@ class FunctionState:
 class Host:
     """One running host. `serve()` runs until `stop()` (or cancellation)."""
 
-    def __init__(self, config: HostConfig, environ: Mapping[str, str], app: LoadedApp,
-                 options: HostOptions = HostOptions()) -> None:
+    def __init__(
+        self,
+        config: HostConfig,
+        environ: Mapping[str, str],
+        app: LoadedApp,
+        options: HostOptions = HostOptions(),
+    ) -> None:
         self.config = config
         self.environ = environ
         self.app = app
         self.options = options
         self.host_id = compute_host_id(environ, str(config.app_dir))
-        self.instance_id = environ.get("WEBSITE_INSTANCE_ID") or (
-            "0" * 24 + _secrets.token_hex(4))
+        self.instance_id = environ.get("WEBSITE_INSTANCE_ID") or ("0" * 24 + _secrets.token_hex(4))
         self.extension_bundle = config.extension_bundle
         self.state = "Default"
         self.port = options.port
@@ -78,8 +82,9 @@ class Host:
         self._stop = anyio.Event()
         self._tg: TaskGroup | None = None
         self._clients = ClientCache(environ)
-        self._executor = ThreadPoolExecutor(thread_count(environ),
-                                            thread_name_prefix="funchost-worker")
+        self._executor = ThreadPoolExecutor(
+            thread_count(environ), thread_name_prefix="funchost-worker"
+        )
 
     # -- HostView (admin API) -------------------------------------------------------------
     def errors(self) -> list[str]:
@@ -101,8 +106,9 @@ class Host:
     async def dispatch(self, invocation: Invocation) -> Outcome:
         state = self.functions.get(invocation.function.name.lower())
         if state is None or state.invoke is None:
-            return Failed(invocation.id, HostError(
-                f"function '{invocation.function.name}' is not running"))
+            return Failed(
+                invocation.id, HostError(f"function '{invocation.function.name}' is not running")
+            )
         return await state.invoke(invocation)
 
     def stop(self) -> None:
@@ -111,13 +117,26 @@ class Host:
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start everything, report started, run until `stop()`, then drain and close."""
         self.state = "Starting"
-        services = HostServices(self.config, self.environ, self.host_id, self.instance_id,
-                                self._clients, self.dispatch, anyio.Event(), self.routes,
-                                QueueNotifier())
+        services = HostServices(
+            self.config,
+            self.environ,
+            self.host_id,
+            self.instance_id,
+            self._clients,
+            self.dispatch,
+            anyio.Event(),
+            self.routes,
+            QueueNotifier(),
+        )
         for spec in self.app.functions:
             self.functions[spec.name.lower()] = self._build(spec, services)
-        self.keys = open_key_manager(self.config.app_dir, self.environ, self._clients,
-                                     self.host_id, self.instance_id) if self.options.auth else None
+        self.keys = (
+            open_key_manager(
+                self.config.app_dir, self.environ, self._clients, self.host_id, self.instance_id
+            )
+            if self.options.auth
+            else None
+        )
         sock = bind_socket(self.options.bind, self.options.port)
         self.port = int(sock.getsockname()[1])
         web = WebServer(self._asgi(), sock)
@@ -150,16 +169,23 @@ class Host:
     async def _drain(self, services: HostServices, web: WebServer) -> None:
         """Stop taking work, let in-flight invocations finish within the grace period."""
         self.state = "Stopping"
-        log.info("Stopping the host: waiting up to %.0fs for %d running invocation(s)",
-                 self.options.grace_seconds, self.inflight.count)
+        log.info(
+            "Stopping the host: waiting up to %.0fs for %d running invocation(s)",
+            self.options.grace_seconds,
+            self.inflight.count,
+        )
         services.stopping.set()
         web.stop()
         if not await self.inflight.wait_idle(self.options.grace_seconds):
-            log.warning("%d invocation(s) still running after %.0fs; cancelling them",
-                        self.inflight.count, self.options.grace_seconds)
+            log.warning(
+                "%d invocation(s) still running after %.0fs; cancelling them",
+                self.inflight.count,
+                self.options.grace_seconds,
+            )
 
-    async def _supervise(self, state: FunctionState, *,
-                         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def _supervise(
+        self, state: FunctionState, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run a listener; if it crashes, log and restart it with backoff (it must not take
         the host down)."""
         assert state.listener is not None
@@ -175,8 +201,11 @@ class Host:
             except Exception:
                 if not started:
                     task_status.started()
-                log.exception("The listener for function '%s' failed; restarting in %.0fs",
-                              state.spec.name, delay)
+                log.exception(
+                    "The listener for function '%s' failed; restarting in %.0fs",
+                    state.spec.name,
+                    delay,
+                )
             started = True
             await anyio.sleep(delay)
             delay = min(delay * 2, 60.0)
@@ -198,8 +227,9 @@ class Host:
             # Inside out: timeout per attempt, a log pair per attempt, retries, in-flight.
             invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
             invoke = pipeline.with_logging(invoke)
-            invoke = pipeline.with_retry(invoke, spec.retry if _retries(spec) else None,
-                                         services.stopping)
+            invoke = pipeline.with_retry(
+                invoke, spec.retry if _retries(spec) else None, services.stopping
+            )
             state.invoke = self.inflight.wrap(invoke)
             state.listener = triggers.factory_for(spec.trigger.type)(spec, services)
         except HostError as exc:
@@ -217,29 +247,44 @@ class Host:
                 await self.keys.ensure(names)
                 return
             except Exception as exc:  # noqa: BLE001 - storage errors of every kind
-                log.warning("Function keys are not available yet (%s); retrying in %.0fs",
-                            exc, delay)
+                log.warning(
+                    "Function keys are not available yet (%s); retrying in %.0fs", exc, delay
+                )
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
     def _asgi(self) -> Any:
         admin = AdminApi(_AdminView(self))
-        app: Any = WebApp(self.routes, admin, Authorizer(self.keys),
-                          Throttle(self.config.http.max_concurrent_requests,
-                                   self.config.http.max_outstanding_requests))
+        app: Any = WebApp(
+            self.routes,
+            admin,
+            Authorizer(self.keys),
+            Throttle(
+                self.config.http.max_concurrent_requests, self.config.http.max_outstanding_requests
+            ),
+        )
         if self.options.cors:
             from starlette.middleware.cors import CORSMiddleware
-            app = CORSMiddleware(app, allow_origins=list(self.options.cors),
-                                 allow_credentials=self.options.cors_credentials,
-                                 allow_methods=["*"], allow_headers=["*"])
+
+            app = CORSMiddleware(
+                app,
+                allow_origins=list(self.options.cors),
+                allow_credentials=self.options.cors_credentials,
+                allow_methods=["*"],
+                allow_headers=["*"],
+            )
         return app
 
 
 def _retries(spec: FunctionSpec) -> bool:
     # Runtime retry policies apply only to some triggers (semantics §1.2); queue, blob and
     # Service Bus retry through their own redelivery instead.
-    return spec.trigger.type.lower() in ("timertrigger", "eventhubtrigger", "kafkatrigger",
-                                         "cosmosdbtrigger")
+    return spec.trigger.type.lower() in (
+        "timertrigger",
+        "eventhubtrigger",
+        "kafkatrigger",
+        "cosmosdbtrigger",
+    )
 
 
 class _AdminView:

@@ -25,6 +25,8 @@ def chain_start(msg: func.QueueMessage, out: func.Out[str]) -> None:
     out.set(json.dumps({"sent": time.time()}))
 
 
-@app.queue_trigger(arg_name="msg", queue_name="%BENCH_CHAIN%-next", connection="AzureWebJobsStorage")
+@app.queue_trigger(
+    arg_name="msg", queue_name="%BENCH_CHAIN%-next", connection="AzureWebJobsStorage"
+)
 def chain_end(msg: func.QueueMessage) -> None:
     logging.info("FAST_LATENCY_MS %.2f", (time.time() - msg.get_json()["sent"]) * 1000)

@@ -11,7 +11,8 @@ async def noop(msg: func.ServiceBusMessage) -> None:
     pass
 
 
-@app.service_bus_queue_trigger(arg_name="msg", queue_name="%BENCH_SYNC_QUEUE%",
-                               connection="ServiceBus")
+@app.service_bus_queue_trigger(
+    arg_name="msg", queue_name="%BENCH_SYNC_QUEUE%", connection="ServiceBus"
+)
 def noop_sync(msg: func.ServiceBusMessage) -> None:
     pass

@@ -58,8 +58,10 @@ def _load(ref: str) -> Factory:
 def create_input(binding: BindingInfo, services: HostServices) -> InputBinding:
     ref = INPUTS.get(binding.type.lower())
     if ref is None:
-        raise BindingError(f"binding '{binding.name}': no input binding plug-in for type "
-                           f"'{binding.type}' (supported: {', '.join(sorted(INPUTS)) or 'none'})")
+        raise BindingError(
+            f"binding '{binding.name}': no input binding plug-in for type "
+            f"'{binding.type}' (supported: {', '.join(sorted(INPUTS)) or 'none'})"
+        )
     return _load(ref)(binding, services)  # type: ignore[no-any-return]
 
 
@@ -68,7 +70,9 @@ def create_output(binding: BindingInfo, services: HostServices) -> OutputBinding
         return None
     ref = OUTPUTS.get(binding.type.lower())
     if ref is None:
-        raise BindingError(f"binding '{binding.name}': no output binding plug-in for type "
-                           f"'{binding.type}' (supported: "
-                           f"{', '.join(sorted(OUTPUTS | dict.fromkeys(TRIGGER_OUTPUTS, ''))) }")
+        raise BindingError(
+            f"binding '{binding.name}': no output binding plug-in for type "
+            f"'{binding.type}' (supported: "
+            f"{', '.join(sorted(OUTPUTS | dict.fromkeys(TRIGGER_OUTPUTS, '')))}"
+        )
     return _load(ref)(binding, services)  # type: ignore[no-any-return]

@@ -33,8 +33,7 @@ class BlobBindingSpec:
         if not raw or "/" not in raw.strip("/"):
             raise BindingError(f"{what}: path must be 'container/blob', got {raw!r}")
         as_string = (binding.text("dataType") or "").lower() == "string"
-        return cls(resolve_settings(raw, environ, what=what), binding.text("connection"),
-                   as_string)
+        return cls(resolve_settings(raw, environ, what=what), binding.text("connection"), as_string)
 
 
 class _BlobBinding:
@@ -62,7 +61,9 @@ class BlobInput(_BlobBinding):
             data = await (await blob.download_blob()).readall()
         except ResourceNotFoundError:
             return None
-        return Datum(data.decode("utf-8"), "string") if self.spec.as_string else Datum(data, "bytes")
+        return (
+            Datum(data.decode("utf-8"), "string") if self.spec.as_string else Datum(data, "bytes")
+        )
 
 
 class BlobOutput(_BlobBinding):

@@ -26,8 +26,9 @@ class QueueOutputSpec:
     @classmethod
     def from_binding(cls, binding: BindingInfo, environ: Any) -> QueueOutputSpec:
         what = f"queue output '{binding.name}'"
-        return cls(required_setting(binding, "queueName", environ, what=what),
-                   binding.text("connection"))
+        return cls(
+            required_setting(binding, "queueName", environ, what=what), binding.text("connection")
+        )
 
 
 class QueueOutput:

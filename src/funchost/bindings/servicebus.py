@@ -28,8 +28,11 @@ class ServiceBusOutputSpec:
         raw = binding.text("queueName") or binding.text("topicName")
         if not raw:
             raise BindingError(f"{what}: set queueName or topicName")
-        return cls(resolve_settings(raw, environ, what=what), binding.text("connection"),
-                   topic=not binding.text("queueName"))
+        return cls(
+            resolve_settings(raw, environ, what=what),
+            binding.text("connection"),
+            topic=not binding.text("queueName"),
+        )
 
 
 class ServiceBusOutput:
@@ -43,7 +46,9 @@ class ServiceBusOutput:
         entity = resolve(self.spec.entity, invocation.binding_data, what=self._what)
         sender = self._senders.get(entity)
         if sender is None:
-            make = self._client.get_topic_sender if self.spec.topic else self._client.get_queue_sender
+            make = (
+                self._client.get_topic_sender if self.spec.topic else self._client.get_queue_sender
+            )
             sender = self._senders[entity] = make(entity)
         messages = [ServiceBusMessage(item) for item in items(value)]
         if messages:

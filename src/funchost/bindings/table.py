@@ -48,6 +48,7 @@ class TableBindingSpec:
         def setting(key: str) -> str | None:
             raw = binding.text(key)
             return None if raw is None else resolve_settings(raw, environ, what=what)
+
         table = setting("tableName")
         if not table:
             raise BindingError(f"{what}: tableName is required")
@@ -59,8 +60,14 @@ class TableBindingSpec:
                 raise BindingError(f"{what}: take must be an integer, got {take!r}") from None
             if take < 1:
                 raise BindingError(f"{what}: take must be at least 1, got {take}")
-        return cls(table, setting("partitionKey"), setting("rowKey"), setting("filter"), take,
-                   binding.text("connection"))
+        return cls(
+            table,
+            setting("partitionKey"),
+            setting("rowKey"),
+            setting("filter"),
+            take,
+            binding.text("connection"),
+        )
 
 
 class _TableBinding:
@@ -117,7 +124,7 @@ class TableOutput(_TableBinding):
             by_partition[entity["PartitionKey"]].append(entity)
         for entities in by_partition.values():
             for start in range(0, len(entities), MAX_BATCH):
-                await self._add(table, entities[start:start + MAX_BATCH])
+                await self._add(table, entities[start : start + MAX_BATCH])
 
     async def _add(self, table: Any, entities: list[dict[str, Any]]) -> None:
         for attempt in range(2):
@@ -137,7 +144,9 @@ class TableOutput(_TableBinding):
             except ResourceExistsError:
                 raise BindingError(_conflict(self._what, entities[0])) from None
             except TableTransactionError as exc:
-                if exc.status_code == 409 or "EntityAlreadyExists" in str(getattr(exc, "error_code", "")):
+                if exc.status_code == 409 or "EntityAlreadyExists" in str(
+                    getattr(exc, "error_code", "")
+                ):
                     raise BindingError(_conflict(self._what, entities[0])) from None
                 if exc.status_code == 404 and not attempt:
                     try:
@@ -153,31 +162,39 @@ class TableOutput(_TableBinding):
         except (TypeError, ValueError):
             raise BindingError(f"{self._what}: the value is not JSON: {str(item)[:80]!r}") from None
         if not isinstance(data, dict):
-            raise BindingError(f"{self._what}: each entity must be a JSON object, got "
-                               f"{type(data).__name__}")
+            raise BindingError(
+                f"{self._what}: each entity must be a JSON object, got {type(data).__name__}"
+            )
         entity: dict[str, Any] = {}
         for key, val in data.items():
             low = key.lower()
             if low in IGNORED:
                 continue
             if isinstance(val, (dict, list)):
-                raise BindingError(f"{self._what}: property '{key}' must be a string, number "
-                                   f"or boolean, not a {type(val).__name__}")
+                raise BindingError(
+                    f"{self._what}: property '{key}' must be a string, number "
+                    f"or boolean, not a {type(val).__name__}"
+                )
             entity[SYSTEM_KEYS.get(low, key)] = val
-        for key, spec_value in (("PartitionKey", self.spec.partition_key),
-                                ("RowKey", self.spec.row_key)):
+        for key, spec_value in (
+            ("PartitionKey", self.spec.partition_key),
+            ("RowKey", self.spec.row_key),
+        ):
             if key not in entity and spec_value is not None:
                 entity[key] = self._resolve(spec_value, invocation)
             if entity.get(key) in (None, ""):
-                raise BindingError(f"{self._what}: {key} is required (set it in the entity "
-                                   f"or on the binding)")
+                raise BindingError(
+                    f"{self._what}: {key} is required (set it in the entity or on the binding)"
+                )
             entity[key] = str(entity[key])
         return entity
 
 
 def entity_json(entity: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"PartitionKey": entity.get("PartitionKey"),
-                           "RowKey": entity.get("RowKey")}
+    out: dict[str, Any] = {
+        "PartitionKey": entity.get("PartitionKey"),
+        "RowKey": entity.get("RowKey"),
+    }
     stamp = getattr(entity, "metadata", {}).get("timestamp")
     if stamp is not None:
         out["Timestamp"] = stamp.isoformat()
@@ -199,6 +216,8 @@ def _plain(value: Any) -> Any:
 
 
 def _conflict(what: str, entity: dict[str, Any]) -> str:
-    return (f"{what}: 409 EntityAlreadyExists: an entity with PartitionKey "
-            f"'{entity['PartitionKey']}' and RowKey '{entity['RowKey']}' exists; the table "
-            f"output binding only inserts (semantics §7)")
+    return (
+        f"{what}: 409 EntityAlreadyExists: an entity with PartitionKey "
+        f"'{entity['PartitionKey']}' and RowKey '{entity['RowKey']}' exists; the table "
+        f"output binding only inserts (semantics §7)"
+    )

@@ -20,12 +20,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def app_options(fn: F) -> F:
-    fn = click.option("--app-dir", type=click.Path(file_okay=False, path_type=Path),
-                      default=Path("."), show_default=True,
-                      help="Folder with host.json and function_app.py.")(fn)
-    fn = click.option("--functions", "only", default="",
-                      help="Comma-separated function names to load (like func start "
-                           "--functions).")(fn)
+    fn = click.option(
+        "--app-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="Folder with host.json and function_app.py.",
+    )(fn)
+    fn = click.option(
+        "--functions",
+        "only",
+        default="",
+        help="Comma-separated function names to load (like func start --functions).",
+    )(fn)
     fn = click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
     return fn
 
@@ -37,8 +44,9 @@ class Prepared:
     app: LoadedApp
 
 
-def prepare(app_dir: Path, only: str, *, environment: str | None = None,
-            load: bool = True) -> Prepared:
+def prepare(
+    app_dir: Path, only: str, *, environment: str | None = None, load: bool = True
+) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
     host.json and import the app. Errors end the command with a clear message."""
     try:
@@ -53,8 +61,11 @@ def prepare(app_dir: Path, only: str, *, environment: str | None = None,
         os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
         config = HostConfig.load(app_dir, os.environ)
         names = [n for n in only.split(",") if n.strip()]
-        app = load_app(config, os.environ, names) if load else LoadedApp(
-            app_dir / "function_app.py", (), ())
+        app = (
+            load_app(config, os.environ, names)
+            if load
+            else LoadedApp(app_dir / "function_app.py", (), ())
+        )
     except HostError as exc:
         fail(str(exc))
     return Prepared(settings, config, app)

@@ -65,11 +65,17 @@ def storage_emulator(app_dir: Path) -> Iterator[None]:
         return
     exe = find_azurite(app_dir, Path.cwd(), Path(__file__).resolve().parents[3])
     if exe is None:
-        fail("Azurite is not installed: run `npm ci` in the repository (or `make run`), or "
-             "`npm install -g azurite`, or point AzureWebJobsStorage at a storage account")
-    service = Azurite(exe, location=app_dir / ".funchost" / "azurite",
-                      blob_port=AZURITE_PORTS[0], queue_port=AZURITE_PORTS[1],
-                      table_port=AZURITE_PORTS[2])
+        fail(
+            "Azurite is not installed: run `npm ci` in the repository (or `make run`), or "
+            "`npm install -g azurite`, or point AzureWebJobsStorage at a storage account"
+        )
+    service = Azurite(
+        exe,
+        location=app_dir / ".funchost" / "azurite",
+        blob_port=AZURITE_PORTS[0],
+        queue_port=AZURITE_PORTS[1],
+        table_port=AZURITE_PORTS[2],
+    )
     try:
         service.start()
     except ServiceStartError as exc:
@@ -87,8 +93,10 @@ SERVICE_BUS_CONFIG = "servicebus.config.json"
 
 def _local_emulator_port(value: str) -> int | None:
     """The port of an emulator connection string on this machine, else None."""
-    parts = {k.strip().lower(): v.strip() for k, _, v in
-             (p.partition("=") for p in value.split(";") if "=" in p)}
+    parts = {
+        k.strip().lower(): v.strip()
+        for k, _, v in (p.partition("=") for p in value.split(";") if "=" in p)
+    }
     if parts.get("usedevelopmentemulator", "").lower() != "true":
         return None
     endpoint = parts.get("endpoint", "").removeprefix("sb://").rstrip("/")
@@ -104,8 +112,13 @@ def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> I
     # a function added later (and tools such as the SDK) find it under AzureWebJobsServiceBus.
     names = connection_names(functions) or {"ServiceBus"}
     unset = sorted(n for n in names if resolve(n, os.environ) is None)
-    ports = sorted(p for n in names if (c := resolve(n, os.environ)) is not None and c.value
-                   and (p := _local_emulator_port(c.value)) is not None)
+    ports = sorted(
+        p
+        for n in names
+        if (c := resolve(n, os.environ)) is not None
+        and c.value
+        and (p := _local_emulator_port(c.value)) is not None
+    )
     if not unset and not ports:
         yield  # every Service Bus connection points at a namespace
         return
@@ -116,17 +129,21 @@ def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> I
     else:
         config = app_dir / SERVICE_BUS_CONFIG
         service = ServiceBusEmulator(
-            config=config if config.exists() else None, port=port,
+            config=config if config.exists() else None,
+            port=port,
             data_dir=app_dir / ".funchost" / "servicebus",
-            extra_args=[] if config.exists() else emulator_args(functions, os.environ))
+            extra_args=[] if config.exists() else emulator_args(functions, os.environ),
+        )
         try:
             service.start()
         except ServiceStartError as exc:
             fail(str(exc))
         source = config.name if config.exists() else "built-in entities and the app's bindings"
         click.echo(f"Service Bus emulator started on 127.0.0.1:{port} (entities from {source}).")
-    connection = (f"Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
-                  f"SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;")
+    connection = (
+        f"Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
+        f"SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
+    )
     for name in unset:
         setting = name if name.lower().startswith("azurewebjobs") else f"AzureWebJobs{name}"
         os.environ[setting] = connection
@@ -142,8 +159,9 @@ def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> I
 @click.option("--host", "bind", default="0.0.0.0", show_default=True)
 @click.option("--no-auth", is_flag=True, help="Do not enforce function keys.")
 @app_options
-def dev(port: int | None, bind: str, no_auth: bool, app_dir: Path, only: str,
-        verbose: bool) -> None:
+def dev(
+    port: int | None, bind: str, no_auth: bool, app_dir: Path, only: str, verbose: bool
+) -> None:
     """Start the local emulators the app needs, then the host."""
     began = time.monotonic()
     logs.configure(verbose)
@@ -151,7 +169,14 @@ def dev(port: int | None, bind: str, no_auth: bool, app_dir: Path, only: str,
     # Settings and the app first: they decide which emulators are needed.
     prepared = prepare(app_dir, only)
     with storage_emulator(app_dir), servicebus_emulator(app_dir, prepared.app.functions):
-        run_host(prepared, HostOptions(
-            bind=bind, port=resolve_port(port, os.environ, prepared.settings.http_port),
-            auth=not no_auth, cors=prepared.settings.cors,
-            cors_credentials=prepared.settings.cors_credentials), began)
+        run_host(
+            prepared,
+            HostOptions(
+                bind=bind,
+                port=resolve_port(port, os.environ, prepared.settings.http_port),
+                auth=not no_auth,
+                cors=prepared.settings.cors,
+                cors_credentials=prepared.settings.cors_credentials,
+            ),
+            began,
+        )

@@ -38,8 +38,12 @@ def announce(host: Host, began: float) -> None:
     for line in lines:
         click.echo(f"\t{line}\n")
     if not lines:
-        click.echo(click.style("\tNo functions found. ", fg="yellow") +
-                   f"Is {host.app.script.name} registering functions on its FunctionApp?\n")
+        click.echo(
+            click.style("\tNo functions found. ", fg="yellow")
+            + f"Is {host.app.script.name} registering functions on its FunctionApp?\n"
+        )
     auth = "keys enforced (funchost keys prints them)" if host.keys else "keys not enforced"
-    click.echo(f"Host started in {(time.monotonic() - began) * 1000:.0f}ms on {base} "
-               f"(host id {host.host_id}; {auth}).")
+    click.echo(
+        f"Host started in {(time.monotonic() - began) * 1000:.0f}ms on {base} "
+        f"(host id {host.host_id}; {auth})."
+    )

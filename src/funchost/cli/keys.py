@@ -25,8 +25,9 @@ def keys(as_json: bool, app_dir: Path, only: str, verbose: bool) -> None:
     clients = ClientCache(os.environ)
     host_id = compute_host_id(os.environ, str(prepared.config.app_dir))
     manager = open_key_manager(prepared.config.app_dir, os.environ, clients, host_id, "cli")
-    http_functions = [s.name for s in prepared.app.functions
-                      if s.trigger.type.lower() == "httptrigger"]
+    http_functions = [
+        s.name for s in prepared.app.functions if s.trigger.type.lower() == "httptrigger"
+    ]
 
     async def read() -> dict[str, object]:
         try:

@@ -21,8 +21,9 @@ from funchost.host import Host, HostOptions
 DEFAULT_PORT = 7071
 
 
-def resolve_port(cli_port: int | None, environ: Mapping[str, str],
-                 settings_port: int | None) -> int:
+def resolve_port(
+    cli_port: int | None, environ: Mapping[str, str], settings_port: int | None
+) -> int:
     """--port, else the port of ASPNETCORE_URLS (as the real host in a container), else
     local.settings.json Host.LocalHttpPort, else 7071."""
     if cli_port is not None:
@@ -36,27 +37,54 @@ def resolve_port(cli_port: int | None, environ: Mapping[str, str],
 
 
 @click.command()
-@click.option("--port", "-p", type=int, default=None,
-              help="Port (default: ASPNETCORE_URLS, Host.LocalHttpPort, else 7071).")
-@click.option("--host", "bind", default="0.0.0.0", show_default=True,
-              help="Address to listen on.")
-@click.option("--no-auth", is_flag=True,
-              help="Do not enforce function keys (what `func start` does).")
-@click.option("--environment", default=None,
-              help="AZURE_FUNCTIONS_ENVIRONMENT (default Development).")
-@click.option("--grace", type=float, default=30.0, show_default=True,
-              help="Seconds running invocations get to finish on stop.")
+@click.option(
+    "--port",
+    "-p",
+    type=int,
+    default=None,
+    help="Port (default: ASPNETCORE_URLS, Host.LocalHttpPort, else 7071).",
+)
+@click.option("--host", "bind", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option(
+    "--no-auth", is_flag=True, help="Do not enforce function keys (what `func start` does)."
+)
+@click.option(
+    "--environment", default=None, help="AZURE_FUNCTIONS_ENVIRONMENT (default Development)."
+)
+@click.option(
+    "--grace",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds running invocations get to finish on stop.",
+)
 @app_options
-def start(port: int | None, bind: str, no_auth: bool, environment: str | None, grace: float,
-          app_dir: Path, only: str, verbose: bool) -> None:
+def start(
+    port: int | None,
+    bind: str,
+    no_auth: bool,
+    environment: str | None,
+    grace: float,
+    app_dir: Path,
+    only: str,
+    verbose: bool,
+) -> None:
     """Start the host with the app in APP_DIR."""
     began = time.monotonic()
     logs.configure(verbose)
     prepared = prepare(app_dir, only, environment=environment)
-    run_host(prepared, HostOptions(
-        bind=bind, port=resolve_port(port, os.environ, prepared.settings.http_port),
-        auth=not no_auth, grace_seconds=grace, cors=prepared.settings.cors,
-        cors_credentials=prepared.settings.cors_credentials), began)
+    run_host(
+        prepared,
+        HostOptions(
+            bind=bind,
+            port=resolve_port(port, os.environ, prepared.settings.http_port),
+            auth=not no_auth,
+            grace_seconds=grace,
+            cors=prepared.settings.cors,
+            cors_credentials=prepared.settings.cors_credentials,
+        ),
+        began,
+    )
 
 
 def run_host(prepared: Prepared, options: HostOptions, began: float) -> None:

@@ -14,20 +14,22 @@ from dataclasses import dataclass, field
 from funchost.errors import BindingError
 
 DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-           "K1SZFPTOtr/KBHBeksoGMGw==")
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def development_storage(proxy: str = "http://127.0.0.1") -> str:
     """What `UseDevelopmentStorage=true` stands for: Azurite on its default ports."""
-    return (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={proxy}:10000/{DEV_ACCOUNT};QueueEndpoint={proxy}:10001/{DEV_ACCOUNT};"
-            f"TableEndpoint={proxy}:10002/{DEV_ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint={proxy}:10000/{DEV_ACCOUNT};QueueEndpoint={proxy}:10001/{DEV_ACCOUNT};"
+        f"TableEndpoint={proxy}:10002/{DEV_ACCOUNT};"
+    )
 
 
 @dataclass(frozen=True)
 class Connection:
     """A resolved connection: a connection string, or an identity-based section."""
+
     name: str  # the setting name it was found under
     value: str | None = None
     section: Mapping[str, str] = field(default_factory=dict)  # lower-cased sub-keys
@@ -52,8 +54,10 @@ class Connection:
         account = self.section.get("accountname")
         if account:
             return f"https://{account}.{service}.core.windows.net"
-        raise BindingError(f"connection '{self.name}' has no {service}ServiceUri, serviceUri "
-                           f"or accountName setting for the {service} service")
+        raise BindingError(
+            f"connection '{self.name}' has no {service}ServiceUri, serviceUri "
+            f"or accountName setting for the {service} service"
+        )
 
 
 def _pairs(value: str) -> list[tuple[str, str]]:
@@ -68,8 +72,9 @@ def _pairs(value: str) -> list[tuple[str, str]]:
 def resolve(name: str | None, environ: Mapping[str, str]) -> Connection | None:
     """Find connection `name` in `environ`; None when nothing is set under any candidate."""
     name = (name or "").strip() or "Storage"
-    candidates = [f"AzureWebJobs{name}", name] if not name.lower().startswith("azurewebjobs") \
-        else [name]
+    candidates = (
+        [f"AzureWebJobs{name}", name] if not name.lower().startswith("azurewebjobs") else [name]
+    )
     lowered = {k.lower(): v for k, v in environ.items()}
     for candidate in candidates:
         low = candidate.lower()
@@ -78,7 +83,7 @@ def resolve(name: str | None, environ: Mapping[str, str]) -> Connection | None:
             if value:
                 return Connection(candidate, value)
         prefix = low + "__"
-        section = {k[len(prefix):]: v for k, v in lowered.items() if k.startswith(prefix) and v}
+        section = {k[len(prefix) :]: v for k, v in lowered.items() if k.startswith(prefix) and v}
         if section:
             return Connection(candidate, None, section)
     return None
@@ -89,8 +94,10 @@ def require(name: str | None, environ: Mapping[str, str], *, what: str) -> Conne
     conn = resolve(name, environ)
     if conn is None:
         shown = (name or "").strip() or "AzureWebJobsStorage"
-        raise BindingError(f"{what}: connection '{shown}' is not set (looked for "
-                           f"AzureWebJobs{shown.removeprefix('AzureWebJobs')}, {shown}, "
-                           f"ConnectionStrings:{shown} and {shown}__* in the environment "
-                           f"and local.settings.json Values)")
+        raise BindingError(
+            f"{what}: connection '{shown}' is not set (looked for "
+            f"AzureWebJobs{shown.removeprefix('AzureWebJobs')}, {shown}, "
+            f"ConnectionStrings:{shown} and {shown}__* in the environment "
+            f"and local.settings.json Values)"
+        )
     return conn

@@ -25,6 +25,7 @@ DEFAULT_BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": 
 @dataclass(frozen=True)
 class HttpOptions:
     """extensions.http (semantics §1, §6)."""
+
     route_prefix: str = "api"
     max_concurrent_requests: int = -1  # -1 = unbounded
     max_outstanding_requests: int = -1  # over the limit => 429
@@ -33,6 +34,7 @@ class HttpOptions:
 @dataclass(frozen=True)
 class QueuesOptions:
     """extensions.queues (semantics §1, §2)."""
+
     max_polling_interval: timedelta = timedelta(minutes=1)
     visibility_timeout: timedelta = timedelta(0)
     batch_size: int = 16
@@ -44,6 +46,7 @@ class QueuesOptions:
 @dataclass(frozen=True)
 class BlobsOptions:
     """extensions.blobs (semantics §1, §3)."""
+
     max_degree_of_parallelism: int = 8
     poison_blob_threshold: int = 5
 
@@ -51,6 +54,7 @@ class BlobsOptions:
 @dataclass(frozen=True)
 class ServiceBusOptions:
     """extensions.serviceBus (semantics §1, §5)."""
+
     prefetch_count: int = 0
     auto_complete_messages: bool = True
     max_auto_lock_renewal_duration: timedelta = timedelta(minutes=5)
@@ -63,6 +67,7 @@ class ServiceBusOptions:
 @dataclass(frozen=True)
 class SingletonOptions:
     """singleton (semantics §1, W Singleton/SingletonOptions.cs)."""
+
     lock_period: timedelta = timedelta(seconds=15)
     listener_lock_period: timedelta = timedelta(minutes=1)
     listener_lock_recovery_polling_interval: timedelta = timedelta(minutes=1)
@@ -72,6 +77,7 @@ class SingletonOptions:
 @dataclass(frozen=True)
 class RetryOptions:
     """A retry policy: host.json `retry` or `@app.retry` (semantics §1.2)."""
+
     strategy: str  # "fixed_delay" | "exponential_backoff"
     max_retry_count: int  # -1 = forever
     delay_interval: timedelta = timedelta(0)
@@ -82,6 +88,7 @@ class RetryOptions:
 @dataclass(frozen=True)
 class HostConfig:
     """Everything the host reads from host.json and the environment, parsed once."""
+
     app_dir: Path
     environment: str = "Production"
     function_timeout: timedelta | None = timedelta(minutes=30)
@@ -101,8 +108,9 @@ class HostConfig:
         return self.environment.lower() == "development"
 
     @classmethod
-    def load(cls, app_dir: Path, environ: Mapping[str, str],
-             processor_count: int | None = None) -> HostConfig:
+    def load(
+        cls, app_dir: Path, environ: Mapping[str, str], processor_count: int | None = None
+    ) -> HostConfig:
         """Read `<app_dir>/host.json`, apply environment overrides and defaults.
 
         Raises:
@@ -114,8 +122,9 @@ class HostConfig:
         path = app_dir / "host.json"
         data: dict[str, Any] = read_json_object(path) if path.exists() else {"version": "2.0"}
         if "version" not in {k.lower() for k in data}:
-            raise ConfigError(f"{path}: the required property 'version' is missing "
-                              f"(set \"version\": \"2.0\")")
+            raise ConfigError(
+                f'{path}: the required property \'version\' is missing (set "version": "2.0")'
+            )
         sources: dict[tuple[str, ...], str] = {}
         for name, value in environ.items():
             if name.lower().startswith(ENV_PREFIX):
@@ -134,8 +143,9 @@ class HostConfig:
             function_timeout=_function_timeout(root),
             functions=_functions(root),
             http=_http(root.section("extensions", "http")),
-            queues=_queues(root.section("extensions", "queues"), cpus,
-                           environment.lower() == "development"),
+            queues=_queues(
+                root.section("extensions", "queues"), cpus, environment.lower() == "development"
+            ),
             blobs=_blobs(root.section("extensions", "blobs"), cpus),
             service_bus=_service_bus(root.section("extensions", "serviceBus"), cpus),
             singleton=_singleton(root.section("singleton")),
@@ -222,8 +232,9 @@ def _service_bus(s: Section, cpus: int) -> ServiceBusOptions:
     return ServiceBusOptions(
         prefetch_count=s.integer("prefetchCount", 0, minimum=0),
         auto_complete_messages=s.boolean("autoCompleteMessages", True),
-        max_auto_lock_renewal_duration=s.timespan("maxAutoLockRenewalDuration",
-                                                  timedelta(minutes=5)),
+        max_auto_lock_renewal_duration=s.timespan(
+            "maxAutoLockRenewalDuration", timedelta(minutes=5)
+        ),
         max_concurrent_calls=s.integer("maxConcurrentCalls", 16 * cpus, minimum=1),
         max_concurrent_sessions=s.integer("maxConcurrentSessions", 8, minimum=1),
         max_message_batch_size=s.integer(batch_key, 1000, minimum=1),
@@ -236,9 +247,11 @@ def _singleton(s: Section) -> SingletonOptions:
         lock_period=s.timespan("lockPeriod", timedelta(seconds=15)),
         listener_lock_period=s.timespan("listenerLockPeriod", timedelta(minutes=1)),
         listener_lock_recovery_polling_interval=s.timespan(
-            "listenerLockRecoveryPollingInterval", timedelta(minutes=1)),
+            "listenerLockRecoveryPollingInterval", timedelta(minutes=1)
+        ),
         lock_acquisition_polling_interval=s.timespan(
-            "lockAcquisitionPollingInterval", timedelta(seconds=5)),
+            "lockAcquisitionPollingInterval", timedelta(seconds=5)
+        ),
     )
 
 
@@ -246,7 +259,8 @@ def parse_retry(s: Section) -> RetryOptions:
     """A retry section: host.json `retry` (camelCase) or the settings dict of `@app.retry`
     (snake_case); Section lookups ignore case and underscores, so both read the same."""
     strategy = {"fixeddelay": "fixed_delay", "exponentialbackoff": "exponential_backoff"}.get(
-        str(s.get("strategy", "")).lower().replace("_", ""))
+        str(s.get("strategy", "")).lower().replace("_", "")
+    )
     if strategy is None:
         s.fail("strategy", "must be 'fixed_delay' or 'exponential_backoff'", s.get("strategy"))
     count = s.integer("maxRetryCount", None, minimum=-1)

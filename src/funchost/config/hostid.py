@@ -20,7 +20,7 @@ def stable_hash(text: str) -> int:
     h = 23
     data = text.encode("utf-16-le")
     for i in range(0, len(data), 2):
-        h = (h * 31 + int.from_bytes(data[i:i + 2], "little")) & 0xFFFFFFFF
+        h = (h * 31 + int.from_bytes(data[i : i + 2], "little")) & 0xFFFFFFFF
     return h - (1 << 32) if h >= (1 << 31) else h
 
 
@@ -32,6 +32,9 @@ def default_host_id(machine_name: str, app_path: str) -> str:
 
 def host_id(environ: Mapping[str, str], app_path: str) -> str:
     for key, value in environ.items():
-        if key.lower() in ("azurefunctionswebhost__hostid", "azurefunctionswebhost:hostid") and value:
+        if (
+            key.lower() in ("azurefunctionswebhost__hostid", "azurefunctionswebhost:hostid")
+            and value
+        ):
             return value.lower()
     return default_host_id(socket.gethostname().split(".")[0], app_path)

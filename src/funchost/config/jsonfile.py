@@ -33,7 +33,7 @@ def strip_comments(text: str) -> str:
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             # Keep newlines so error line numbers stay right.
-            chunk = text[i:] if end < 0 else text[i:end + 2]
+            chunk = text[i:] if end < 0 else text[i : end + 2]
             out.append("\n" * chunk.count("\n"))
             i = n if end < 0 else end + 2
             continue
@@ -54,6 +54,7 @@ def read_json_object(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: expected a JSON object at the top level, "
-                          f"got {type(value).__name__}")
+        raise ConfigError(
+            f"{path}: expected a JSON object at the top level, got {type(value).__name__}"
+        )
     return value

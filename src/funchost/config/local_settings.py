@@ -34,16 +34,19 @@ class LocalSettings:
             return cls()
         data = read_json_object(path)
         if data.get("IsEncrypted") is True:
-            raise ConfigError(f"{path}: IsEncrypted is true; funchost reads only unencrypted "
-                              f"settings (run `func settings decrypt`)")
+            raise ConfigError(
+                f"{path}: IsEncrypted is true; funchost reads only unencrypted "
+                f"settings (run `func settings decrypt`)"
+            )
         values = _string_map(path, data, "Values")
         conns = _string_map(path, data, "ConnectionStrings")
         host = data.get("Host") or {}
         if not isinstance(host, dict):
             raise ConfigError(f"{path}: Host must be an object, got {host!r}")
         port = host.get("LocalHttpPort")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int)
-                                 or not 0 <= port <= 65535):
+        if port is not None and (
+            isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
+        ):
             raise ConfigError(f"{path}: Host.LocalHttpPort must be a port number, got {port!r}")
         cors_raw = host.get("CORS") or ""
         cors = tuple(o.strip() for o in str(cors_raw).split(",") if o.strip())

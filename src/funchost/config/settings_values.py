@@ -69,8 +69,9 @@ class Section:
             self.fail(key, "is required", None)
         return raw
 
-    def integer(self, key: str, default: Any, *, minimum: int | None = None,
-                maximum: int | None = None) -> Any:
+    def integer(
+        self, key: str, default: Any, *, minimum: int | None = None, maximum: int | None = None
+    ) -> Any:
         raw = self._given(key, default)
         if raw is _MISSING:
             return default

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 _DAYS = re.compile(r"^\s*(-)?(\d+)\s*$")
 _CLOCK = re.compile(
-    r"^\s*(-)?(?:(\d+)[.:](?=\d+:\d+:\d+))?(\d+):(\d+)(?::(\d+)(?:\.(\d{1,7}))?)?\s*$")
+    r"^\s*(-)?(?:(\d+)[.:](?=\d+:\d+:\d+))?(\d+):(\d+)(?::(\d+)(?:\.(\d{1,7}))?)?\s*$"
+)
 
 
 def parse_timespan(text: str) -> timedelta:
@@ -28,8 +29,10 @@ def parse_timespan(text: str) -> timedelta:
     neg, days, hours, minutes, seconds, fraction = m.groups()
     h, mi, s = int(hours), int(minutes), int(seconds or 0)
     if h > 23 or mi > 59 or s > 59:
-        raise ValueError(f"'{text}' is out of range: hours 0-23, minutes and seconds 0-59 "
-                         f"(use d.hh:mm:ss for longer spans)")
+        raise ValueError(
+            f"'{text}' is out of range: hours 0-23, minutes and seconds 0-59 "
+            f"(use d.hh:mm:ss for longer spans)"
+        )
     micros = int((fraction or "0").ljust(7, "0")[:6])
     value = timedelta(days=int(days or 0), hours=h, minutes=mi, seconds=s, microseconds=micros)
     return -value if neg else value

@@ -11,8 +11,13 @@ import random
 
 
 class RandomizedBackoff:
-    def __init__(self, minimum: float, maximum: float, delta: float | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        minimum: float,
+        maximum: float,
+        delta: float | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.minimum = minimum
         self.maximum = max(maximum, minimum)
         self.delta = minimum if delta is None else delta

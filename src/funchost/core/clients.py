@@ -19,10 +19,12 @@ STORAGE_RETRY: dict[str, Any] = {"retry_total": 2, "initial_backoff": 0.5, "incr
 TABLE_RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.5}
 # Blobs move in 4 MiB blocks and ranges, so a large one streams rather than travelling as
 # one huge request.
-BLOB_IO: dict[str, Any] = {"max_single_put_size": 4 * 1024 * 1024,
-                           "max_block_size": 4 * 1024 * 1024,
-                           "max_single_get_size": 4 * 1024 * 1024,
-                           "max_chunk_get_size": 4 * 1024 * 1024}
+BLOB_IO: dict[str, Any] = {
+    "max_single_put_size": 4 * 1024 * 1024,
+    "max_block_size": 4 * 1024 * 1024,
+    "max_single_get_size": 4 * 1024 * 1024,
+    "max_chunk_get_size": 4 * 1024 * 1024,
+}
 
 
 class ClientCache:
@@ -38,20 +40,24 @@ class ClientCache:
 
     def blob_service(self, name: str | None, *, what: str = "blob binding") -> Any:
         from azure.storage.blob.aio import BlobServiceClient
+
         return self._storage("blob", BlobServiceClient, name, what, {**STORAGE_RETRY, **BLOB_IO})
 
     def queue_service(self, name: str | None, *, what: str = "queue binding") -> Any:
         from azure.storage.queue.aio import QueueServiceClient
+
         return self._storage("queue", QueueServiceClient, name, what, STORAGE_RETRY)
 
     def table_service(self, name: str | None, *, what: str = "table binding") -> Any:
         from azure.data.tables.aio import TableServiceClient
+
         return self._storage("table", TableServiceClient, name, what, TABLE_RETRY)
 
     def service_bus(self, name: str | None, *, what: str = "Service Bus binding") -> Any:
         """A ServiceBusClient for connection `name` (default `ServiceBus`, that is
         `AzureWebJobsServiceBus`): a connection string, or `X__fullyQualifiedNamespace`."""
         from azure.servicebus.aio import ServiceBusClient
+
         conn = self.connection(name or "ServiceBus", what=what)
         key = ("servicebus", conn.name)
         client = self._clients.get(key)
@@ -60,23 +66,28 @@ class ClientCache:
                 namespace = conn.section.get("fullyqualifiednamespace")
                 if not namespace:
                     from funchost.errors import BindingError
-                    raise BindingError(f"{what}: connection '{conn.name}' needs "
-                                       f"{conn.name}__fullyQualifiedNamespace")
+
+                    raise BindingError(
+                        f"{what}: connection '{conn.name}' needs "
+                        f"{conn.name}__fullyQualifiedNamespace"
+                    )
                 client = ServiceBusClient(namespace, self._credential(conn))
             else:
                 client = ServiceBusClient.from_connection_string(conn.value)
             self._clients[key] = client
         return client
 
-    def _storage(self, service: str, cls: Any, name: str | None, what: str,
-                 options: dict[str, Any]) -> Any:
+    def _storage(
+        self, service: str, cls: Any, name: str | None, what: str, options: dict[str, Any]
+    ) -> Any:
         conn = self.connection(name, what=what)
         key = (service, conn.name)
         client = self._clients.get(key)
         if client is None:
             if conn.is_identity:
-                client = cls(conn.storage_service_url(service), credential=self._credential(conn),
-                             **options)
+                client = cls(
+                    conn.storage_service_url(service), credential=self._credential(conn), **options
+                )
             else:
                 client = cls.from_connection_string(conn.storage_connection_string(), **options)
             self._clients[key] = client
@@ -84,11 +95,11 @@ class ClientCache:
 
     def _credential(self, conn: Connection) -> Any:
         from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
         if conn.section.get("credential", "").lower() == "managedidentity":
             cred: Any = ManagedIdentityCredential(client_id=conn.section.get("clientid"))
         else:
-            cred = DefaultAzureCredential(
-                managed_identity_client_id=conn.section.get("clientid"))
+            cred = DefaultAzureCredential(managed_identity_client_id=conn.section.get("clientid"))
         self._credentials.append(cred)
         return cred
 

@@ -39,6 +39,7 @@ class _RpcException(_abc.RpcException):
     @property
     def stack_trace(self) -> str:
         import traceback
+
         return "".join(traceback.format_exception(self._exc)) if self._exc else ""
 
     @property
@@ -47,8 +48,9 @@ class _RpcException(_abc.RpcException):
 
 
 class _RetryContext(_abc.RetryContext):
-    def __init__(self, retry_count: int, max_retry_count: int,
-                 exception: BaseException | None) -> None:
+    def __init__(
+        self, retry_count: int, max_retry_count: int, exception: BaseException | None
+    ) -> None:
         self._count, self._max, self._exc = retry_count, max_retry_count, _RpcException(exception)
 
     @property

@@ -53,8 +53,10 @@ class GenericConverter:
             return Datum(obj, "int")
         if isinstance(obj, float):
             return Datum(obj, "double")
-        raise TypeError(f"cannot send a value of type {type(obj).__name__} to this binding "
-                        f"(use str, bytes, dict, list, int or float)")
+        raise TypeError(
+            f"cannot send a value of type {type(obj).__name__} to this binding "
+            f"(use str, bytes, dict, list, int or float)"
+        )
 
 
 class HttpResponseEncoder:
@@ -87,15 +89,19 @@ class HttpResponseEncoder:
         if not has_type:
             mimetype = obj.mimetype
             headers["content-type"] = Datum(
-                f"{mimetype}; charset={obj.charset}" if mimetype.startswith("text/")
-                else mimetype, "string")
+                f"{mimetype}; charset={obj.charset}" if mimetype.startswith("text/") else mimetype,
+                "string",
+            )
         body = obj.get_body()
-        return Datum({
-            "status_code": Datum(str(obj.status_code), "string"),
-            "headers": headers,
-            "cookies": cookies or None,
-            "body": Datum(body if body is not None else b"", "bytes"),
-        }, "http")
+        return Datum(
+            {
+                "status_code": Datum(str(obj.status_code), "string"),
+                "headers": headers,
+                "cookies": cookies or None,
+                "body": Datum(body if body is not None else b"", "bytes"),
+            },
+            "http",
+        )
 
 
 _LIBRARY_HTTP = meta.get_binding_registry().get("http")

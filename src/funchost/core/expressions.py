@@ -21,6 +21,7 @@ _PARAM = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 
 def resolve_settings(text: str, environ: Mapping[str, str], *, what: str) -> str:
     """Replace `%Name%` with app settings, at load time; a missing one is a BindingError."""
+
     def repl(m: re.Match[str]) -> str:
         name = m.group(1)
         value = environ.get(name)
@@ -30,11 +31,13 @@ def resolve_settings(text: str, environ: Mapping[str, str], *, what: str) -> str
         if value is None:
             raise BindingError(f"{what}: app setting '%{name}%' is not set")
         return value
+
     return _SETTING.sub(repl, text)
 
 
-def required_setting(binding: BindingInfo, key: str, environ: Mapping[str, str], *,
-                     what: str) -> str:
+def required_setting(
+    binding: BindingInfo, key: str, environ: Mapping[str, str], *, what: str
+) -> str:
     """A binding property that must be given, with its `%AppSetting%` references resolved."""
     raw = binding.text(key)
     if not raw:
@@ -83,7 +86,10 @@ def resolve(text: str, data: Mapping[str, Any], *, what: str) -> str:
             return now.strftime("%Y-%m-%dT%H-%M-%SZ") if low == "datetime" else now.isoformat()
         value = _lookup(data, name)
         if value is None:
-            raise BindingError(f"{what}: no value for the binding parameter '{{{name}}}' "
-                               f"(available: {', '.join(sorted(data)) or 'none'})")
+            raise BindingError(
+                f"{what}: no value for the binding parameter '{{{name}}}' "
+                f"(available: {', '.join(sorted(data)) or 'none'})"
+            )
         return _format(value)
+
     return _PARAM.sub(repl, text)

@@ -22,6 +22,7 @@ def new_id() -> str:
 @dataclass(frozen=True)
 class RetryState:
     """What `context.retry_context` shows (semantics §1.2)."""
+
     retry_count: int = 0
     max_retry_count: int = 0
     exception: BaseException | None = None
@@ -38,6 +39,7 @@ class Invocation:
             `{Id}`, JSON body properties); defaults to the metadata's Python values.
         reason: shown in the `Executing ... (Reason=...)` log line.
     """
+
     function: FunctionSpec
     trigger: Datum
     reason: str
@@ -51,6 +53,7 @@ class Invocation:
 class Succeeded:
     """The function returned; `results` holds encoded outputs by binding name (for
     example `$return` of an HTTP function)."""
+
     invocation_id: str
     results: Mapping[str, Datum] = field(default_factory=dict)
     duration_ms: float = 0.0
@@ -63,6 +66,7 @@ class Succeeded:
 @dataclass(frozen=True)
 class Failed:
     """The function (or one of its bindings) raised; `error` is the exception."""
+
     invocation_id: str
     error: BaseException
     duration_ms: float = 0.0

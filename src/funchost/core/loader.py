@@ -41,8 +41,9 @@ class LoadedApp:
         return next((f for f in self.functions if f.name.lower() == low), None)
 
 
-def load_app(config: HostConfig, environ: Mapping[str, str],
-             only: Iterable[str] | None = None) -> LoadedApp:
+def load_app(
+    config: HostConfig, environ: Mapping[str, str], only: Iterable[str] | None = None
+) -> LoadedApp:
     """Import the app and index its functions.
 
     Parameters:
@@ -65,8 +66,11 @@ def load_app(config: HostConfig, environ: Mapping[str, str],
             continue
         try:
             if name.lower() in seen:
-                raise FunctionLoadError(name, "another function has the same name; function "
-                                              "names must be unique (@app.function_name)")
+                raise FunctionLoadError(
+                    name,
+                    "another function has the same name; function "
+                    "names must be unique (@app.function_name)",
+                )
             seen.add(name.lower())
             specs.append(_index(builder.build(app.auth_level), script, config, environ))
         except FunctionLoadError as exc:
@@ -74,7 +78,9 @@ def load_app(config: HostConfig, environ: Mapping[str, str],
         except (ValueError, TypeError, HostError) as exc:
             errors.append(FunctionLoadError(name, str(exc)))
     if wanted is not None:
-        for name in sorted(wanted - {s.name.lower() for s in specs} - {e.function.lower() for e in errors}):
+        for name in sorted(
+            wanted - {s.name.lower() for s in specs} - {e.function.lower() for e in errors}
+        ):
             log.warning("The function '%s' named in --functions/host.json was not found", name)
     return LoadedApp(script, tuple(specs), tuple(errors))
 
@@ -86,8 +92,10 @@ def _wanted(only: Iterable[str] | None, from_config: tuple[str, ...] | None) -> 
 
 def _import(script: Path, app_dir: Path) -> Any:
     if not script.is_file():
-        raise AppLoadError(f"{script}: the app script does not exist (set "
-                           f"PYTHON_SCRIPT_FILE_NAME for another file name)")
+        raise AppLoadError(
+            f"{script}: the app script does not exist (set "
+            f"PYTHON_SCRIPT_FILE_NAME for another file name)"
+        )
     # The worker puts the app root first on sys.path, so `functions/` and `shared/` import.
     root = str(app_dir)
     if root not in sys.path:
@@ -128,9 +136,11 @@ def _find_register(module: Any, script: Path) -> func.FunctionRegister:
     found = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
-        raise AppLoadError(f"{script}: found {what} FunctionApp instances at module level; "
-                           f"exactly one is required (register blueprints with "
-                           f"app.register_functions(bp))")
+        raise AppLoadError(
+            f"{script}: found {what} FunctionApp instances at module level; "
+            f"exactly one is required (register blueprints with "
+            f"app.register_functions(bp))"
+        )
     return found[0]
 
 
@@ -141,8 +151,9 @@ def _builder_name(builder: Any) -> str:
         return getattr(getattr(builder, "_function", None), "_name", "<unknown>")
 
 
-def _index(fn: func.FunctionBuilder, script: Path, config: HostConfig,
-           environ: Mapping[str, str]) -> FunctionSpec:
+def _index(
+    fn: func.FunctionBuilder, script: Path, config: HostConfig, environ: Mapping[str, str]
+) -> FunctionSpec:
     name = fn.get_function_name()
     function_json = json.loads(fn.get_function_json())
     bindings = tuple(_binding(raw) for raw in function_json.get("bindings", []))
@@ -152,18 +163,31 @@ def _index(fn: func.FunctionBuilder, script: Path, config: HostConfig,
     user_fn = fn.get_user_function()
     sig = bind_signature(name, user_fn, bindings)
     return FunctionSpec(
-        name=name, func=user_fn, trigger=triggers[0], bindings=bindings,
-        inputs=sig.inputs, outputs=sig.outputs, returns=sig.returns,
-        is_async=inspect.iscoroutinefunction(user_fn), needs_context=sig.needs_context,
-        directory=str(Path(inspect.getfile(user_fn)).parent), script_file=script.name,
-        function_json=function_json, retry=_retry(fn, name, config),
-        disabled=is_disabled(name, environ), http_type=getattr(fn, "http_type", "function"),
+        name=name,
+        func=user_fn,
+        trigger=triggers[0],
+        bindings=bindings,
+        inputs=sig.inputs,
+        outputs=sig.outputs,
+        returns=sig.returns,
+        is_async=inspect.iscoroutinefunction(user_fn),
+        needs_context=sig.needs_context,
+        directory=str(Path(inspect.getfile(user_fn)).parent),
+        script_file=script.name,
+        function_json=function_json,
+        retry=_retry(fn, name, config),
+        disabled=is_disabled(name, environ),
+        http_type=getattr(fn, "http_type", "function"),
     )
 
 
 def _binding(raw: Mapping[str, Any]) -> BindingInfo:
-    return BindingInfo(name=str(raw.get("name")), type=str(raw.get("type")),
-                       direction=str(raw.get("direction", "in")).lower(), raw=raw)
+    return BindingInfo(
+        name=str(raw.get("name")),
+        type=str(raw.get("type")),
+        direction=str(raw.get("direction", "in")).lower(),
+        raw=raw,
+    )
 
 
 def _retry(fn: func.FunctionBuilder, name: str, config: HostConfig) -> RetryOptions | None:
@@ -179,5 +203,4 @@ def _retry(fn: func.FunctionBuilder, name: str, config: HostConfig) -> RetryOpti
 def is_disabled(name: str, environ: Mapping[str, str]) -> bool:
     """`AzureWebJobs.<name>.Disabled` (or the `__`/`_` forms Linux app settings need)."""
     keys = {f"azurewebjobs{sep}{name}{sep}disabled".lower() for sep in (".", "__", "_")}
-    return any(k.lower() in keys and v.strip().lower() in ("true", "1")
-               for k, v in environ.items())
+    return any(k.lower() in keys and v.strip().lower() in ("true", "1") for k, v in environ.items())

@@ -16,9 +16,11 @@ import time
 from typing import Any
 
 current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "funchost_invocation_id", default=None)
+    "funchost_invocation_id", default=None
+)
 current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "funchost_function", default=None)
+    "funchost_function", default=None
+)
 
 
 class InvocationFilter(logging.Filter):
@@ -37,8 +39,10 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         second = int(record.created)
         if second != self._second:  # strftime once a second, not once a record
-            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S",
-                                                              time.gmtime(second))
+            self._second, self._stamp = (
+                second,
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)),
+            )
         stamp = self._stamp
         millis = int(record.msecs)
         message = record.getMessage()
@@ -98,22 +102,30 @@ def configure(verbose: bool = False) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.config.dictConfig({
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"invocation": {"()": InvocationFilter}},
-        "formatters": {"console": {"()": ConsoleFormatter}},
-        "handlers": {"console": {"()": ConsoleHandler, "stream": "ext://sys.stdout",
-                                 "formatter": "console", "filters": ["invocation"]}},
-        "root": {"level": "DEBUG" if verbose else "INFO", "handlers": ["console"]},
-        "loggers": {
-            # The SDKs are chatty at INFO (every HTTP request); keep them for --verbose.
-            "azure": {"level": "DEBUG" if verbose else "WARNING"},
-            "uamqp": {"level": "WARNING"},
-            "proton": {"level": "CRITICAL"},
-            "uvicorn": {"level": "INFO" if verbose else "WARNING"},
-            "uvicorn.access": {"level": "INFO" if verbose else "WARNING"},
-            "uvicorn.error": {"level": "INFO" if verbose else "WARNING"},
-            "asyncio": {"level": "WARNING"},
-        },
-    })
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"invocation": {"()": InvocationFilter}},
+            "formatters": {"console": {"()": ConsoleFormatter}},
+            "handlers": {
+                "console": {
+                    "()": ConsoleHandler,
+                    "stream": "ext://sys.stdout",
+                    "formatter": "console",
+                    "filters": ["invocation"],
+                }
+            },
+            "root": {"level": "DEBUG" if verbose else "INFO", "handlers": ["console"]},
+            "loggers": {
+                # The SDKs are chatty at INFO (every HTTP request); keep them for --verbose.
+                "azure": {"level": "DEBUG" if verbose else "WARNING"},
+                "uamqp": {"level": "WARNING"},
+                "proton": {"level": "CRITICAL"},
+                "uvicorn": {"level": "INFO" if verbose else "WARNING"},
+                "uvicorn.access": {"level": "INFO" if verbose else "WARNING"},
+                "uvicorn.error": {"level": "INFO" if verbose else "WARNING"},
+                "asyncio": {"level": "WARNING"},
+            },
+        }
+    )

@@ -41,12 +41,21 @@ def with_timeout(inner: Invoke, timeout: timedelta | None) -> Invoke:
         with anyio.move_on_after(seconds) as scope:
             return await inner(inv)
         assert scope.cancelled_caught
-        log.error("Timeout value of %s exceeded by function '%s' (Id: '%s'). "
-                  "Initiating cancellation.", format_timespan(timeout),
-                  inv.function.qualified_name, inv.id)
-        return Failed(inv.id, FunctionTimeoutError(
-            f"Timeout value of {format_timespan(timeout)} was exceeded by function: "
-            f"{inv.function.qualified_name}"), seconds * 1000)
+        log.error(
+            "Timeout value of %s exceeded by function '%s' (Id: '%s'). Initiating cancellation.",
+            format_timespan(timeout),
+            inv.function.qualified_name,
+            inv.id,
+        )
+        return Failed(
+            inv.id,
+            FunctionTimeoutError(
+                f"Timeout value of {format_timespan(timeout)} was exceeded by function: "
+                f"{inv.function.qualified_name}"
+            ),
+            seconds * 1000,
+        )
+
     return invoke
 
 
@@ -84,19 +93,25 @@ def with_retry(inner: Invoke, policy: RetryOptions | None, stopping: anyio.Event
             attempt += 1
             assert isinstance(outcome, Failed)
             delay = retry_delay(policy, attempt)
-            log.info("Waiting for `%s` before retrying function execution. Next attempt: "
-                     "'%d'. Max retry count: '%d'.", format_timespan(timedelta(seconds=delay)),
-                     attempt, policy.max_retry_count)
+            log.info(
+                "Waiting for `%s` before retrying function execution. Next attempt: "
+                "'%d'. Max retry count: '%d'.",
+                format_timespan(timedelta(seconds=delay)),
+                attempt,
+                policy.max_retry_count,
+            )
             with anyio.move_on_after(delay):
                 await stopping.wait()
             current = dataclasses.replace(
-                inv, id=new_id(),
-                retry=RetryState(attempt, policy.max_retry_count, outcome.error))
+                inv, id=new_id(), retry=RetryState(attempt, policy.max_retry_count, outcome.error)
+            )
+
     return invoke
 
 
 def with_logging(inner: Invoke) -> Invoke:
     """`Executing 'Functions.x' (Reason=..., Id=...)` / `Executed ... (Succeeded|Failed, ...)`."""
+
     async def invoke(inv: Invocation) -> Outcome:
         name = inv.function.qualified_name
         token_id = current_invocation.set(inv.id)
@@ -105,15 +120,25 @@ def with_logging(inner: Invoke) -> Invoke:
             log.info("Executing '%s' (Reason='%s', Id=%s)", name, inv.reason, inv.id)
             outcome = await inner(inv)
             if isinstance(outcome, Failed):
-                log.error("Executed '%s' (Failed, Id=%s, Duration=%dms)\n%s", name, inv.id,
-                          outcome.duration_ms, _describe(outcome.error, name))
+                log.error(
+                    "Executed '%s' (Failed, Id=%s, Duration=%dms)\n%s",
+                    name,
+                    inv.id,
+                    outcome.duration_ms,
+                    _describe(outcome.error, name),
+                )
             else:
-                log.info("Executed '%s' (Succeeded, Id=%s, Duration=%dms)", name, inv.id,
-                         outcome.duration_ms)
+                log.info(
+                    "Executed '%s' (Succeeded, Id=%s, Duration=%dms)",
+                    name,
+                    inv.id,
+                    outcome.duration_ms,
+                )
             return outcome
         finally:
             current_function.reset(token_fn)
             current_invocation.reset(token_id)
+
     return invoke
 
 
@@ -140,6 +165,7 @@ class InFlight:
                 self.count -= 1
                 if self.count == 0 and self._idle is not None:
                     self._idle.set()
+
         return invoke
 
     async def wait_idle(self, timeout: float) -> bool:

@@ -53,8 +53,13 @@ def thread_count(environ: Mapping[str, str]) -> int:
 class FunctionRunner:
     """Calls one function; the `Invoke` at the core of the wrapper stack."""
 
-    def __init__(self, spec: FunctionSpec, inputs: Mapping[str, InputBinding],
-                 outputs: Mapping[str, OutputBinding], executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        inputs: Mapping[str, InputBinding],
+        outputs: Mapping[str, OutputBinding],
+        executor: ThreadPoolExecutor,
+    ) -> None:
         self.spec = spec
         self._inputs = inputs  # by parameter name, every non-trigger input
         self._outputs = outputs  # by binding name ($return included), those written by a plug-in
@@ -77,7 +82,8 @@ class FunctionRunner:
             else:
                 datum, metadata = await self._inputs[param.name].read(invocation), {}
             args[param.name] = converter_for(param.converter).decode(
-                datum, trigger_metadata=metadata)
+                datum, trigger_metadata=metadata
+            )
         holders = {p.name: Out() for p in spec.outputs}
         args.update(holders)
         if spec.needs_context:
@@ -90,8 +96,9 @@ class FunctionRunner:
             call = functools.partial(contextvars.copy_context().run, spec.func, **args)
             result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         if result is not None and spec.returns is None:
-            raise RuntimeError(f"function '{spec.name}' without a $return binding returned "
-                               f"a non-None value")
+            raise RuntimeError(
+                f"function '{spec.name}' without a $return binding returned a non-None value"
+            )
         results: dict[str, Datum] = {}
         for param in spec.outputs:
             value = holders[param.name].get()
@@ -112,9 +119,13 @@ def _encode(param: ParamSpec, value: Any) -> Datum:
     try:
         datum = conv.encode(value, expected_type=param.pytype)
     except NotImplementedError:
-        raise TypeError(f"cannot send a {type(value).__name__} to binding "
-                        f"'{param.binding.name}' of type '{param.binding.type}'") from None
+        raise TypeError(
+            f"cannot send a {type(value).__name__} to binding "
+            f"'{param.binding.name}' of type '{param.binding.type}'"
+        ) from None
     if datum is None:
-        raise TypeError(f"binding '{param.binding.name}' of type '{param.binding.type}' "
-                        f"cannot encode a {type(value).__name__}")
+        raise TypeError(
+            f"binding '{param.binding.name}' of type '{param.binding.type}' "
+            f"cannot encode a {type(value).__name__}"
+        )
     return datum  # type: ignore[no-any-return]

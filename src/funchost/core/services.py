@@ -29,6 +29,7 @@ class HostServices:
         plugin_state: per-host objects plug-ins share between their listeners (for example
             the one blob scanner serving every blob-triggered function), keyed by plug-in.
     """
+
     config: HostConfig
     environ: Mapping[str, str]
     host_id: str

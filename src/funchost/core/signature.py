@@ -30,8 +30,9 @@ class Signature:
     needs_context: bool
 
 
-def bind_signature(name: str, fn: Callable[..., Any],
-                   bindings: tuple[BindingInfo, ...]) -> Signature:
+def bind_signature(
+    name: str, fn: Callable[..., Any], bindings: tuple[BindingInfo, ...]
+) -> Signature:
     """Raises FunctionLoadError naming the function and the mismatch."""
     params = dict(inspect.signature(fn).parameters)
     try:
@@ -41,8 +42,10 @@ def bind_signature(name: str, fn: Callable[..., Any],
     by_name = {b.name: b for b in bindings if b.name != RETURN}
     for b in bindings:
         if b.direction == "inout":
-            raise FunctionLoadError(name, f'binding {b.name} has direction "inout", '
-                                          f"which Python functions do not support")
+            raise FunctionLoadError(
+                name,
+                f'binding {b.name} has direction "inout", which Python functions do not support',
+            )
         if b.name == RETURN and b.direction != "out":
             raise FunctionLoadError(name, '"$return" binding must have direction "out"')
     needs_context = "context" in params and "context" not in by_name
@@ -50,17 +53,24 @@ def bind_signature(name: str, fn: Callable[..., Any],
         params.pop("context")
         anno = hints.get("context")
         if anno is not None and not (isinstance(anno, type) and anno.__name__ == "Context"):
-            raise FunctionLoadError(name, 'the "context" parameter is expected to be of type '
-                                          f"azure.functions.Context, got {anno!r}")
+            raise FunctionLoadError(
+                name,
+                'the "context" parameter is expected to be of type '
+                f"azure.functions.Context, got {anno!r}",
+            )
     extra = set(params) - set(by_name)
     if extra:
-        raise FunctionLoadError(name, "these parameters have no binding: "
-                                      f"{', '.join(sorted(extra))} (route parameters are read "
-                                      "from req.route_params, not declared as arguments)")
+        raise FunctionLoadError(
+            name,
+            "these parameters have no binding: "
+            f"{', '.join(sorted(extra))} (route parameters are read "
+            "from req.route_params, not declared as arguments)",
+        )
     missing = set(by_name) - set(params)
     if missing:
-        raise FunctionLoadError(name, "these bindings have no parameter: "
-                                      f"{', '.join(sorted(missing))}")
+        raise FunctionLoadError(
+            name, f"these bindings have no parameter: {', '.join(sorted(missing))}"
+        )
     inputs, outputs = [], []
     for pname in params:
         param = _param(name, pname, by_name[pname], hints)
@@ -77,16 +87,23 @@ def _param(fname: str, pname: str, binding: BindingInfo, hints: dict[str, Any]) 
     anno = hints.get(pname)
     is_out = anno is not None and _is_out(anno)
     if binding.direction == "out" and anno is not None and not is_out:
-        raise FunctionLoadError(fname, f'binding {pname} has the "out" direction, but its '
-                                       "annotation is not azure.functions.Out[...]")
+        raise FunctionLoadError(
+            fname,
+            f'binding {pname} has the "out" direction, but its '
+            "annotation is not azure.functions.Out[...]",
+        )
     if binding.direction != "out" and is_out:
-        raise FunctionLoadError(fname, f'binding {pname} has the "in" direction, but its '
-                                       "annotation is azure.functions.Out")
+        raise FunctionLoadError(
+            fname,
+            f'binding {pname} has the "in" direction, but its annotation is azure.functions.Out',
+        )
     pytype = anno
     if is_out:
         args = typing.get_args(anno)
         if len(args) != 1:
-            raise FunctionLoadError(fname, f"binding {pname} has an invalid Out annotation {anno!r}")
+            raise FunctionLoadError(
+                fname, f"binding {pname} has an invalid Out annotation {anno!r}"
+            )
         pytype = args[0]
     if anno is not None and not isinstance(pytype, type) and typing.get_origin(pytype) is None:
         raise FunctionLoadError(fname, f"binding {pname} has a non-type annotation {anno!r}")
@@ -95,16 +112,23 @@ def _param(fname: str, pname: str, binding: BindingInfo, hints: dict[str, Any]) 
         converter = "generic"
     if anno is not None and isinstance(pytype, type):
         conv = converter_for(converter)
-        ok = (conv.check_output_type_annotation(pytype) if is_out
-              else conv.check_input_type_annotation(pytype))
+        ok = (
+            conv.check_output_type_annotation(pytype)
+            if is_out
+            else conv.check_input_type_annotation(pytype)
+        )
         if not ok:
-            raise FunctionLoadError(fname, f'the type of binding {pname} ("{binding.type}") '
-                                           f'does not match its annotation "{pytype.__name__}"')
+            raise FunctionLoadError(
+                fname,
+                f'the type of binding {pname} ("{binding.type}") '
+                f'does not match its annotation "{pytype.__name__}"',
+            )
     return ParamSpec(pname, binding, pytype, converter)
 
 
-def _returns(fname: str, bindings: tuple[BindingInfo, ...],
-             hints: dict[str, Any]) -> ParamSpec | None:
+def _returns(
+    fname: str, bindings: tuple[BindingInfo, ...], hints: dict[str, Any]
+) -> ParamSpec | None:
     explicit = next((b for b in bindings if b.name == RETURN), None)
     anno = hints.get("return")
     if explicit is None:
@@ -115,9 +139,14 @@ def _returns(fname: str, bindings: tuple[BindingInfo, ...],
     if anno is not None and anno is not type(None):
         if _is_out(anno):
             raise FunctionLoadError(fname, "the return annotation must not be azure.functions.Out")
-        if isinstance(anno, type) and not converter_for(explicit.type).check_output_type_annotation(anno):
-            raise FunctionLoadError(fname, f'the return annotation "{anno.__name__}" does not '
-                                           f'match the $return binding type "{explicit.type}"')
+        if isinstance(anno, type) and not converter_for(explicit.type).check_output_type_annotation(
+            anno
+        ):
+            raise FunctionLoadError(
+                fname,
+                f'the return annotation "{anno.__name__}" does not '
+                f'match the $return binding type "{explicit.type}"',
+            )
     return ParamSpec(RETURN, explicit, anno, explicit.type)
 
 

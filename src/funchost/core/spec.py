@@ -19,6 +19,7 @@ RETURN = "$return"
 @dataclass(frozen=True)
 class BindingInfo:
     """One entry of the function's `bindings`, as function.json would hold it."""
+
     name: str
     type: str
     direction: str  # "in" | "out" | "inout"
@@ -41,6 +42,7 @@ class BindingInfo:
 @dataclass(frozen=True)
 class ParamSpec:
     """A Python parameter (or the return value) bound to a binding."""
+
     name: str
     binding: BindingInfo
     pytype: Any  # the annotation (for Out[T], T); None when unannotated

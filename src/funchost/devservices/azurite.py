@@ -46,20 +46,44 @@ class Azurite(ServiceProcess):
     kept under `location`. Ports of 0 pick free ones; `start()` returns the endpoints.
     """
 
-    def __init__(self, executable: Path, *, location: Path | None = None,
-                 host: str = "127.0.0.1", blob_port: int = 0, queue_port: int = 0,
-                 table_port: int = 0) -> None:
-        argv = [str(executable), "--disableTelemetry", "--silent", "--skipApiVersionCheck",
-                "--loose", "--blobHost", host, "--queueHost", host, "--tableHost", host,
-                "--blobPort", str(blob_port), "--queuePort", str(queue_port),
-                "--tablePort", str(table_port)]
+    def __init__(
+        self,
+        executable: Path,
+        *,
+        location: Path | None = None,
+        host: str = "127.0.0.1",
+        blob_port: int = 0,
+        queue_port: int = 0,
+        table_port: int = 0,
+    ) -> None:
+        argv = [
+            str(executable),
+            "--disableTelemetry",
+            "--silent",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--blobHost",
+            host,
+            "--queueHost",
+            host,
+            "--tableHost",
+            host,
+            "--blobPort",
+            str(blob_port),
+            "--queuePort",
+            str(queue_port),
+            "--tablePort",
+            str(table_port),
+        ]
         if location is None:
             argv.append("--inMemoryPersistence")
         else:
             location.mkdir(parents=True, exist_ok=True)
             argv += ["--location", str(location)]
-        ready = [rf"Azurite {svc} service is successfully listening at http://[^:]+:(\d+)"
-                 for svc in ("Blob", "Queue", "Table")]
+        ready = [
+            rf"Azurite {svc} service is successfully listening at http://[^:]+:(\d+)"
+            for svc in ("Blob", "Queue", "Table")
+        ]
         super().__init__("azurite", argv, ready)
         self._host = host
         self.endpoints: AzuriteEndpoints | None = None
@@ -71,5 +95,11 @@ class Azurite(ServiceProcess):
         return ports
 
 
-__all__ = ["Azurite", "AzuriteEndpoints", "ServiceStartError", "find_azurite",
-           "DEV_ACCOUNT", "DEV_KEY"]
+__all__ = [
+    "Azurite",
+    "AzuriteEndpoints",
+    "ServiceStartError",
+    "find_azurite",
+    "DEV_ACCOUNT",
+    "DEV_KEY",
+]

@@ -38,8 +38,15 @@ class ServiceProcess:
     last lines are kept for error messages.
     """
 
-    def __init__(self, name: str, argv: Sequence[str], ready: Sequence[str], *,
-                 cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        ready: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self._argv = list(argv)
         self._ready = [re.compile(p) for p in ready]
@@ -57,8 +64,14 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0) -> list[str]:
         self._proc = subprocess.Popen(
-            self._argv, cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            self._argv,
+            cwd=self._cwd,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
             preexec_fn=_die_with_parent if os.name == "posix" else None,
         )
         threading.Thread(target=self._drain, name=f"{self.name}-output", daemon=True).start()
@@ -66,7 +79,9 @@ class ServiceProcess:
         with self._cond:
             while len(self._found) < len(self._ready):
                 if self._proc.poll() is not None:
-                    raise ServiceStartError(self._failure(f"exited with code {self._proc.returncode}"))
+                    raise ServiceStartError(
+                        self._failure(f"exited with code {self._proc.returncode}")
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.stop()

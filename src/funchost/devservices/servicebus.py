@@ -21,9 +21,16 @@ class ServiceBusEmulator(ServiceProcess):
     `.connection_string` are set.
     """
 
-    def __init__(self, *, config: Path | None = None, data_dir: Path | None = None,
-                 host: str = "127.0.0.1", port: int = 0, auto_create: bool = False,
-                 extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: Path | None = None,
+        data_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auto_create: bool = False,
+        extra_args: list[str] | None = None,
+    ) -> None:
         argv = [sys.executable, "-m", "sbemulator", "--host", host, "--port", str(port)]
         if config is not None:
             argv += ["--config", str(config)]

@@ -13,8 +13,12 @@ SERVICE_BUS_TYPES = ("servicebus", "servicebustrigger")
 
 def connection_names(functions: Iterable[FunctionSpec]) -> set[str]:
     """The connection settings the app's Service Bus bindings use (default `ServiceBus`)."""
-    return {(b.text("connection") or "ServiceBus") for f in functions for b in f.bindings
-            if b.type.lower() in SERVICE_BUS_TYPES}
+    return {
+        (b.text("connection") or "ServiceBus")
+        for f in functions
+        for b in f.bindings
+        if b.type.lower() in SERVICE_BUS_TYPES
+    }
 
 
 def emulator_args(functions: Iterable[FunctionSpec], environ: Mapping[str, str]) -> list[str]:

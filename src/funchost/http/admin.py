@@ -32,6 +32,7 @@ log = logging.getLogger("funchost.admin")
 
 class HostView(Protocol):
     """What the admin API reads from the running host."""
+
     host_id: str
     instance_id: str
     state: str
@@ -61,8 +62,12 @@ class AdminApi:
                 return _method_not_allowed("GET, POST")
             return Response(status_code=200)
         if await level() < Level.ADMIN:
-            return problem(401, "Unauthorized", "This admin endpoint needs the master key "
-                           "(header x-functions-key or query parameter code).")
+            return problem(
+                401,
+                "Unauthorized",
+                "This admin endpoint needs the master key "
+                "(header x-functions-key or query parameter code).",
+            )
         if parts[:2] == ["host", "status"] and len(parts) == 2:
             return JSONResponse(self._status()) if method == "GET" else _method_not_allowed("GET")
         if parts[:1] == ["functions"] and len(parts) == 1:
@@ -71,8 +76,9 @@ class AdminApi:
             base = _base(request)
             return JSONResponse([self._describe(f, base) for f in self._host.functions()])
         if parts[:1] == ["functions"] and len(parts) == 2:
-            spec = next((f for f in self._host.functions() if f.name.lower() == parts[1].lower()),
-                        None)
+            spec = next(
+                (f for f in self._host.functions() if f.name.lower() == parts[1].lower()), None
+            )
             if spec is None:
                 return problem(404, "Not Found", f"No function named '{parts[1]}'.")
             if method == "GET":
@@ -132,17 +138,23 @@ class AdminApi:
             value = json.dumps(value)
         listener = self._host.listener(spec.name)
         if listener is None:
-            return problem(409, "Conflict", f"Function '{spec.name}' is not running "
-                           "(it failed to start; see GET /admin/host/status).")
+            return problem(
+                409,
+                "Conflict",
+                f"Function '{spec.name}' is not running "
+                "(it failed to start; see GET /admin/host/status).",
+            )
         if spec.trigger.type.lower() == "httptrigger":
-            return problem(400, "Bad Request", f"'{spec.name}' is an HTTP function; call its "
-                           "URL instead.")
+            return problem(
+                400, "Bad Request", f"'{spec.name}' is an HTTP function; call its URL instead."
+            )
 
         async def run() -> None:
             try:
                 await listener.call(value)
             except HostError as exc:
                 log.error("Manual run of '%s' failed: %s", spec.name, exc)
+
         self._host.spawn(run)
         return Response(status_code=202)
 

@@ -16,6 +16,7 @@ def _int_range(bits: int) -> Check:
 
     def check(v: str) -> bool:
         return bool(re.fullmatch(r"[+-]?\d+", v.strip())) and low <= int(v) <= high
+
     return check
 
 
@@ -36,9 +37,11 @@ def _guid(v: str) -> bool:
 
 
 def _datetime(v: str) -> bool:
-    for parse in (datetime.fromisoformat,
-                  lambda s: datetime.strptime(s, "%m/%d/%Y"),
-                  lambda s: datetime.strptime(s, "%m/%d/%Y %H:%M:%S")):
+    for parse in (
+        datetime.fromisoformat,
+        lambda s: datetime.strptime(s, "%m/%d/%Y"),
+        lambda s: datetime.strptime(s, "%m/%d/%Y %H:%M:%S"),
+    ):
         try:
             parse(v)
             return True
@@ -51,14 +54,18 @@ def _number(arg: str, what: str) -> int:
     try:
         return int(arg.strip())
     except ValueError:
-        raise ValueError(f"route constraint '{what}' needs an integer argument, got '{arg}'") from None
+        raise ValueError(
+            f"route constraint '{what}' needs an integer argument, got '{arg}'"
+        ) from None
 
 
 def _args(name: str, raw: str | None, count: tuple[int, ...]) -> list[str]:
     args = [] if raw is None else [a for a in raw.split(",")]
     if len(args) not in count:
-        raise ValueError(f"route constraint '{name}' takes {' or '.join(map(str, count))} "
-                         f"argument(s), got {len(args)}")
+        raise ValueError(
+            f"route constraint '{name}' takes {' or '.join(map(str, count))} "
+            f"argument(s), got {len(args)}"
+        )
     return args
 
 
@@ -66,10 +73,14 @@ def make_constraint(name: str, raw_args: str | None) -> Check:
     """Build the check for one constraint; ValueError names an unknown or malformed one."""
     key = name.lower()
     simple: dict[str, Check] = {
-        "int": _int_range(32), "long": _int_range(64),
+        "int": _int_range(32),
+        "long": _int_range(64),
         "bool": lambda v: v.strip().lower() in ("true", "false"),
-        "guid": _guid, "datetime": _datetime,
-        "decimal": _float, "double": _float, "float": _float,
+        "guid": _guid,
+        "datetime": _datetime,
+        "decimal": _float,
+        "double": _float,
+        "float": _float,
         "alpha": lambda v: bool(re.fullmatch(r"[A-Za-z]+", v)),
         "required": lambda v: v != "",
     }
@@ -80,7 +91,9 @@ def make_constraint(name: str, raw_args: str | None) -> Check:
         (arg,) = _args(name, raw_args, (1,))
         n = _number(arg, name)
         ok = _int_range(64)
-        return (lambda v: ok(v) and int(v) >= n) if key == "min" else (lambda v: ok(v) and int(v) <= n)
+        return (
+            (lambda v: ok(v) and int(v) >= n) if key == "min" else (lambda v: ok(v) and int(v) <= n)
+        )
     if key == "range":
         lo, hi = (_number(a, name) for a in _args(name, raw_args, (2,)))
         ok = _int_range(64)
@@ -100,8 +113,12 @@ def make_constraint(name: str, raw_args: str | None) -> Check:
             # ASP.NET's RegexRouteConstraint: IgnoreCase, not anchored unless the pattern is.
             pattern = re.compile(raw_args, re.IGNORECASE)
         except re.error as exc:
-            raise ValueError(f"route constraint regex({raw_args}) is not a valid regex: {exc}") from None
+            raise ValueError(
+                f"route constraint regex({raw_args}) is not a valid regex: {exc}"
+            ) from None
         return lambda v: pattern.search(v) is not None
-    raise ValueError(f"unknown route constraint '{name}' (known: alpha, bool, datetime, decimal, "
-                     f"double, float, guid, int, length, long, max, maxlength, min, minlength, "
-                     f"range, regex, required)")
+    raise ValueError(
+        f"unknown route constraint '{name}' (known: alpha, bool, datetime, decimal, "
+        f"double, float, guid, int, length, long, max, maxlength, min, minlength, "
+        f"range, regex, required)"
+    )

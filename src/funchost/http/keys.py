@@ -33,6 +33,7 @@ CACHE_SECONDS = 30.0
 
 class Level(IntEnum):
     """AuthorizationLevel, ordered as the host orders it."""
+
     ANONYMOUS = 0
     FUNCTION = 2
     SYSTEM = 3
@@ -85,6 +86,7 @@ class BlobSecretStore:
 
     async def read(self, name: str) -> str | None:
         from azure.core.exceptions import ResourceNotFoundError
+
         try:
             stream = await self._container.download_blob(f"{self._prefix}/{name}.json")
             return (await stream.readall()).decode("utf-8-sig")
@@ -93,14 +95,16 @@ class BlobSecretStore:
 
     async def write(self, name: str, text: str) -> None:
         from azure.core.exceptions import ResourceExistsError
+
         if not self._created:
             try:
                 await self._container.create_container()
             except ResourceExistsError:
                 pass
             self._created = True
-        await self._container.upload_blob(f"{self._prefix}/{name}.json", text.encode(),
-                                          overwrite=True)
+        await self._container.upload_blob(
+            f"{self._prefix}/{name}.json", text.encode(), overwrite=True
+        )
 
 
 class FileSecretStore:
@@ -122,17 +126,21 @@ class FileSecretStore:
         os.replace(tmp, path)
 
 
-def open_key_manager(app_dir: Path, environ: Mapping[str, str], clients: ClientCache,
-                     host_id: str, instance_id: str) -> KeyManager:
+def open_key_manager(
+    app_dir: Path, environ: Mapping[str, str], clients: ClientCache, host_id: str, instance_id: str
+) -> KeyManager:
     """Blob storage when AzureWebJobsStorage is set (H `DefaultSecretManagerProvider.cs`),
     files with `AzureWebJobsSecretStorageType=files` or when there is no storage."""
     kind = environ.get("AzureWebJobsSecretStorageType", "").lower()
     store: SecretStore
     if kind != "files" and resolve("AzureWebJobsStorage", environ) is not None:
-        store = BlobSecretStore(clients.blob_service("AzureWebJobsStorage", what="function keys"),
-                                host_id)
+        store = BlobSecretStore(
+            clients.blob_service("AzureWebJobsStorage", what="function keys"), host_id
+        )
     else:
-        folder = environ.get("AzureWebJobsSecretStoragePath") or str(app_dir / ".funchost" / "secrets")
+        folder = environ.get("AzureWebJobsSecretStoragePath") or str(
+            app_dir / ".funchost" / "secrets"
+        )
         store = FileSecretStore(Path(folder))
     return KeyManager(store, instance_id)
 
@@ -142,8 +150,12 @@ def _key_json(key: Key) -> dict[str, Any]:
 
 
 def _envelope(instance_id: str) -> dict[str, Any]:
-    return {"hostName": "localhost", "instanceId": instance_id, "source": "runtime",
-            "decryptionKeyId": ""}
+    return {
+        "hostName": "localhost",
+        "instanceId": instance_id,
+        "source": "runtime",
+        "decryptionKeyId": "",
+    }
 
 
 class KeyManager:
@@ -199,13 +211,18 @@ class KeyManager:
             data = self._parse(text, "host")
             master = _keys(data.get("masterKey"), self._store.describe("host"))
             if master:
-                return HostKeys(master[0],
-                                tuple(_keys(data.get("functionKeys"), self._store.describe("host"))),
-                                tuple(_keys(data.get("systemKeys"), self._store.describe("host"))))
+                return HostKeys(
+                    master[0],
+                    tuple(_keys(data.get("functionKeys"), self._store.describe("host"))),
+                    tuple(_keys(data.get("systemKeys"), self._store.describe("host"))),
+                )
         keys = HostKeys(Key("master", new_key_value()), (Key("default", new_key_value()),), ())
-        doc = {"masterKey": _key_json(keys.master),
-               "functionKeys": [_key_json(k) for k in keys.function_keys],
-               "systemKeys": [], **_envelope(self._instance_id)}
+        doc = {
+            "masterKey": _key_json(keys.master),
+            "functionKeys": [_key_json(k) for k in keys.function_keys],
+            "systemKeys": [],
+            **_envelope(self._instance_id),
+        }
         await self._store.write("host", json.dumps(doc, indent=2))
         log.info("Created host keys in %s", self._store.describe("host"))
         return keys
@@ -225,8 +242,11 @@ class KeyManager:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            log.error("Ignoring %s: invalid JSON (%s); new keys will be written",
-                      self._store.describe(name), exc)
+            log.error(
+                "Ignoring %s: invalid JSON (%s); new keys will be written",
+                self._store.describe(name),
+                exc,
+            )
             return {}
         return data if isinstance(data, dict) else {}
 

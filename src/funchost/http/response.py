@@ -27,8 +27,7 @@ class DatumResponse:
             self.headers.append((b"content-length", str(len(self.body)).encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status,
-                    "headers": self.headers})
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": self.body})
 
 
@@ -49,9 +48,11 @@ def _parts(datum: Datum | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     body = b"" if body_datum is None or body_datum.value is None else body_datum.value
     if isinstance(body, str):
         body = body.encode("utf-8")
-    headers = [(name.lower().encode("latin-1"), str(h.value).encode("latin-1"))
-               for name, h in (value.get("headers") or {}).items()
-               if name.lower() != "content-length"]
+    headers = [
+        (name.lower().encode("latin-1"), str(h.value).encode("latin-1"))
+        for name, h in (value.get("headers") or {}).items()
+        if name.lower() != "content-length"
+    ]
     for cookie in value.get("cookies") or []:
         for morsel in cookie.values():
             headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))

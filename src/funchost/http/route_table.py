@@ -52,14 +52,18 @@ class RouteTable:
         H `ScriptHost.ValidateHttpFunction`, `HttpRoutesConflict`)."""
         route = entry.template.text.strip("/").lower()
         if route.startswith(("admin", "runtime")):
-            raise BindingError(f"route '{entry.template.text}' conflicts with the host's "
-                               f"built-in routes (admin/..., runtime/...)")
+            raise BindingError(
+                f"route '{entry.template.text}' conflicts with the host's "
+                f"built-in routes (admin/..., runtime/...)"
+            )
         for other in self._entries:
             same = other.template.text.strip("/").lower() == route
             overlap = not entry.methods or not other.methods or entry.methods & other.methods
             if same and overlap:
-                raise BindingError(f"route '{entry.template.text}' conflicts with the route of "
-                                   f"function '{other.function.name}'")
+                raise BindingError(
+                    f"route '{entry.template.text}' conflicts with the route of "
+                    f"function '{other.function.name}'"
+                )
         self._entries.append(entry)
         self._entries.sort(key=lambda e: (e.template.precedence, e.template.text.lower()))
 
@@ -84,7 +88,7 @@ class RouteTable:
         if low == prefix:
             return ""
         if low.startswith(prefix + "/"):
-            return path[len(prefix) + 1:]
+            return path[len(prefix) + 1 :]
         return None
 
     def url_for(self, entry: RouteEntry, base: str) -> str:

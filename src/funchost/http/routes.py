@@ -89,7 +89,7 @@ def _split(template: str, text: str) -> list[str]:
     """Split on '/' outside parameters (a regex constraint may contain '/')."""
     out, cur, in_param, i = [], [], False, 0
     while i < len(text):
-        pair = text[i:i + 2]
+        pair = text[i : i + 2]
         if pair in ("{{", "}}"):  # escaped brace, inside or outside a parameter
             cur.append(pair)
             i += 2
@@ -139,8 +139,10 @@ def _parse_segment(template: str, seg: str) -> tuple[Part, ...]:
         parts.append(Literal("".join(literal)))
     for a, b in zip(parts, parts[1:]):
         if isinstance(a, Param) and isinstance(b, Param):
-            raise ValueError(f"route '{template}': parameters '{a.name}' and '{b.name}' must be "
-                             f"separated by a literal")
+            raise ValueError(
+                f"route '{template}': parameters '{a.name}' and '{b.name}' must be "
+                f"separated by a literal"
+            )
     return tuple(parts)
 
 
@@ -177,7 +179,7 @@ def _parse_param(template: str, body: str) -> Param:
     m = _NAME.match(text)
     if not m:
         raise ValueError(f"route '{template}': '{{{body}}}' has no valid parameter name")
-    name, rest = m.group(0), text[m.end():]
+    name, rest = m.group(0), text[m.end() :]
     constraints: list[tuple[str, Check]] = []
     optional, default = False, None
     while rest:
@@ -219,8 +221,9 @@ def _read_args(template: str, text: str, i: int) -> tuple[str, int]:
     raise ValueError(f"route '{template}': a constraint's '(' is not closed")
 
 
-def _validate(template: str, segments: tuple[tuple[Part, ...], ...],
-              params: tuple[Param, ...]) -> None:
+def _validate(
+    template: str, segments: tuple[tuple[Part, ...], ...], params: tuple[Param, ...]
+) -> None:
     names = [p.name.lower() for p in params]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -230,19 +233,25 @@ def _validate(template: str, segments: tuple[tuple[Part, ...], ...],
             if not isinstance(part, Param):
                 continue
             if part.catch_all and (i != len(segments) - 1 or len(seg) != 1):
-                raise ValueError(f"route '{template}': catch-all '{{*{part.name}}}' must be "
-                                 f"the whole last segment")
+                raise ValueError(
+                    f"route '{template}': catch-all '{{*{part.name}}}' must be "
+                    f"the whole last segment"
+                )
             if part.optional and part.default is None and j != len(seg) - 1:
-                raise ValueError(f"route '{template}': optional '{part.name}' must be last "
-                                 f"in its segment")
+                raise ValueError(
+                    f"route '{template}': optional '{part.name}' must be last in its segment"
+                )
     # Optional segments may only be followed by optional segments.
     seen_optional = False
     for seg in segments:
-        whole_optional = len(seg) == 1 and isinstance(seg[0], Param) and (
-            seg[0].optional or seg[0].catch_all)
+        whole_optional = (
+            len(seg) == 1 and isinstance(seg[0], Param) and (seg[0].optional or seg[0].catch_all)
+        )
         if seen_optional and not whole_optional:
-            raise ValueError(f"route '{template}': an optional parameter can only be followed "
-                             f"by optional parameters")
+            raise ValueError(
+                f"route '{template}': an optional parameter can only be followed "
+                f"by optional parameters"
+            )
         seen_optional = seen_optional or whole_optional
 
 

@@ -29,8 +29,9 @@ log = logging.getLogger("funchost.http")
 class WebApp:
     """The ASGI application."""
 
-    def __init__(self, routes: RouteTable, admin: AdminApi, auth: Authorizer,
-                 throttle: Throttle) -> None:
+    def __init__(
+        self, routes: RouteTable, admin: AdminApi, auth: Authorizer, throttle: Throttle
+    ) -> None:
         self.routes = routes
         self._admin = admin
         self._auth = auth
@@ -44,8 +45,9 @@ class WebApp:
         try:
             response = await self._dispatch(request)
         except KeysUnavailable as exc:
-            response = problem(503, "Service Unavailable",
-                               f"Function keys cannot be read right now: {exc}")
+            response = problem(
+                503, "Service Unavailable", f"Function keys cannot be read right now: {exc}"
+            )
         except Exception as exc:  # a host bug must not take the server down
             log.exception("Unhandled error serving %s %s", scope["method"], scope["path"])
             response = problem(500, "Internal Server Error", f"{type(exc).__name__}: {exc}")
@@ -66,8 +68,9 @@ class WebApp:
             return problem(404, "Not Found", f"No function route matches {path}.")
         if match.entry is None:
             allow = ", ".join(sorted(match.allowed))
-            response = problem(405, "Method Not Allowed",
-                               f"{method} is not allowed on {path}; allowed: {allow}.")
+            response = problem(
+                405, "Method Not Allowed", f"{method} is not allowed on {path}; allowed: {allow}."
+            )
             response.headers["allow"] = allow
             return response
         entry = match.entry
@@ -75,10 +78,13 @@ class WebApp:
         if needed > Level.ANONYMOUS or entry.function.disabled:
             level = await self._auth.level(request, entry.function.name)
             if level < needed:
-                return problem(401, "Unauthorized",
-                               f"Function '{entry.function.name}' needs a "
-                               f"{needed.name.lower()} key: send it in the x-functions-key "
-                               f"header or the code query parameter.")
+                return problem(
+                    401,
+                    "Unauthorized",
+                    f"Function '{entry.function.name}' needs a "
+                    f"{needed.name.lower()} key: send it in the x-functions-key "
+                    f"header or the code query parameter.",
+                )
             # Only a real master key reaches a disabled function (without enforcement,
             # nobody presents one).
             if entry.function.disabled and (level < Level.ADMIN or not self._auth.enforced):
@@ -87,17 +93,21 @@ class WebApp:
             async with self._throttle.slot():
                 return await entry.handler(request, match.values)
         except Rejected:
-            return problem(429, "Too Many Requests",
-                           "The host is at http.maxOutstandingRequests; retry later.")
+            return problem(
+                429, "Too Many Requests", "The host is at http.maxOutstandingRequests; retry later."
+            )
 
     def _landing(self) -> Response:
         return HTMLResponse(
             "<!doctype html><title>funchost</title><h1>Your Functions app is up and running"
             "</h1><p>Served by funchost. Routes:</p><ul>"
-            + "".join(f"<li>{html.escape(e.function.name)}: "
-                      f"{html.escape(self.routes.url_for(e, ''))}</li>"
-                      for e in self.routes.entries)
-            + "</ul>")
+            + "".join(
+                f"<li>{html.escape(e.function.name)}: "
+                f"{html.escape(self.routes.url_for(e, ''))}</li>"
+                for e in self.routes.entries
+            )
+            + "</ul>"
+        )
 
 
 class _Server(uvicorn.Server):
@@ -108,6 +118,7 @@ class _Server(uvicorn.Server):
 
     def capture_signals(self) -> Any:  # uvicorn >= 0.29
         from contextlib import nullcontext
+
         return nullcontext()
 
 
@@ -122,8 +133,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise HostError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                        f"(choose another with --port)") from None
+        raise HostError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another with --port)"
+        ) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -132,8 +144,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class WebServer:
     def __init__(self, app: Any, sock: socket.socket) -> None:
         self._sock = sock
-        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=30)
+        config = uvicorn.Config(
+            app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=30
+        )
         self._server = _Server(config)
 
     @property

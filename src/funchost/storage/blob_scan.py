@@ -32,6 +32,7 @@ RECEIPT_LEASE_SECONDS = 30
 @dataclass(frozen=True)
 class Watcher:
     """One blob-triggered function as the scanner sees it."""
+
     function: str
     pattern: BlobPattern
     container_client: Any  # the data account's container
@@ -47,8 +48,9 @@ Enqueue = Callable[[dict[str, str]], Awaitable[None]]
 class ContainerScanner:
     """Scans one container for the functions watching it."""
 
-    def __init__(self, watchers: Sequence[Watcher], hosts: Any, host_id: str, account: str,
-                 enqueue: Enqueue) -> None:
+    def __init__(
+        self, watchers: Sequence[Watcher], hosts: Any, host_id: str, account: str, enqueue: Enqueue
+    ) -> None:
         self._watchers = list(watchers)
         self._container = watchers[0].container_client
         self._name = watchers[0].pattern.container
@@ -56,7 +58,8 @@ class ContainerScanner:
         self._host_id = host_id
         self._enqueue = enqueue
         self._cursor_blob = hosts.get_blob_client(
-            f"blobscaninfo/{host_id}/{account}/{self._name}/scanInfo")
+            f"blobscaninfo/{host_id}/{account}/{self._name}/scanInfo"
+        )
         self._continuation: str | None = None
         self._latest: datetime | None = None
 
@@ -73,7 +76,9 @@ class ContainerScanner:
                     seen += 1
                     if cursor is not None and blob.last_modified < cursor:
                         continue
-                    latest = blob.last_modified if latest is None else max(latest, blob.last_modified)
+                    latest = (
+                        blob.last_modified if latest is None else max(latest, blob.last_modified)
+                    )
                     handed += await self._consider(blob)
                 if seen >= SCAN_BUDGET:
                     break
@@ -98,16 +103,17 @@ class ContainerScanner:
     async def _hand_on(self, watcher: Watcher, blob: Any) -> int:
         etag = quoted_etag(blob.etag)
         receipt = self._hosts.get_blob_client(
-            f"blobreceipts/{self._host_id}/{watcher.function_id}/{etag}/"
-            f"{self._name}/{blob.name}")
+            f"blobreceipts/{self._host_id}/{watcher.function_id}/{etag}/{self._name}/{blob.name}"
+        )
         try:
             props = await receipt.get_blob_properties()
             if "Incomplete" not in (props.metadata or {}):
                 return 0  # this version was handed on already
         except ResourceNotFoundError:
             try:
-                await receipt.upload_blob(b"", metadata={"Incomplete": "Incomplete"},
-                                          overwrite=False)
+                await receipt.upload_blob(
+                    b"", metadata={"Incomplete": "Incomplete"}, overwrite=False
+                )
             except ResourceExistsError:
                 pass  # another scanner is on it; the lease below decides
             except HttpResponseError as exc:
@@ -123,11 +129,16 @@ class ContainerScanner:
             props = await receipt.get_blob_properties()
             if "Incomplete" not in (props.metadata or {}):
                 return 0
-            await self._enqueue({
-                "Type": "BlobTrigger", "FunctionId": watcher.function_id,
-                "BlobType": "BlockBlob", "ContainerName": self._name,
-                "BlobName": blob.name, "ETag": etag,
-            })
+            await self._enqueue(
+                {
+                    "Type": "BlobTrigger",
+                    "FunctionId": watcher.function_id,
+                    "BlobType": "BlockBlob",
+                    "ContainerName": self._name,
+                    "BlobName": blob.name,
+                    "ETag": etag,
+                }
+            )
             await receipt.set_blob_metadata({}, lease=lease)
         finally:
             try:
@@ -154,4 +165,3 @@ class ContainerScanner:
         except ResourceNotFoundError:
             await ensure_container(self._hosts)
             await self._cursor_blob.upload_blob(text.encode(), overwrite=True)
-

@@ -31,6 +31,7 @@ async def ensure_container(container: Any) -> None:
 class BlobPattern:
     """`container/<blob pattern>`: no expressions in the container; in the blob part,
     `{name}` matches any characters ('/' too), literals match exactly, `{{`/`}}` escape."""
+
     container: str
     blob: str
     regex: re.Pattern[str]
@@ -42,8 +43,9 @@ class BlobPattern:
         if not container or not sep:
             raise BindingError(f"{what}: path '{path}' must be 'container/blob-pattern'")
         if "{" in container or "}" in container:
-            raise BindingError(f"{what}: path '{path}': the container name cannot hold "
-                               f"binding expressions")
+            raise BindingError(
+                f"{what}: path '{path}': the container name cannot hold binding expressions"
+            )
         parts: list[str] = []
         names: list[str] = []
         for m in re.finditer(r"\{\{|\}\}|\{([^{}]*)\}|[^{}]+|[{}]", blob or "{name}"):
@@ -53,8 +55,9 @@ class BlobPattern:
             elif m.group(1) is not None:
                 name = m.group(1).strip()
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                    raise BindingError(f"{what}: path '{path}': '{{{name}}}' is not a valid "
-                                       f"parameter name")
+                    raise BindingError(
+                        f"{what}: path '{path}': '{{{name}}}' is not a valid parameter name"
+                    )
                 if name.lower() in (n.lower() for n in names):
                     raise BindingError(f"{what}: path '{path}': '{{{name}}}' appears twice")
                 names.append(name)

@@ -46,10 +46,18 @@ class PollerSettings:
 
 
 class QueuePoller:
-    def __init__(self, queue: Any, poison: Callable[[Any], Any | None],
-                 settings: PollerSettings, codec: Codec,
-                 handler: Handler, watch: Watch, stopping: anyio.Event, label: str,
-                 on_poison: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        queue: Any,
+        poison: Callable[[Any], Any | None],
+        settings: PollerSettings,
+        codec: Codec,
+        handler: Handler,
+        watch: Watch,
+        stopping: anyio.Event,
+        label: str,
+        on_poison: Callable[[str], None] | None = None,
+    ) -> None:
         self._queue = queue
         self._poison_for = poison  # the poison queue client for a message, or None
         self._settings = settings
@@ -80,15 +88,17 @@ class QueuePoller:
                 if not created:
                     await ensure_queue(self._queue)
                     created = True
-                messages = await receive_batch(self._queue, self._settings.batch_size,
-                                               LEASE_SECONDS)
+                messages = await receive_batch(
+                    self._queue, self._settings.batch_size, LEASE_SECONDS
+                )
             except ResourceNotFoundError:
                 created = False
                 messages = []
             except AzureError as exc:
                 delay = self._backoff.next()
-                log.warning("%s is unreachable (%s); retrying in %.1fs", self._label,
-                            short(exc), delay)
+                log.warning(
+                    "%s is unreachable (%s); retrying in %.1fs", self._label, short(exc), delay
+                )
                 await self._sleep(delay)
                 continue
             if messages:
@@ -103,9 +113,11 @@ class QueuePoller:
         """Wait for the next poll; woken early by a notification or the host stopping."""
         with anyio.move_on_after(seconds):
             async with anyio.create_task_group() as tg:
+
                 async def wake_on_stop() -> None:
                     await self._stopping.wait()
                     tg.cancel_scope.cancel()
+
                 tg.start_soon(wake_on_stop)
                 await self._watch.wait(seconds)
                 tg.cancel_scope.cancel()
@@ -120,8 +132,9 @@ class QueuePoller:
         try:
             await self._handle(msg)
         except Exception:  # a storage error while settling: the message simply reappears
-            log.exception("Settling message %s of %s failed; it will be delivered again",
-                          msg.id, self._label)
+            log.exception(
+                "Settling message %s of %s failed; it will be delivered again", msg.id, self._label
+            )
         finally:
             async with self._slots:
                 self._running -= 1
@@ -131,8 +144,11 @@ class QueuePoller:
         limit = self._settings.max_dequeue_count
         if msg.dequeue_count > limit:
             # Seen more often than allowed (a host died mid-run): poison without running.
-            await self._to_poison(msg, f"its dequeue count {msg.dequeue_count} exceeds "
-                                       f"maxDequeueCount {limit}", msg.pop_receipt)
+            await self._to_poison(
+                msg,
+                f"its dequeue count {msg.dequeue_count} exceeds maxDequeueCount {limit}",
+                msg.pop_receipt,
+            )
             return
         try:
             body = self._codec.decode(msg.content or "")
@@ -148,12 +164,17 @@ class QueuePoller:
         if ok:
             await self._queue.delete_message(msg.id, lease.receipt)
         elif msg.dequeue_count >= limit:
-            await self._to_poison(msg, f"it failed {msg.dequeue_count} time(s), reaching "
-                                       f"maxDequeueCount", lease.receipt)
+            await self._to_poison(
+                msg,
+                f"it failed {msg.dequeue_count} time(s), reaching maxDequeueCount",
+                lease.receipt,
+            )
         else:
             await self._queue.update_message(
-                msg.id, pop_receipt=lease.receipt,
-                visibility_timeout=int(self._settings.visibility_timeout.total_seconds()))
+                msg.id,
+                pop_receipt=lease.receipt,
+                visibility_timeout=int(self._settings.visibility_timeout.total_seconds()),
+            )
 
     async def _renew_loop(self) -> None:
         """One loop renews every running message every 5 minutes (a task per message would
@@ -164,23 +185,33 @@ class QueuePoller:
             for lease in [lease for lease in self._leases.values() if lease.due <= now]:
                 try:
                     updated = await self._queue.update_message(
-                        lease.message_id, pop_receipt=lease.receipt,
-                        visibility_timeout=LEASE_SECONDS)
+                        lease.message_id,
+                        pop_receipt=lease.receipt,
+                        visibility_timeout=LEASE_SECONDS,
+                    )
                     lease.receipt = updated.pop_receipt
                     lease.due = time.monotonic() + RENEW_SECONDS
                 except AzureError as exc:
-                    log.warning("Renewing message %s of %s failed: %s", lease.message_id,
-                                self._label, short(exc))
+                    log.warning(
+                        "Renewing message %s of %s failed: %s",
+                        lease.message_id,
+                        self._label,
+                        short(exc),
+                    )
 
     async def _to_poison(self, msg: Any, why: str, receipt: str) -> None:
         poison = self._poison_for(msg)
         if poison is None:
             # No poison queue for this name (§2.1.4): the message stays invisible.
-            log.error("Message %s of %s is poison (%s), but there is no poison queue for "
-                      "it; leaving it invisible", msg.id, self._label, why)
+            log.error(
+                "Message %s of %s is poison (%s), but there is no poison queue for "
+                "it; leaving it invisible",
+                msg.id,
+                self._label,
+                why,
+            )
             return
-        log.error("Message %s of %s moved to '%s': %s", msg.id, self._label,
-                  poison.queue_name, why)
+        log.error("Message %s of %s moved to '%s': %s", msg.id, self._label, poison.queue_name, why)
         await ensure_queue(poison)
         # The body is copied as it is stored, still encoded (§2.1.4).
         await poison.send_message(msg.content)
@@ -192,6 +223,7 @@ class QueuePoller:
 @dataclass
 class _Lease:
     """A running message's current pop receipt (a renewal replaces it) and next renewal."""
+
     message_id: str
     receipt: str
     due: float

@@ -42,7 +42,8 @@ class Codec:
         except (binascii.Error, ValueError):
             raise UndecodableMessage(
                 "the message is not a valid Base-64 string (messageEncoding is 'base64'; "
-                "send base64 text, or set extensions.queues.messageEncoding to 'none')") from None
+                "send base64 text, or set extensions.queues.messageEncoding to 'none')"
+            ) from None
 
 
 def poison_queue_name(queue: str) -> str | None:
@@ -57,8 +58,9 @@ def poison_queue_name(queue: str) -> str | None:
 async def receive_batch(client: Any, count: int, visibility_seconds: int) -> list[Any]:
     """One Get Messages call. (Iterating the SDK's pager fetches page after page until a
     page comes back empty: a second round trip on every poll that found anything.)"""
-    pages = client.receive_messages(max_messages=count, messages_per_page=count,
-                                    visibility_timeout=visibility_seconds).by_page()
+    pages = client.receive_messages(
+        max_messages=count, messages_per_page=count, visibility_timeout=visibility_seconds
+    ).by_page()
     try:
         page = await pages.__anext__()
     except StopAsyncIteration:

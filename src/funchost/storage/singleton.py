@@ -59,8 +59,12 @@ class BlobLease:
         self.lock_id = lock_id
         self.seconds = int(min(max(seconds, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS))
         if self.seconds != seconds:
-            log.warning("singleton.listenerLockPeriod must be 15 to 60 seconds for a blob "
-                        "lease; using %ds for %s", self.seconds, lock_id)
+            log.warning(
+                "singleton.listenerLockPeriod must be 15 to 60 seconds for a blob "
+                "lease; using %ds for %s",
+                self.seconds,
+                lock_id,
+            )
         self._container = container
         self._blob = container.get_blob_client(f"locks/{lock_id}")
         self._lease: BlobLeaseClient | None = None
@@ -115,7 +119,9 @@ class BlobLease:
         except HttpResponseError as exc:
             if exc.status_code in (404, 409, 412):
                 self._lease = None
-                raise LeaseLost(f"{exc.status_code} {getattr(exc, 'error_code', None) or ''}".strip()) from None
+                raise LeaseLost(
+                    f"{exc.status_code} {getattr(exc, 'error_code', None) or ''}".strip()
+                ) from None
             raise
 
     async def release(self) -> None:
@@ -160,16 +166,24 @@ class ListenerSingleton:
                     acquired = await self.lease.try_acquire()
                 except STORAGE_ERRORS as exc:
                     delay = self._backoff.next()
-                    log.warning("The singleton lock for %s is unavailable (%s); retrying in "
-                                "%.1fs", self.what, _short(exc), delay)
+                    log.warning(
+                        "The singleton lock for %s is unavailable (%s); retrying in %.1fs",
+                        self.what,
+                        _short(exc),
+                        delay,
+                    )
                     await sleep_unless(stopping, delay)
                     continue
                 self._backoff.reset()
                 if not acquired:
                     if not waiting_logged:
-                        log.info("Unable to acquire Singleton lock (%s): another instance is "
-                                 "running %s; checking again every %gs", self.lease.lock_id,
-                                 self.what, self.recovery_seconds)
+                        log.info(
+                            "Unable to acquire Singleton lock (%s): another instance is "
+                            "running %s; checking again every %gs",
+                            self.lease.lock_id,
+                            self.what,
+                            self.recovery_seconds,
+                        )
                         waiting_logged = True
                     await sleep_unless(stopping, self.recovery_seconds)
                     continue
@@ -195,11 +209,13 @@ class ListenerSingleton:
         lost = False
         error: Exception | None = None
         async with anyio.create_task_group() as tg:
+
             async def renew() -> None:
                 nonlocal lost
                 await self._renew_until_lost()
                 lost = True
                 tg.cancel_scope.cancel()
+
             tg.start_soon(renew)
             try:
                 await body()
@@ -211,11 +227,17 @@ class ListenerSingleton:
         if error is None:
             return "finished"
         if isinstance(error, STORAGE_ERRORS):  # expected when storage comes and goes
-            log.warning("The listener for %s lost its storage (%s); releasing its lock and "
-                        "retrying", self.what, _short(error))
+            log.warning(
+                "The listener for %s lost its storage (%s); releasing its lock and retrying",
+                self.what,
+                _short(error),
+            )
         else:
-            log.error("The listener for %s failed; releasing its lock and retrying",
-                      self.what, exc_info=error)
+            log.error(
+                "The listener for %s failed; releasing its lock and retrying",
+                self.what,
+                exc_info=error,
+            )
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             await self.lease.release()
         return "failed"
@@ -231,19 +253,32 @@ class ListenerSingleton:
             try:
                 await self.lease.renew()
             except LeaseLost as exc:
-                log.error("Singleton lock %s was lost (%s); %s stops until it is acquired "
-                          "again", self.lease.lock_id, exc, self.what)
+                log.error(
+                    "Singleton lock %s was lost (%s); %s stops until it is acquired again",
+                    self.lease.lock_id,
+                    exc,
+                    self.what,
+                )
                 return
             except STORAGE_ERRORS as exc:
                 if time.monotonic() - last_ok >= self.lease.seconds - margin:
-                    log.error("Singleton lock %s could not be renewed within its %ds lease "
-                              "(%s); %s stops until it is acquired again",
-                              self.lease.lock_id, self.lease.seconds, _short(exc), self.what)
+                    log.error(
+                        "Singleton lock %s could not be renewed within its %ds lease "
+                        "(%s); %s stops until it is acquired again",
+                        self.lease.lock_id,
+                        self.lease.seconds,
+                        _short(exc),
+                        self.what,
+                    )
                     await self.lease.release()
                     return
                 interval = max(interval / 2, min(1.0, margin))
-                log.warning("Singleton lock renewal failed for %s (%s); retrying in %.0fs",
-                            self.lease.lock_id, _short(exc), interval)
+                log.warning(
+                    "Singleton lock renewal failed for %s (%s); retrying in %.0fs",
+                    self.lease.lock_id,
+                    _short(exc),
+                    interval,
+                )
                 continue
             last_ok = time.monotonic()
             interval = normal

@@ -26,14 +26,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 # kind -> (lowest, highest, names)
 _KINDS: dict[str, tuple[int, int, tuple[str, ...]]] = {
-    "second": (0, 59, ()), "minute": (0, 59, ()), "hour": (0, 23, ()),
-    "day": (1, 31, ()), "month": (1, 12, _MONTHS), "day-of-week": (0, 6, _DAYS),
+    "second": (0, 59, ()),
+    "minute": (0, 59, ()),
+    "hour": (0, 23, ()),
+    "day": (1, 31, ()),
+    "month": (1, 12, _MONTHS),
+    "day-of-week": (0, 6, _DAYS),
 }
 _ORDER = ("second", "minute", "hour", "day", "month", "day-of-week")
 # The Gregorian calendar, weekdays included, repeats every 400 years: a schedule with no
@@ -48,6 +64,7 @@ class CronError(ValueError):
 @dataclass(frozen=True)
 class CronField:
     """The values one field allows, sorted."""
+
     kind: str
     values: tuple[int, ...]
 
@@ -137,6 +154,7 @@ def parse_field(kind: str, text: str) -> CronField:
 @dataclass(frozen=True)
 class CronExpression:
     """A parsed NCRONTAB expression. `seconds` is None for the 5-field form (second 0)."""
+
     text: str
     seconds: CronField | None
     minutes: CronField
@@ -150,8 +168,10 @@ class CronExpression:
         """Parse 5 or 6 space-separated fields; CronError says what is wrong."""
         tokens = [t for t in text.split(" ") if t]
         if len(tokens) not in (5, 6):
-            raise CronError(f"'{text}' has {len(tokens)} fields; an NCRONTAB expression has "
-                            f"6 ({' '.join(_ORDER)}) or 5 (without seconds)")
+            raise CronError(
+                f"'{text}' has {len(tokens)} fields; an NCRONTAB expression has "
+                f"6 ({' '.join(_ORDER)}) or 5 (without seconds)"
+            )
         kinds = _ORDER if len(tokens) == 6 else _ORDER[1:]
         try:
             fields = [parse_field(kind, token) for kind, token in zip(kinds, tokens)]
@@ -175,7 +195,7 @@ class CronExpression:
         """True for "every n" schedules, False for points in time. X `CronSchedule.cs` looks
         for `*` or `-` in the first three normalized fields (two without seconds); daylight
         saving time treats the two kinds differently in the repeated hour."""
-        parts = self.normalized().split(" ")[:3 if self.has_seconds else 2]
+        parts = self.normalized().split(" ")[: 3 if self.has_seconds else 2]
         return any("*" in p or "-" in p for p in parts)
 
     def next_after(self, base: datetime) -> datetime | None:
@@ -192,7 +212,10 @@ class CronExpression:
                     if (date(year, month, day).weekday() + 1) % 7 not in self.days_of_week:
                         continue
                     on_start_day = clock is not None and (year, month, day) == (
-                        start.year, start.month, start.day)
+                        start.year,
+                        start.month,
+                        start.day,
+                    )
                     hms = self._time_from(clock if on_start_day else None)
                     if hms is not None:
                         return datetime(year, month, day, *hms)
@@ -236,8 +259,9 @@ class CronExpression:
         above seconds is `*` and more than one occurrence falls in the next minute."""
         if self.seconds is None:
             return False
-        if not all(f.is_full for f in (self.minutes, self.hours, self.days, self.months,
-                                       self.days_of_week)):
+        if not all(
+            f.is_full for f in (self.minutes, self.hours, self.days, self.months, self.days_of_week)
+        ):
             return False
         naive = now.replace(tzinfo=None)
         occurrences = self.occurrences(naive, naive + timedelta(minutes=1))

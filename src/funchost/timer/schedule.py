@@ -33,23 +33,39 @@ _NEVER_TEXT = "9999-12-31T23:59:59.9999999+00:00"
 
 # The Windows names App Service documents for WEBSITE_TIME_ZONE, for the common zones.
 WINDOWS_ZONES = {
-    "utc": "UTC", "coordinated universal time": "UTC", "gmt standard time": "Europe/London",
-    "greenwich standard time": "Atlantic/Reykjavik", "w. europe standard time": "Europe/Berlin",
-    "romance standard time": "Europe/Paris", "central europe standard time": "Europe/Budapest",
-    "central european standard time": "Europe/Warsaw", "e. europe standard time":
-    "Europe/Chisinau", "fle standard time": "Europe/Kiev", "gtb standard time":
-    "Europe/Bucharest", "russian standard time": "Europe/Moscow", "turkey standard time":
-    "Europe/Istanbul", "israel standard time": "Asia/Jerusalem", "south africa standard time":
-    "Africa/Johannesburg", "arabian standard time": "Asia/Dubai", "india standard time":
-    "Asia/Kolkata", "se asia standard time": "Asia/Bangkok", "singapore standard time":
-    "Asia/Singapore", "china standard time": "Asia/Shanghai", "taipei standard time":
-    "Asia/Taipei", "tokyo standard time": "Asia/Tokyo", "korea standard time": "Asia/Seoul",
-    "aus eastern standard time": "Australia/Sydney", "new zealand standard time":
-    "Pacific/Auckland", "hawaiian standard time": "Pacific/Honolulu", "alaskan standard time":
-    "America/Anchorage", "pacific standard time": "America/Los_Angeles",
-    "us mountain standard time": "America/Phoenix", "mountain standard time":
-    "America/Denver", "central standard time": "America/Chicago", "eastern standard time":
-    "America/New_York", "atlantic standard time": "America/Halifax",
+    "utc": "UTC",
+    "coordinated universal time": "UTC",
+    "gmt standard time": "Europe/London",
+    "greenwich standard time": "Atlantic/Reykjavik",
+    "w. europe standard time": "Europe/Berlin",
+    "romance standard time": "Europe/Paris",
+    "central europe standard time": "Europe/Budapest",
+    "central european standard time": "Europe/Warsaw",
+    "e. europe standard time": "Europe/Chisinau",
+    "fle standard time": "Europe/Kiev",
+    "gtb standard time": "Europe/Bucharest",
+    "russian standard time": "Europe/Moscow",
+    "turkey standard time": "Europe/Istanbul",
+    "israel standard time": "Asia/Jerusalem",
+    "south africa standard time": "Africa/Johannesburg",
+    "arabian standard time": "Asia/Dubai",
+    "india standard time": "Asia/Kolkata",
+    "se asia standard time": "Asia/Bangkok",
+    "singapore standard time": "Asia/Singapore",
+    "china standard time": "Asia/Shanghai",
+    "taipei standard time": "Asia/Taipei",
+    "tokyo standard time": "Asia/Tokyo",
+    "korea standard time": "Asia/Seoul",
+    "aus eastern standard time": "Australia/Sydney",
+    "new zealand standard time": "Pacific/Auckland",
+    "hawaiian standard time": "Pacific/Honolulu",
+    "alaskan standard time": "America/Anchorage",
+    "pacific standard time": "America/Los_Angeles",
+    "us mountain standard time": "America/Phoenix",
+    "mountain standard time": "America/Denver",
+    "central standard time": "America/Chicago",
+    "eastern standard time": "America/New_York",
+    "atlantic standard time": "America/Halifax",
     "e. south america standard time": "America/Sao_Paulo",
 }
 
@@ -60,8 +76,10 @@ def zone_named(name: str) -> tzinfo:
     try:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{name}' is not a time zone (use an IANA name like 'Europe/Berlin' "
-                         f"or a Windows name like 'W. Europe Standard Time')") from None
+        raise ValueError(
+            f"'{name}' is not a time zone (use an IANA name like 'Europe/Berlin' "
+            f"or a Windows name like 'W. Europe Standard Time')"
+        ) from None
 
 
 def local_zone(environ: Mapping[str, str]) -> tzinfo:
@@ -107,6 +125,7 @@ class TimerSchedule(Protocol):
 @dataclass(frozen=True)
 class ConstantSchedule:
     """A TimeSpan period: `now + interval` in absolute time (X `ConstantSchedule.cs`)."""
+
     interval: timedelta
     adjust_for_dst: bool = False
 
@@ -123,6 +142,7 @@ class ConstantSchedule:
 @dataclass(frozen=True)
 class CronSchedule:
     """NCRONTAB occurrences as wall-clock times in `zone`."""
+
     expression: CronExpression
     zone: tzinfo
     adjust_for_dst: bool = True
@@ -169,7 +189,7 @@ class CronSchedule:
         return hi.replace(microsecond=0)
 
     def _kind(self, wall: datetime) -> str:
-        """"normal", "skipped" (spring forward) or "repeated" (fall back)."""
+        """ "normal", "skipped" (spring forward) or "repeated" (fall back)."""
         early = wall.replace(tzinfo=self.zone, fold=0)
         late = wall.replace(tzinfo=self.zone, fold=1)
         if early.utcoffset() == late.utcoffset():
@@ -212,8 +232,10 @@ def parse_schedule(text: str, zone: tzinfo) -> TimerSchedule:
             if period > timedelta(0):
                 return ConstantSchedule(period)
             reason = " (a period must be longer than zero)"
-    raise ValueError(f"The schedule expression '{text}' was not recognized as a valid cron "
-                     f"expression or timespan string{reason}.")
+    raise ValueError(
+        f"The schedule expression '{text}' was not recognized as a valid cron "
+        f"expression or timespan string{reason}."
+    )
 
 
 def offset_text(value: datetime) -> str:
@@ -224,15 +246,15 @@ def offset_text(value: datetime) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def next_occurrences(schedule: TimerSchedule, now: datetime, zone: tzinfo,
-                     count: int = 5) -> list[str]:
+def next_occurrences(
+    schedule: TimerSchedule, now: datetime, zone: tzinfo, count: int = 5
+) -> list[str]:
     """The next occurrences as the host logs them at start: `MM/dd/yyyy HH:mm:ssK`, local
     with UTC in parentheses unless the zone is UTC (X `TimerInfo.FormatNextOccurrences`)."""
     lines: list[str] = []
     current = now
     # "Same rules as UTC": no offset in winter or in summer.
-    is_utc = all(datetime(now.year, m, 1, tzinfo=zone).utcoffset() == timedelta(0)
-                 for m in (1, 7))
+    is_utc = all(datetime(now.year, m, 1, tzinfo=zone).utcoffset() == timedelta(0) for m in (1, 7))
     for _ in range(count):
         current = schedule.next_occurrence(current)
         if current == NEVER:

@@ -19,6 +19,7 @@ from funchost.timer.schedule import (
 
 # -- dates as the real host writes them -------------------------------------------------
 
+
 def format_local(value: datetime, zone: tzinfo, *, trim: bool = True) -> str:
     """ISO-8601 local time with its offset, seven fraction digits as .NET writes them:
     trimmed (Json.NET, status blobs) or all seven (`ToString("o")`, log text)."""
@@ -30,12 +31,17 @@ def format_local(value: datetime, zone: tzinfo, *, trim: bool = True) -> str:
     fraction = f"{local.microsecond * 10:07d}"
     if trim:
         fraction = fraction.rstrip("0")
-    return (local.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "")
-            + offset_text(local))
+    return (
+        local.strftime("%Y-%m-%dT%H:%M:%S")
+        + (f".{fraction}" if fraction else "")
+        + offset_text(local)
+    )
 
 
-_ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?"
-                  r"(Z|[+-]\d\d:\d\d)?$")
+_ISO = re.compile(
+    r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?"
+    r"(Z|[+-]\d\d:\d\d)?$"
+)
 
 
 def parse_dotnet(text: str, zone: tzinfo) -> datetime:
@@ -62,17 +68,22 @@ def parse_dotnet(text: str, zone: tzinfo) -> datetime:
 
 # -- the schedule status (semantics §4.4, §4.5) -----------------------------------------
 
+
 @dataclass(frozen=True)
 class ScheduleStatus:
     """`{"Last", "Next", "LastUpdated"}`: the last run, the occurrence the timer waits for,
     and the time `Next` was computed from. Instants in UTC; DEFAULT_TIME for "never"."""
+
     last: datetime
     next: datetime
     last_updated: datetime
 
     def to_json(self, zone: tzinfo) -> dict[str, str]:
-        return {"Last": format_local(self.last, zone), "Next": format_local(self.next, zone),
-                "LastUpdated": format_local(self.last_updated, zone)}
+        return {
+            "Last": format_local(self.last, zone),
+            "Next": format_local(self.next, zone),
+            "LastUpdated": format_local(self.last_updated, zone),
+        }
 
     @classmethod
     def from_json(cls, data: object, zone: tzinfo) -> ScheduleStatus:
@@ -90,6 +101,7 @@ class ScheduleStatus:
 class StartCheck:
     """What the timer does at start. `write` goes to the status blob (None: leave it);
     `status` is the listener's own; `past_due` asks for one immediate catch-up run."""
+
     status: ScheduleStatus
     write: ScheduleStatus | None
     past_due: bool
@@ -101,8 +113,9 @@ def _same(a: datetime, b: datetime) -> bool:
     return abs(a - b) < timedelta(milliseconds=1)
 
 
-def check_start(stored: ScheduleStatus | None, now: datetime,
-                schedule: TimerSchedule) -> StartCheck:
+def check_start(
+    stored: ScheduleStatus | None, now: datetime, schedule: TimerSchedule
+) -> StartCheck:
     """Semantics §4.5 (X `ScheduleMonitor.CheckPastDueAsync`, `TimerListener.StartAsync`).
 
     No record: write `{Last: never, Next: next(now), LastUpdated: now}`. A record whose Next
@@ -112,8 +125,11 @@ def check_start(stored: ScheduleStatus | None, now: datetime,
     now = now.astimezone(UTC)
     if stored is None:
         upcoming = schedule.next_occurrence(now)
-        return StartCheck(ScheduleStatus(DEFAULT_TIME, upcoming, DEFAULT_TIME),
-                          ScheduleStatus(DEFAULT_TIME, upcoming, now), now > upcoming)
+        return StartCheck(
+            ScheduleStatus(DEFAULT_TIME, upcoming, DEFAULT_TIME),
+            ScheduleStatus(DEFAULT_TIME, upcoming, now),
+            now > upcoming,
+        )
     if stored.last != DEFAULT_TIME:
         base = stored.last
     elif stored.last_updated != DEFAULT_TIME:
@@ -129,8 +145,9 @@ def check_start(stored: ScheduleStatus | None, now: datetime,
     return StartCheck(stored, write, now > stored.next)
 
 
-def after_run(status: ScheduleStatus, invoked_at: datetime, schedule: TimerSchedule, *,
-              scheduled: bool) -> ScheduleStatus:
+def after_run(
+    status: ScheduleStatus, invoked_at: datetime, schedule: TimerSchedule, *, scheduled: bool
+) -> ScheduleStatus:
     """The status after a run that started at `invoked_at` (§4.5). A scheduled run that
     fired a little early counts as run at its occurrence, else a restart would see the same
     Next twice; Next is computed from Last, so a run that outlasted the period is followed

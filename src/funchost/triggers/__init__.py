@@ -71,5 +71,6 @@ def factory_for(binding_type: str) -> TriggerFactory:
     ep = next((ep for name, ep in _entry_points().items() if name.lower() == key), None)
     if ep is not None:
         return ep.load()  # type: ignore[attr-defined,no-any-return]
-    raise BindingError(f"no trigger plug-in for '{binding_type}' (supported: "
-                       f"{', '.join(supported())})")
+    raise BindingError(
+        f"no trigger plug-in for '{binding_type}' (supported: {', '.join(supported())})"
+    )

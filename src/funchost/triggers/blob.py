@@ -51,8 +51,9 @@ class BlobTriggerSpec:
     @classmethod
     def from_function(cls, spec: FunctionSpec, environ: Any) -> BlobTriggerSpec:
         what = f"blob trigger of '{spec.name}'"
-        pattern = BlobPattern.parse(required_setting(spec.trigger, "path", environ, what=what),
-                                    what=what)
+        pattern = BlobPattern.parse(
+            required_setting(spec.trigger, "path", environ, what=what), what=what
+        )
         source = spec.trigger.text("source") or "LogsAndContainerScan"
         as_string = (spec.trigger.text("dataType") or "").lower() == "string"
         return cls(pattern, spec.trigger.text("connection"), source, as_string)
@@ -63,11 +64,15 @@ class BlobTrigger:
         self.spec = spec
         self.trigger = BlobTriggerSpec.from_function(spec, services.environ)
         if self.trigger.source.lower() == "eventgrid":
-            log.warning("Function '%s' uses source=EventGrid; funchost scans the container "
-                        "instead (Event Grid cannot reach a local host)", spec.name)
+            log.warning(
+                "Function '%s' uses source=EventGrid; funchost scans the container "
+                "instead (Event Grid cannot reach a local host)",
+                spec.name,
+            )
         self._services = services
-        service = services.clients.blob_service(self.trigger.connection,
-                                                what=f"blob trigger of '{spec.name}'")
+        service = services.clients.blob_service(
+            self.trigger.connection, what=f"blob trigger of '{spec.name}'"
+        )
         self.container = service.get_container_client(self.trigger.pattern.container)
         self.hub = services.plugin_state.get("blob")
         if self.hub is None:
@@ -85,30 +90,43 @@ class BlobTrigger:
         blob_path = f"{self.trigger.pattern.container}/{name}"
         url = f"{self.container.url.rstrip('/')}/{name}"
         props = properties_json(blob)
-        values.update({"BlobTrigger": blob_path, "Uri": url, "Properties": props,
-                       "Metadata": dict(blob.metadata or {})})
+        values.update(
+            {
+                "BlobTrigger": blob_path,
+                "Uri": url,
+                "Properties": props,
+                "Metadata": dict(blob.metadata or {}),
+            }
+        )
         metadata = {
-            "BlobTrigger": Datum(blob_path, "string"), "Uri": Datum(url, "string"),
+            "BlobTrigger": Datum(blob_path, "string"),
+            "Uri": Datum(url, "string"),
             "Properties": Datum(json.dumps(props), "json"),
             "Metadata": Datum(json.dumps(dict(blob.metadata or {})), "json"),
         }
         for key, value in values.items():
             metadata.setdefault(key, Datum(str(value), "string"))
-        datum = Datum(data.decode("utf-8", "replace"), "string") if self.trigger.as_string \
+        datum = (
+            Datum(data.decode("utf-8", "replace"), "string")
+            if self.trigger.as_string
             else Datum(data, "bytes")
+        )
         return await self._services.invoke(Invocation(self.spec, datum, reason, metadata, values))
 
     async def call(self, input: str | None) -> Outcome:
         # An admin call names the blob as "container/path" (§6.6).
         container, _, name = (input or "").strip().lstrip("/").partition("/")
         if container.lower() != self.trigger.pattern.container or not name:
-            raise BindingError(f"'{self.spec.name}' needs input "
-                               f"'{self.trigger.pattern.container}/<blob name>'")
+            raise BindingError(
+                f"'{self.spec.name}' needs input '{self.trigger.pattern.container}/<blob name>'"
+            )
         downloader = await self.container.get_blob_client(name).download_blob()
         data = await downloader.readall()
-        return await self.invoke_blob(downloader.properties, data,
-                                      "This function was programmatically called via the "
-                                      "host APIs.")
+        return await self.invoke_blob(
+            downloader.properties,
+            data,
+            "This function was programmatically called via the host APIs.",
+        )
 
 
 class BlobTriggerHub:
@@ -118,11 +136,13 @@ class BlobTriggerHub:
         self._services = services
         self._triggers: dict[str, BlobTrigger] = {}
         self._started = False
-        host_storage = services.clients.blob_service("AzureWebJobsStorage",
-                                                     what="the blob trigger's host storage")
+        host_storage = services.clients.blob_service(
+            "AzureWebJobsStorage", what="the blob trigger's host storage"
+        )
         self._hosts = host_storage.get_container_client(HOSTS_CONTAINER)
-        queue_service = services.clients.queue_service("AzureWebJobsStorage",
-                                                       what="the blob trigger's host queue")
+        queue_service = services.clients.queue_service(
+            "AzureWebJobsStorage", what="the blob trigger's host queue"
+        )
         self._queue_name = f"azure-webjobs-blobtrigger-{services.host_id}"
         self._queue = queue_service.get_queue_client(self._queue_name)
         self._codec = Codec(services.config.queues.message_encoding)
@@ -147,8 +167,11 @@ class BlobTriggerHub:
     # -- the scanner ------------------------------------------------------------------------
     async def _scan_as_singleton(self) -> None:
         services = self._services
-        lease = BlobLease(self._hosts, f"{services.host_id}/WebJobs.Internal.Blobs.Listener",
-                          services.config.singleton.listener_lock_period.total_seconds())
+        lease = BlobLease(
+            self._hosts,
+            f"{services.host_id}/WebJobs.Internal.Blobs.Listener",
+            services.config.singleton.listener_lock_period.total_seconds(),
+        )
         singleton = ListenerSingleton(lease, services.config.singleton, "the blob scanner")
         await singleton.run(self._scan_forever, services.stopping)
 
@@ -160,8 +183,12 @@ class BlobTriggerHub:
                 try:
                     await scanner.sweep()
                 except AzureError as exc:
-                    log.warning("Scanning container '%s' failed (%s); next scan in %.0fs",
-                                container, short(exc), self._interval)
+                    log.warning(
+                        "Scanning container '%s' failed (%s); next scan in %.0fs",
+                        container,
+                        short(exc),
+                        self._interval,
+                    )
             # A blob output in this host wakes the scan at once (§3.4); otherwise wait.
             await _first_of(watches, self._interval, self._services.stopping)
 
@@ -170,10 +197,14 @@ class BlobTriggerHub:
         for trigger in self._triggers.values():
             watcher = Watcher(trigger.spec.name, trigger.trigger.pattern, trigger.container)
             groups[(trigger.container.account_name, trigger.trigger.pattern.container)].append(
-                watcher)
-        return {container: ContainerScanner(watchers, self._hosts, self._services.host_id,
-                                            account, self._enqueue)
-                for (account, container), watchers in groups.items()}
+                watcher
+            )
+        return {
+            container: ContainerScanner(
+                watchers, self._hosts, self._services.host_id, account, self._enqueue
+            )
+            for (account, container), watchers in groups.items()
+        }
 
     async def _enqueue(self, message: dict[str, str]) -> None:
         await ensure_queue(self._queue)
@@ -185,13 +216,24 @@ class BlobTriggerHub:
         config = self._services.config
         mdop = config.blobs.max_degree_of_parallelism
         batch = min(32, mdop // 2 + 1)  # N SharedBlobQueueListenerFactory.cs
-        settings = PollerSettings(batch, max(0, mdop - batch), config.blobs.poison_blob_threshold,
-                                  config.queues.visibility_timeout,
-                                  config.queues.max_polling_interval)
+        settings = PollerSettings(
+            batch,
+            max(0, mdop - batch),
+            config.blobs.poison_blob_threshold,
+            config.queues.visibility_timeout,
+            config.queues.max_polling_interval,
+        )
         await ensure_container(self._hosts)
-        poller = QueuePoller(self._queue, self._poison_for, settings, self._codec, self._run,
-                             self._services.notifier.watch(self._queue_name),
-                             self._services.stopping, f"blob trigger queue '{self._queue_name}'")
+        poller = QueuePoller(
+            self._queue,
+            self._poison_for,
+            settings,
+            self._codec,
+            self._run,
+            self._services.notifier.watch(self._queue_name),
+            self._services.stopping,
+            f"blob trigger queue '{self._queue_name}'",
+        )
         await poller.run()
 
     def _poison_for(self, msg: Any) -> Any:
@@ -222,8 +264,9 @@ class BlobTriggerHub:
             return True
         blob = trigger.container.get_blob_client(name)
         try:
-            downloader = await blob.download_blob(etag=etag,
-                                                  match_condition=MatchConditions.IfNotModified)
+            downloader = await blob.download_blob(
+                etag=etag, match_condition=MatchConditions.IfNotModified
+            )
             data_bytes = await downloader.readall()
         except ResourceNotFoundError:
             return True  # deleted since it was seen (§3.4)
@@ -231,8 +274,10 @@ class BlobTriggerHub:
             # Overwritten since: the scan hands on the new version (§3.4).
             self._services.notifier.notify(blob_container_key(trigger.trigger.pattern.container))
             return True
-        reason = (f"New blob detected({trigger.trigger.source}): "
-                  f"{trigger.trigger.pattern.container}/{name}")
+        reason = (
+            f"New blob detected({trigger.trigger.source}): "
+            f"{trigger.trigger.pattern.container}/{name}"
+        )
         outcome = await trigger.invoke_blob(downloader.properties, data_bytes, reason)
         return outcome.ok
 
@@ -241,12 +286,12 @@ async def _first_of(watches: list[Any], timeout: float, stopping: anyio.Event) -
     """Return after `timeout`, or as soon as any watch fires or the host stops."""
     with anyio.move_on_after(timeout):
         async with anyio.create_task_group() as tg:
+
             async def one(watch: Any) -> None:
                 await watch.wait(timeout)
                 tg.cancel_scope.cancel()
+
             for watch in watches:
                 tg.start_soon(one, watch)
             await sleep_unless(stopping, timeout)
             tg.cancel_scope.cancel()
-
-

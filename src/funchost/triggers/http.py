@@ -63,9 +63,13 @@ class HttpTrigger:
         self.trigger = HttpTriggerSpec.from_function(spec)
         self._response_binding = next(
             (b.name for b in spec.bindings if b.type.lower() == "http" and b.direction == "out"),
-            None)
-        services.routes.add(RouteEntry(spec, self.trigger.route, self.trigger.methods,
-                                       self.trigger.auth_level, self.handle))
+            None,
+        )
+        services.routes.add(
+            RouteEntry(
+                spec, self.trigger.route, self.trigger.methods, self.trigger.auth_level, self.handle
+            )
+        )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()  # the host's web server does the listening
@@ -78,29 +82,37 @@ class HttpTrigger:
         scope = request.scope
         body = await request.body()
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
-        datum = Datum({
-            "method": Datum(scope["method"], "string"),
-            "url": Datum(_url(scope), "string"),
-            "headers": {k: Datum(v, "string") for k, v in _headers(scope).items()},
-            # Empty query values are dropped (parse_qsl's default), as the real host does.
-            "query": {k: Datum(v, "string") for k, v in query},
-            "params": {k: Datum(v, "string") for k, v in values.items()},
-            "body": Datum(body, "bytes"),
-        }, "http")
-        invocation = Invocation(self.spec, datum, REASON,
-                                binding_data=_binding_data(query, values, body))
+        datum = Datum(
+            {
+                "method": Datum(scope["method"], "string"),
+                "url": Datum(_url(scope), "string"),
+                "headers": {k: Datum(v, "string") for k, v in _headers(scope).items()},
+                # Empty query values are dropped (parse_qsl's default), as the real host does.
+                "query": {k: Datum(v, "string") for k, v in query},
+                "params": {k: Datum(v, "string") for k, v in values.items()},
+                "body": Datum(body, "bytes"),
+            },
+            "http",
+        )
+        invocation = Invocation(
+            self.spec, datum, REASON, binding_data=_binding_data(query, values, body)
+        )
         outcome = await self._services.invoke(invocation)
         if isinstance(outcome, Failed):
-            return problem(500, "Internal Server Error",
-                           f"Function '{self.spec.name}' failed; see the host log for "
-                           f"invocation {outcome.invocation_id}.",
-                           invocationId=outcome.invocation_id)
+            return problem(
+                500,
+                "Internal Server Error",
+                f"Function '{self.spec.name}' failed; see the host log for "
+                f"invocation {outcome.invocation_id}.",
+                invocationId=outcome.invocation_id,
+            )
         result = outcome.results.get(self._response_binding) if self._response_binding else None
         return DatumResponse(result)
 
 
-def _binding_data(query: list[tuple[str, str]], values: dict[str, str],
-                  body: bytes) -> dict[str, Any]:
+def _binding_data(
+    query: list[tuple[str, str]], values: dict[str, str], body: bytes
+) -> dict[str, Any]:
     """What `{name}` expressions in other bindings can use: JSON body properties, then
     query parameters, then route values (the most specific wins)."""
     data: dict[str, Any] = {}
@@ -124,8 +136,9 @@ def _url(scope: Scope) -> str:
         host = f"{server[0]}:{server[1]}" if server[1] else server[0]
     path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string") or b""
-    return (f"{scope.get('scheme', 'http')}://{host}{path.decode('latin-1')}"
-            + (f"?{query.decode('latin-1')}" if query else ""))
+    return f"{scope.get('scheme', 'http')}://{host}{path.decode('latin-1')}" + (
+        f"?{query.decode('latin-1')}" if query else ""
+    )
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -34,8 +34,10 @@ class QueueTriggerSpec:
         what = f"queue trigger of '{spec.name}'"
         name = required_setting(spec.trigger, "queueName", environ, what=what).lower()
         if has_parameters(name):
-            raise BindingError(f"{what}: queueName '{spec.trigger.text('queueName')}' cannot "
-                               "use binding expressions")
+            raise BindingError(
+                f"{what}: queueName '{spec.trigger.text('queueName')}' cannot "
+                "use binding expressions"
+            )
         return cls(name, spec.trigger.text("connection"))
 
 
@@ -53,13 +55,18 @@ def _iso(value: datetime | None) -> str | None:
 def trigger_data(msg: Any, body: bytes) -> tuple[dict[str, Datum], dict[str, Any]]:
     """Trigger metadata for the worker and binding data for expressions (§2.3)."""
     values: dict[str, Any] = {
-        "Id": msg.id, "DequeueCount": msg.dequeue_count, "PopReceipt": msg.pop_receipt,
+        "Id": msg.id,
+        "DequeueCount": msg.dequeue_count,
+        "PopReceipt": msg.pop_receipt,
         "InsertionTime": _iso(msg.inserted_on),
         "ExpirationTime": _iso(msg.expires_on) or MAX_VALUE_TIME,
         "NextVisibleTime": _iso(msg.next_visible_on),
     }
-    metadata = {k: Datum(v, "int" if k == "DequeueCount" else "string")
-                for k, v in values.items() if v is not None}
+    metadata = {
+        k: Datum(v, "int" if k == "DequeueCount" else "string")
+        for k, v in values.items()
+        if v is not None
+    }
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -74,8 +81,11 @@ def trigger_data(msg: Any, body: bytes) -> tuple[dict[str, Datum], dict[str, Any
         for key, value in parsed.items():
             if key not in values:
                 values[key] = value
-                metadata[key] = (Datum(value, "string") if isinstance(value, str)
-                                 else Datum(json.dumps(value), "json"))
+                metadata[key] = (
+                    Datum(value, "string")
+                    if isinstance(value, str)
+                    else Datum(json.dumps(value), "json")
+                )
     return metadata, values
 
 
@@ -85,20 +95,30 @@ class QueueTrigger:
         self.trigger = QueueTriggerSpec.from_function(spec, services.environ)
         self._services = services
         options = services.config.queues
-        service = services.clients.queue_service(self.trigger.connection,
-                                                 what=f"queue trigger of '{spec.name}'")
+        service = services.clients.queue_service(
+            self.trigger.connection, what=f"queue trigger of '{spec.name}'"
+        )
         name = self.trigger.queue_name
         poison_name = poison_queue_name(name)
         poison = service.get_queue_client(poison_name) if poison_name else None
         self._reason = f"New queue message detected on '{name}'."
         self._poller = QueuePoller(
-            service.get_queue_client(name), lambda _msg: poison,
-            PollerSettings(options.batch_size, options.new_batch_threshold,
-                           options.max_dequeue_count, options.visibility_timeout,
-                           options.max_polling_interval),
-            Codec(options.message_encoding), self._run_message,
-            services.notifier.watch(name), services.stopping,
-            f"queue '{name}' of function '{spec.name}'", services.notifier.notify)
+            service.get_queue_client(name),
+            lambda _msg: poison,
+            PollerSettings(
+                options.batch_size,
+                options.new_batch_threshold,
+                options.max_dequeue_count,
+                options.visibility_timeout,
+                options.max_polling_interval,
+            ),
+            Codec(options.message_encoding),
+            self._run_message,
+            services.notifier.watch(name),
+            services.stopping,
+            f"queue '{name}' of function '{spec.name}'",
+            services.notifier.notify,
+        )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -107,13 +127,20 @@ class QueueTrigger:
     async def _run_message(self, msg: Any, body: bytes) -> bool:
         metadata, values = trigger_data(msg, body)
         outcome = await self._services.invoke(
-            Invocation(self.spec, message_datum(body), self._reason, metadata, values))
+            Invocation(self.spec, message_datum(body), self._reason, metadata, values)
+        )
         return outcome.ok
 
     async def call(self, input: str | None) -> Outcome:
         # An admin call: a message with that body, no id, dequeue count 0 (§6.6).
         body = (input or "").encode("utf-8")
         metadata = {"DequeueCount": Datum(0, "int"), "QueueTrigger": Datum(input or "", "string")}
-        return await self._services.invoke(Invocation(
-            self.spec, message_datum(body), "This function was programmatically called via "
-            "the host APIs.", metadata, {"QueueTrigger": input or "", "DequeueCount": 0}))
+        return await self._services.invoke(
+            Invocation(
+                self.spec,
+                message_datum(body),
+                "This function was programmatically called via the host APIs.",
+                metadata,
+                {"QueueTrigger": input or "", "DequeueCount": 0},
+            )
+        )

@@ -66,6 +66,7 @@ class ServiceBusTriggerSpec:
         def setting(key: str) -> str | None:
             raw = b.text(key)
             return None if raw is None else resolve_settings(raw, environ, what=what)
+
         queue, topic, sub = setting("queueName"), setting("topicName"), setting("subscriptionName")
         if not queue and not (topic and sub):
             raise BindingError(f"{what}: set queueName, or topicName and subscriptionName")
@@ -81,7 +82,8 @@ class ServiceBusTrigger:
         self._services = services
         self._options = services.config.service_bus
         self._client = services.clients.service_bus(
-            self.trigger.connection, what=f"Service Bus trigger of '{spec.name}'")
+            self.trigger.connection, what=f"Service Bus trigger of '{spec.name}'"
+        )
         self._backoff = RandomizedBackoff(1.0, 60.0)
         self._renewer: Any = None  # created in run(), on the host's event loop
         # Messages running and not yet handed to the renewer: id -> (receiver, message, start)
@@ -96,10 +98,12 @@ class ServiceBusTrigger:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         from azure.servicebus.aio import AutoLockRenewer
+
         # One renewer for the listener's life: a renewal ends by itself once its message is
         # settled. (Closing a renewer per message waits out its 1 s polling sleep.)
         self._renewer = AutoLockRenewer(
-            max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration.total_seconds())
+            max_lock_renewal_duration=self._options.max_auto_lock_renewal_duration.total_seconds()
+        )
         task_status.started()
         try:
             if self.trigger.sessions:
@@ -120,9 +124,14 @@ class ServiceBusTrigger:
                 self._backoff.reset()
             except ServiceBusError as exc:
                 delay = self._backoff.next()
-                log.warning("Service Bus entity '%s' for function '%s' is unreachable (%s); "
-                            "retrying in %.0fs", self.trigger.entity, self.spec.name,
-                            short(exc), delay)
+                log.warning(
+                    "Service Bus entity '%s' for function '%s' is unreachable (%s); "
+                    "retrying in %.0fs",
+                    self.trigger.entity,
+                    self.spec.name,
+                    short(exc),
+                    delay,
+                )
                 with anyio.move_on_after(delay):
                     await self._services.stopping.wait()
 
@@ -141,8 +150,12 @@ class ServiceBusTrigger:
                 renewing.cancel_scope.cancel()  # every message ran: nothing left to renew
 
     async def _receive_until_stopping(
-            self, receiver: Any, slots: anyio.Semaphore, running: TaskGroup,
-            send: MemoryObjectSendStream[tuple[list[Any], bool]]) -> None:
+        self,
+        receiver: Any,
+        slots: anyio.Semaphore,
+        running: TaskGroup,
+        send: MemoryObjectSendStream[tuple[list[Any], bool]],
+    ) -> None:
         """Receive as many messages as there are free slots and start each (or each batch)."""
         many = self.trigger.many
         while not self._services.stopping.is_set():
@@ -150,7 +163,8 @@ class ServiceBusTrigger:
             count = self._options.max_message_batch_size if many else 1 + slots.value
             try:
                 messages = await receiver.receive_messages(
-                    max_message_count=count, max_wait_time=RECEIVE_WAIT_SECONDS)
+                    max_message_count=count, max_wait_time=RECEIVE_WAIT_SECONDS
+                )
             except BaseException:
                 slots.release()
                 raise
@@ -166,8 +180,13 @@ class ServiceBusTrigger:
             for message in messages:
                 running.start_soon(self._run, receiver, [message], send, True)
 
-    async def _run(self, receiver: Any, messages: list[Any],
-                   settle: MemoryObjectSendStream[tuple[list[Any], bool]], renew: bool) -> None:
+    async def _run(
+        self,
+        receiver: Any,
+        messages: list[Any],
+        settle: MemoryObjectSendStream[tuple[list[Any], bool]],
+        renew: bool,
+    ) -> None:
         if renew:
             for message in messages:
                 self._unrenewed[id(message)] = (receiver, message, anyio.current_time())
@@ -191,12 +210,19 @@ class ServiceBusTrigger:
                     try:
                         self._renewer.register(receiver, message)
                     except (ServiceBusError, ValueError) as exc:
-                        log.warning("Cannot renew the lock of message %s of '%s' (%s)",
-                                    message.message_id, self.trigger.entity, short(exc))
+                        log.warning(
+                            "Cannot renew the lock of message %s of '%s' (%s)",
+                            message.message_id,
+                            self.trigger.entity,
+                            short(exc),
+                        )
 
-    async def _settler(self, receiver: Any,
-                       settled: MemoryObjectReceiveStream[tuple[list[Any], bool]],
-                       slots: anyio.Semaphore) -> None:
+    async def _settler(
+        self,
+        receiver: Any,
+        settled: MemoryObjectReceiveStream[tuple[list[Any], bool]],
+        slots: anyio.Semaphore,
+    ) -> None:
         """Settle finished messages one at a time, then free their slot. The SDK waits for
         each settlement's outcome by polling the connection; many concurrent settlements
         poll against each other and halve throughput (measured in bench/)."""
@@ -218,8 +244,12 @@ class ServiceBusTrigger:
                     await receiver.abandon_message(message)
             except ServiceBusError as exc:
                 # The lock is gone (expired, or the link dropped): the broker redelivers.
-                log.warning("Settling message %s of '%s' failed (%s); it will be delivered "
-                            "again", message.message_id, self.trigger.entity, short(exc))
+                log.warning(
+                    "Settling message %s of '%s' failed (%s); it will be delivered again",
+                    message.message_id,
+                    self.trigger.entity,
+                    short(exc),
+                )
 
     async def _invoke(self, messages: list[Any]) -> Outcome:
         rows = [fields(m) for m in messages]
@@ -227,9 +257,15 @@ class ServiceBusTrigger:
             datum, metadata, values = batch_data(messages, rows)
         else:
             datum, metadata, values = message_data(messages[0], rows[0])
-        return await self._services.invoke(Invocation(
-            self.spec, datum, reason_for(self.trigger.entity, rows[0], len(messages)),
-            metadata, values))
+        return await self._services.invoke(
+            Invocation(
+                self.spec,
+                datum,
+                reason_for(self.trigger.entity, rows[0], len(messages)),
+                metadata,
+                values,
+            )
+        )
 
     # -- sessions ---------------------------------------------------------------------------
     async def _session_loop(self) -> None:
@@ -251,8 +287,7 @@ class ServiceBusTrigger:
         self._renewer.register(receiver, receiver.session)
         while not self._services.stopping.is_set():
             count = self._options.max_message_batch_size if self.trigger.many else 1
-            messages = await receiver.receive_messages(max_message_count=count,
-                                                       max_wait_time=wait)
+            messages = await receiver.receive_messages(max_message_count=count, max_wait_time=wait)
             if not messages:
                 return  # the session is idle: release it for others
             outcome = await self._invoke(messages)
@@ -261,6 +296,12 @@ class ServiceBusTrigger:
     async def call(self, input: str | None) -> Outcome:
         # An admin call: one message with that body and no broker metadata.
         datum, metadata = manual_data(input or "", many=self.trigger.many)
-        return await self._services.invoke(Invocation(
-            self.spec, datum, "This function was programmatically called via the host APIs.",
-            metadata, {}))
+        return await self._services.invoke(
+            Invocation(
+                self.spec,
+                datum,
+                "This function was programmatically called via the host APIs.",
+                metadata,
+                {},
+            )
+        )

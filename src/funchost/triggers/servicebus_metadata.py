@@ -115,8 +115,9 @@ def _datum(value: Any) -> Datum:
     return Datum(str(value), "string")
 
 
-def message_data(message: Any, row: dict[str, Any]
-                 ) -> tuple[Datum, dict[str, Datum], dict[str, Any]]:
+def message_data(
+    message: Any, row: dict[str, Any]
+) -> tuple[Datum, dict[str, Datum], dict[str, Any]]:
     """The datum, trigger metadata and binding data of one message whose `fields` are
     `row`."""
     values = {k: v for k, v in row.items() if v is not None}
@@ -131,8 +132,9 @@ def message_data(message: Any, row: dict[str, Any]
     return datum, {k: _datum(v) for k, v in values.items()}, values
 
 
-def batch_data(messages: list[Any], rows: list[dict[str, Any]]
-               ) -> tuple[Datum, dict[str, Datum], dict[str, Any]]:
+def batch_data(
+    messages: list[Any], rows: list[dict[str, Any]]
+) -> tuple[Datum, dict[str, Datum], dict[str, Any]]:
     values = {f"{key}Array": [row[key] for row in rows] for key in rows[0]}
     metadata = {key: Datum(json.dumps(column), "json") for key, column in values.items()}
     bodies = SimpleNamespace(bytes=[body_of(m) for m in messages])
@@ -141,16 +143,20 @@ def batch_data(messages: list[Any], rows: list[dict[str, Any]]
 
 def reason_for(entity: str, first: dict[str, Any], count: int) -> str:
     """The Executing line's reason, from the `fields` of the (first) message."""
-    return (f"Trigger Details: MessageId: {first['MessageId']}, SequenceNumber: "
-            f"{first['SequenceNumber']}, DeliveryCount: {first['DeliveryCount']}, "
-            f"EnqueuedTimeUtc: {first['EnqueuedTimeUtc']}, SessionId: {first['SessionId']}"
-            + (f", Count: {count}" if count > 1 else "")
-            + f" ({entity})")
+    return (
+        f"Trigger Details: MessageId: {first['MessageId']}, SequenceNumber: "
+        f"{first['SequenceNumber']}, DeliveryCount: {first['DeliveryCount']}, "
+        f"EnqueuedTimeUtc: {first['EnqueuedTimeUtc']}, SessionId: {first['SessionId']}"
+        + (f", Count: {count}" if count > 1 else "")
+        + f" ({entity})"
+    )
 
 
 def manual_data(body: str, *, many: bool) -> tuple[Datum, dict[str, Datum]]:
     """An admin call's input as one message without broker metadata."""
     if many:
-        return (Datum(SimpleNamespace(bytes=[body.encode("utf-8")]), "collection_bytes"),
-                {"UserPropertiesArray": Datum("[{}]", "json")})
+        return (
+            Datum(SimpleNamespace(bytes=[body.encode("utf-8")]), "collection_bytes"),
+            {"UserPropertiesArray": Datum("[{}]", "json")},
+        )
     return Datum(body, "string"), {"UserProperties": Datum("{}", "json")}

@@ -65,6 +65,7 @@ def _flag(value: Any, default: bool) -> bool:
 class TimerTriggerSpec:
     """The timerTrigger binding, parsed once: schedule (settings resolved), zone,
     runOnStartup, and useMonitor after the real host's automatic switch-off (§4.3)."""
+
     expression: str
     schedule: TimerSchedule
     zone: tzinfo
@@ -72,8 +73,9 @@ class TimerTriggerSpec:
     use_monitor: bool
 
     @classmethod
-    def from_function(cls, spec: FunctionSpec, environ: Any,
-                      now: datetime | None = None) -> TimerTriggerSpec:
+    def from_function(
+        cls, spec: FunctionSpec, environ: Any, now: datetime | None = None
+    ) -> TimerTriggerSpec:
         what = f"timer trigger of '{spec.name}'"
         expression = required_setting(spec.trigger, "schedule", environ, what=what).strip()
         try:
@@ -86,8 +88,9 @@ class TimerTriggerSpec:
         monitor = _flag(spec.trigger.get("useMonitor"), True)
         if monitor and schedule.fires_more_than_once_a_minute(now or datetime.now(UTC)):
             monitor = False  # persisting a status for sub-minute schedules is not worth it
-        return cls(expression, schedule, zone, _flag(spec.trigger.get("runOnStartup"), False),
-                   monitor)
+        return cls(
+            expression, schedule, zone, _flag(spec.trigger.get("runOnStartup"), False), monitor
+        )
 
 
 class StatusStore:
@@ -110,8 +113,12 @@ class StatusStore:
         try:
             return ScheduleStatus.from_json(json.loads(data), self._zone)
         except ValueError as exc:
-            log.warning("The timer status of '%s' (%s) is unreadable (%s); starting afresh",
-                        self.function, self.path, exc)
+            log.warning(
+                "The timer status of '%s' (%s) is unreadable (%s); starting afresh",
+                self.function,
+                self.path,
+                exc,
+            )
             return None
 
     async def write(self, status: ScheduleStatus) -> None:
@@ -129,8 +136,11 @@ class StatusStore:
                 except ResourceExistsError:
                     pass
             except STORAGE_ERRORS as exc:
-                log.error("Function '%s' failed to update the timer trigger status: %s",
-                          self.function, exc)
+                log.error(
+                    "Function '%s' failed to update the timer trigger status: %s",
+                    self.function,
+                    exc,
+                )
                 return
 
 
@@ -145,8 +155,9 @@ class TimerTrigger:
         clock: the current time (aware); tests may inject one.
     """
 
-    def __init__(self, spec: FunctionSpec, services: HostServices, *,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, spec: FunctionSpec, services: HostServices, *, clock: Clock | None = None
+    ) -> None:
         self.spec = spec
         self.trigger = TimerTriggerSpec.from_function(spec, services.environ)
         self._services = services
@@ -156,15 +167,19 @@ class TimerTrigger:
         what = f"timer trigger of '{spec.name}'"
         try:
             container = services.clients.blob_service(None, what=what).get_container_client(
-                HOSTS_CONTAINER)
+                HOSTS_CONTAINER
+            )
         except BindingError as exc:
             log.warning("%s; the timer runs on this instance alone and keeps no status", exc)
             return
         if self.trigger.use_monitor:
             self._store = StatusStore(container, services.host_id, spec.name, self.trigger.zone)
         options = services.config.singleton
-        lease = BlobLease(container, listener_lock_id(services.host_id, spec.name),
-                          options.listener_lock_period.total_seconds())
+        lease = BlobLease(
+            container,
+            listener_lock_id(services.host_id, spec.name),
+            options.listener_lock_period.total_seconds(),
+        )
         self._singleton = ListenerSingleton(lease, options, f"timer '{spec.name}'")
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -190,17 +205,21 @@ class TimerTrigger:
     async def _listen(self) -> None:
         trigger = self.trigger
         now = self._clock()
-        log.info("The next 5 occurrences of the '%s' schedule (%s) will be:\n%s",
-                 self.spec.name, trigger.schedule.describe(),
-                 "\n".join(next_occurrences(trigger.schedule, now, trigger.zone)))
+        log.info(
+            "The next 5 occurrences of the '%s' schedule (%s) will be:\n%s",
+            self.spec.name,
+            trigger.schedule.describe(),
+            "\n".join(next_occurrences(trigger.schedule, now, trigger.zone)),
+        )
         status, past_due = await self._initial_status(now)
         pending: str | None = None
         if past_due:
             log.info("Function '%s' is past due on startup. Executing now.", self.spec.name)
             pending = "past due"
         elif trigger.run_on_startup:
-            log.info("Function '%s' is configured to run on startup. Executing now.",
-                     self.spec.name)
+            log.info(
+                "Function '%s' is configured to run on startup. Executing now.", self.spec.name
+            )
             pending = "startup"
         while not self._services.stopping.is_set():
             if pending is None and not await self._wait_until(status.next):
@@ -214,8 +233,11 @@ class TimerTrigger:
             return ScheduleStatus(DEFAULT_TIME, schedule.next_occurrence(now), DEFAULT_TIME), False
         stored = await self._store.read()
         check = check_start(stored, now, schedule)
-        log.debug("Function '%s' initial status: %s", self.spec.name,
-                  stored.to_json(self.trigger.zone) if stored else None)
+        log.debug(
+            "Function '%s' initial status: %s",
+            self.spec.name,
+            stored.to_json(self.trigger.zone) if stored else None,
+        )
         if check.write is not None:
             await self._store.write(check.write)
         return check.status, check.past_due
@@ -240,31 +262,36 @@ class TimerTrigger:
         try:
             await self._services.invoke(self._invocation(shown, pending == "past due", reason))
         except Exception:  # noqa: BLE001 - a failure must not stop the schedule
-            log.exception("Error occurred during scheduled invocation for '%s'.",
-                          self.spec.name)
+            log.exception("Error occurred during scheduled invocation for '%s'.", self.spec.name)
         status = after_run(status, invoked_at, self.trigger.schedule, scheduled=pending is None)
         if self._store is not None:
             await self._store.write(status)
         return status
 
-    def _invocation(self, status: ScheduleStatus | None, past_due: bool,
-                    reason: str) -> Invocation:
+    def _invocation(self, status: ScheduleStatus | None, past_due: bool, reason: str) -> Invocation:
         zone = self.trigger.zone
         # Binding data `{TimerTrigger}`: the local time, as X `TimerTriggerBinding` gives it.
         fired = self._clock().astimezone(zone).strftime("%m/%d/%Y %H:%M:%S")
         datum = timer_datum(self.trigger.schedule, status, zone, past_due)
-        return Invocation(self.spec, datum, reason,
-                          metadata={"TimerTrigger": Datum(fired, "string")},
-                          binding_data={"TimerTrigger": fired})
+        return Invocation(
+            self.spec,
+            datum,
+            reason,
+            metadata={"TimerTrigger": Datum(fired, "string")},
+            binding_data={"TimerTrigger": fired},
+        )
 
 
-def timer_datum(schedule: TimerSchedule, status: ScheduleStatus | None, zone: tzinfo,
-                past_due: bool) -> Datum:
+def timer_datum(
+    schedule: TimerSchedule, status: ScheduleStatus | None, zone: tzinfo, past_due: bool
+) -> Datum:
     """The TimerInfo the worker decodes (§4.6) with the library's timerTrigger converter:
     JSON `{"Schedule": {"AdjustForDST": ...}, "ScheduleStatus": {...} | null, "IsPastDue"}`.
     ScheduleStatus is null unless monitoring; AdjustForDST is false for a TimeSpan period,
     as the real `ConstantSchedule` says."""
-    info = {"Schedule": {"AdjustForDST": schedule.adjust_for_dst},
-            "ScheduleStatus": status.to_json(zone) if status is not None else None,
-            "IsPastDue": past_due}
+    info = {
+        "Schedule": {"AdjustForDST": schedule.adjust_for_dst},
+        "ScheduleStatus": status.to_json(zone) if status is not None else None,
+        "IsPastDue": past_due,
+    }
     return Datum(json.dumps(info), "json")
