@@ -7,7 +7,7 @@ import logging
 import secrets as _secrets
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -19,8 +19,9 @@ from funchost.bindings import InputBinding, OutputBinding
 from funchost.config.host_config import HostConfig
 from funchost.config.hostid import host_id as compute_host_id
 from funchost.core import pipeline
+from funchost.core.backoff import RandomizedBackoff
 from funchost.core.clients import ClientCache
-from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
+from funchost.core.invocation import Invoke
 from funchost.core.loader import LoadedApp
 from funchost.core.runner import FunctionRunner, thread_count
 from funchost.core.services import HostServices
@@ -32,28 +33,36 @@ from funchost.http.keys import KeyManager, open_key_manager
 from funchost.http.route_table import RouteTable
 from funchost.http.server import WebApp, WebServer, bind_socket
 from funchost.http.throttle import Throttle
-from funchost.storage.notify import QueueNotifier
 
 log = logging.getLogger("funchost.host")
 
 
 @dataclass(frozen=True)
 class HostOptions:
+    """How the host runs, beyond host.json and the app settings.
+
+    Attributes:
+        auth: enforce function keys (func start does not; Azure does).
+        grace_seconds: how long running invocations get to finish on stop.
+        wrappers: extra `Invoke -> Invoke` wrappers (for example a test harness's recorder),
+            applied inside the retry policy, so each attempt passes through them, with the
+            invocation id already in the logging context.
+    """
+
     bind: str = "0.0.0.0"
     port: int = 7071
-    auth: bool = True  # enforce function keys (func start does not; Azure does)
-    grace_seconds: float = 30.0  # how long in-flight invocations get on stop
+    auth: bool = True
+    grace_seconds: float = 30.0
     cors: tuple[str, ...] = ()
     cors_credentials: bool = False
+    wrappers: tuple[Callable[[Invoke], Invoke], ...] = ()
 
 
 @dataclass
 class FunctionState:
     spec: FunctionSpec
     listener: triggers.Listener | None = None
-    invoke: Invoke | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Host:
@@ -79,6 +88,7 @@ class Host:
         self.inflight = pipeline.InFlight()
         self.functions: dict[str, FunctionState] = {}
         self.keys: KeyManager | None = None
+        self.services: HostServices | None = None  # made in serve(), on the event loop
         self._stop = anyio.Event()
         self._tg: TaskGroup | None = None
         self._clients = ClientCache(environ)
@@ -103,31 +113,17 @@ class Host:
         return tuple(s.spec for s in self.functions.values())
 
     # -- running ----------------------------------------------------------------------------
-    async def dispatch(self, invocation: Invocation) -> Outcome:
-        state = self.functions.get(invocation.function.name.lower())
-        if state is None or state.invoke is None:
-            return Failed(
-                invocation.id, HostError(f"function '{invocation.function.name}' is not running")
-            )
-        return await state.invoke(invocation)
-
     def stop(self) -> None:
         self._stop.set()
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start everything, report started, run until `stop()`, then drain and close."""
         self.state = "Starting"
-        services = HostServices(
-            self.config,
-            self.environ,
-            self.host_id,
-            self.instance_id,
-            self._clients,
-            self.dispatch,
-            anyio.Event(),
-            self.routes,
-            QueueNotifier(),
+        services = self.services = HostServices(
+            self.config, self.environ, self.host_id, self.instance_id, self._clients
         )
+        # The web server serves the table every HTTP trigger registers in.
+        services.shared(RouteTable, lambda: self.routes)
         for spec in self.app.functions:
             self.functions[spec.name.lower()] = self._build(spec, services)
         self.keys = (
@@ -187,71 +183,73 @@ class Host:
         self, state: FunctionState, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Run a listener; if it crashes, log and restart it with backoff (it must not take
-        the host down)."""
+        the host down). The host's start waits for the first run's `started()` (or its
+        crash); every later run gets a task status that ignores `started()`."""
         assert state.listener is not None
-        delay = 1.0
-        started = False
+        once = _StartedOnce(task_status)
+        backoff = RandomizedBackoff(1.0, 60.0)
         while True:
             try:
-                if not started:
-                    await state.listener.run(task_status=task_status)
-                else:
-                    await state.listener.run()
+                await state.listener.run(task_status=once)
                 return
-            except Exception:
-                if not started:
-                    task_status.started()
+            except Exception:  # a listener's crash must not end the host
+                once.started()
+                delay = backoff.next()
                 log.exception(
                     "The listener for function '%s' failed; restarting in %.0fs",
                     state.spec.name,
                     delay,
                 )
-            started = True
             await anyio.sleep(delay)
-            delay = min(delay * 2, 60.0)
 
     def _build(self, spec: FunctionSpec, services: HostServices) -> FunctionState:
         state = FunctionState(spec)
         try:
-            inputs: dict[str, InputBinding] = {}
-            outputs: dict[str, OutputBinding] = {}
-            for param in spec.inputs:
-                if param.binding is not spec.trigger:
-                    inputs[param.name] = binding_registry.create_input(param.binding, services)
-            for b in spec.bindings:
-                if b.direction == "out":
-                    out = binding_registry.create_output(b, services)
-                    if out is not None:
-                        outputs[b.name] = out
-            runner = FunctionRunner(spec, inputs, outputs, self._executor)
-            # Inside out: timeout per attempt, a log pair per attempt, retries, in-flight.
-            invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
-            invoke = pipeline.with_logging(invoke)
-            invoke = pipeline.with_retry(
-                invoke, spec.retry if _retries(spec) else None, services.stopping
-            )
-            state.invoke = self.inflight.wrap(invoke)
-            state.listener = triggers.factory_for(spec.trigger.type)(spec, services)
+            factory = triggers.factory_for(spec.trigger.type)
+            invoke = self._compose(spec, services, triggers.runtime_retries(factory))
+            state.listener = factory(spec, services, invoke)
         except HostError as exc:
             state.error = str(exc)
             log.error("The '%s' function is in error: %s", spec.name, exc)
         return state
 
+    def _compose(self, spec: FunctionSpec, services: HostServices, retries: bool) -> Invoke:
+        """The function's invoke, composed once. Inside out: the runner, the timeout of one
+        attempt, one Executing/Executed pair per attempt, the options' wrappers, the
+        runtime retry policy (when the trigger takes it), the in-flight tracker."""
+        inputs: dict[str, InputBinding] = {}
+        outputs: dict[str, OutputBinding] = {}
+        for param in spec.inputs:
+            if param.binding is not spec.trigger:
+                inputs[param.name] = binding_registry.create_input(param.binding, services)
+        for b in spec.bindings:
+            if b.direction == "out":
+                out = binding_registry.create_output(b, services)
+                if out is not None:
+                    outputs[b.name] = out
+        runner = FunctionRunner(spec, inputs, outputs, self._executor)
+        invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
+        invoke = pipeline.with_logging(invoke)
+        for wrap in self.options.wrappers:
+            invoke = wrap(invoke)
+        invoke = pipeline.with_retry(invoke, spec.retry if retries else None, services.stopping)
+        return self.inflight.wrap(invoke)
+
     async def _prepare_keys(self) -> None:
         """Create missing keys at start; storage that is down is retried, not fatal."""
         assert self.keys is not None
         names = [e.function.name for e in self.routes.entries]
-        delay = 1.0
+        backoff = RandomizedBackoff(1.0, 30.0)
         while True:
             try:
                 await self.keys.ensure(names)
                 return
             except Exception as exc:  # noqa: BLE001 - storage errors of every kind
+                delay = backoff.next()
                 log.warning(
                     "Function keys are not available yet (%s); retrying in %.0fs", exc, delay
                 )
                 await anyio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     def _asgi(self) -> Any:
         admin = AdminApi(_AdminView(self))
@@ -276,15 +274,17 @@ class Host:
         return app
 
 
-def _retries(spec: FunctionSpec) -> bool:
-    # Runtime retry policies apply only to some triggers (semantics §1.2); queue, blob and
-    # Service Bus retry through their own redelivery instead.
-    return spec.trigger.type.lower() in (
-        "timertrigger",
-        "eventhubtrigger",
-        "kafkatrigger",
-        "cosmosdbtrigger",
-    )
+class _StartedOnce:
+    """Passes the first `started()` on to the host's start and ignores the rest, so a
+    listener that crashed after reporting started can be run again."""
+
+    def __init__(self, inner: TaskStatus[None]) -> None:
+        self._inner: TaskStatus[None] | None = inner
+
+    def started(self, value: None = None) -> None:
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.started(value)
 
 
 class _AdminView:

@@ -17,6 +17,7 @@ from funchost.core.services import HostServices
 from funchost.core.spec import BindingInfo
 from funchost.errors import BindingError
 from funchost.storage.blobs import blob_container_key, ensure_container
+from funchost.storage.notify import QueueNotifier
 
 UPLOAD_OPTIONS = {"max_concurrency": 4}  # block sizes are set on the client (clients.py)
 
@@ -84,4 +85,4 @@ class BlobOutput(_BlobBinding):
         except ResourceNotFoundError:
             await ensure_container(self._service.get_container_client(container))
             await blob.upload_blob(data, overwrite=True, **UPLOAD_OPTIONS)
-        self._services.notifier.notify(blob_container_key(container))
+        QueueNotifier.of(self._services).notify(blob_container_key(container))

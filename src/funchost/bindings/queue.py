@@ -15,6 +15,7 @@ from funchost.core.expressions import required_setting, resolve
 from funchost.core.invocation import Invocation
 from funchost.core.services import HostServices
 from funchost.core.spec import BindingInfo
+from funchost.storage.notify import QueueNotifier
 from funchost.storage.queues import Codec, ensure_queue
 
 
@@ -37,7 +38,7 @@ class QueueOutput:
         self._what = f"queue output '{binding.name}'"
         self._service = services.clients.queue_service(self.spec.connection, what=self._what)
         self._codec = Codec(services.config.queues.message_encoding)
-        self._notifier = services.notifier
+        self._notifier = QueueNotifier.of(services)
         self._created: set[str] = set()
 
     async def write(self, value: Datum, invocation: Invocation) -> None:

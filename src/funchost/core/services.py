@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TypeVar
 
 import anyio
 
 from funchost.config.host_config import HostConfig
 from funchost.core.clients import ClientCache
-from funchost.core.invocation import Invoke
 
-if TYPE_CHECKING:
-    from funchost.http.route_table import RouteTable
-    from funchost.storage.notify import QueueNotifier
+T = TypeVar("T")
+
+
+class PerHost:
+    """One object of each kind per host, made on first use and shared by every plug-in
+    that asks for that kind: the route table every HTTP function registers in, the queue
+    notifier of the same-host fast path, the one blob scanner serving every blob trigger.
+
+    Keyed by the object's class, so a plug-in gets back the type it asked for.
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[type, object] = {}
+
+    def get(self, kind: type[T], make: Callable[[], T]) -> T:
+        found = self._objects.get(kind)
+        if found is None:
+            found = self._objects[kind] = make()
+        if not isinstance(found, kind):  # make() returned something else: a plug-in bug
+            raise TypeError(f"per-host object for {kind.__name__} is a {type(found).__name__}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -22,12 +39,8 @@ class HostServices:
     """Shared, per-host state. Plug-ins keep their own state on their own instances.
 
     Attributes:
-        invoke: runs an invocation through the function's wrapper stack.
         stopping: set when the host starts to drain; listeners stop taking new work.
-        routes: where HTTP-triggered functions register their routes.
-        notifier: the same-host fast path (queue output -> queue listener, semantics §2.1.7).
-        plugin_state: per-host objects plug-ins share between their listeners (for example
-            the one blob scanner serving every blob-triggered function), keyed by plug-in.
+        per_host: objects plug-ins share within this host (see `PerHost`).
     """
 
     config: HostConfig
@@ -35,8 +48,9 @@ class HostServices:
     host_id: str
     instance_id: str
     clients: ClientCache
-    invoke: Invoke
-    stopping: anyio.Event
-    routes: RouteTable
-    notifier: QueueNotifier
-    plugin_state: dict[str, Any] = field(default_factory=dict)
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    per_host: PerHost = field(default_factory=PerHost)
+
+    def shared(self, kind: type[T], make: Callable[[], T]) -> T:
+        """The host's one `kind` object, made by `make()` the first time it is asked for."""
+        return self.per_host.get(kind, make)

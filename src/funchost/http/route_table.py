@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import ASGIApp
 
+    from funchost.core.services import HostServices
     from funchost.core.spec import FunctionSpec
 
 Handler = Callable[["Request", dict[str, str]], Awaitable["ASGIApp"]]
@@ -42,6 +43,11 @@ class RouteTable:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix.strip("/")
         self._entries: list[RouteEntry] = []
+
+    @classmethod
+    def of(cls, services: HostServices) -> RouteTable:
+        """The host's route table, which its web server serves."""
+        return services.shared(cls, lambda: cls(services.config.http.route_prefix))
 
     @property
     def entries(self) -> tuple[RouteEntry, ...]:

@@ -4,14 +4,23 @@ in this host at once, instead of waiting for their next poll."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import anyio
+
+if TYPE_CHECKING:
+    from funchost.core.services import HostServices
 
 
 class QueueNotifier:
     def __init__(self) -> None:
         self._generation: dict[str, int] = defaultdict(int)
         self._events: dict[str, anyio.Event] = {}
+
+    @classmethod
+    def of(cls, services: HostServices) -> QueueNotifier:
+        """The host's notifier: outputs and listeners in one host share it."""
+        return services.shared(cls, cls)
 
     def notify(self, queue: str) -> None:
         key = queue.lower()

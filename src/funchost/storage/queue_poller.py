@@ -23,6 +23,7 @@ from anyio.abc import TaskGroup
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from funchost.core.backoff import RandomizedBackoff
+from funchost.core.invocation import Failed, Outcome
 from funchost.storage.notify import Watch
 from funchost.storage.queues import Codec, UndecodableMessage, ensure_queue, receive_batch
 
@@ -32,8 +33,9 @@ LEASE_SECONDS = 600  # messages stay invisible 10 minutes while they run (§2.1.
 RENEW_SECONDS = 300  # and are renewed every 5 minutes (§2.1.3)
 RENEW_CHECK_SECONDS = 10
 
-# Runs one message; True when it succeeded (the message is then deleted).
-Handler = Callable[[Any, bytes], Awaitable[bool]]
+# Runs one message and returns the outcome; None when there was nothing to run (a message
+# the handler drops). Success or None deletes the message; a failure retries or poisons it.
+Handler = Callable[[Any, bytes], Awaitable["Outcome | None"]]
 
 
 @dataclass(frozen=True)
@@ -158,15 +160,16 @@ class QueuePoller:
         lease = _Lease(msg.id, msg.pop_receipt, time.monotonic() + RENEW_SECONDS)
         self._leases[msg.id] = lease
         try:
-            ok = await self._handler(msg, body)
+            outcome = await self._handler(msg, body)
         finally:
             del self._leases[msg.id]
-        if ok:
+        if not isinstance(outcome, Failed):
             await self._queue.delete_message(msg.id, lease.receipt)
         elif msg.dequeue_count >= limit:
             await self._to_poison(
                 msg,
-                f"it failed {msg.dequeue_count} time(s), reaching maxDequeueCount",
+                f"it failed {msg.dequeue_count} time(s), reaching maxDequeueCount; last error "
+                f"(invocation {outcome.invocation_id}): {short(outcome.error)}",
                 lease.receipt,
             )
         else:

@@ -1,17 +1,25 @@
 """Trigger plug-ins: one small Protocol, and the registry mapping binding types to them.
 
-A trigger factory takes a `FunctionSpec` and the `HostServices`, parses the trigger
-binding once into its own frozen spec (raising BindingError for a bad one), and returns a
-`Listener`. Built-in triggers are listed below; third-party ones register under the
-entry-point group `funchost.triggers` with the binding type as the name.
+This room may import `funchost.core`, `funchost.config`, and the support rooms
+(`funchost.storage`, `funchost.timer`, `funchost.http`); nothing outside the plug-in rooms
+imports a trigger module except through this registry.
+
+A trigger factory takes the `FunctionSpec`, the `HostServices` and the function's composed
+`Invoke` (timeout, logging, retries and in-flight tracking already wrapped around it),
+parses the trigger binding once into its own frozen spec (raising BindingError for a bad
+one) and returns a `Listener`. A factory that wants the runtime retry policy
+(`@app.retry`, host.json `retry`) applied to its invocations says so with a
+`runtime_retries = True` attribute (on Azure only timer, Event Hubs, Kafka and Cosmos DB
+triggers do, semantics §1.2); without it, failures go back to the trigger, which retries
+through its broker's redelivery. Built-in triggers are listed below; third-party ones
+register under the entry-point group `funchost.triggers` with the binding type as the name.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Protocol
 
 from anyio.abc import TaskStatus
@@ -19,7 +27,7 @@ from anyio.abc import TaskStatus
 from funchost.errors import BindingError
 
 if TYPE_CHECKING:
-    from funchost.core.invocation import Outcome
+    from funchost.core.invocation import Invoke, Outcome
     from funchost.core.services import HostServices
     from funchost.core.spec import FunctionSpec
 
@@ -29,31 +37,44 @@ ENTRY_POINT_GROUP = "funchost.triggers"
 
 
 class Listener(Protocol):
-    """Receives events for one function and settles them with the broker's own verbs."""
+    """Receives events for one function, runs each through the function's `Invoke`, and
+    settles it with the broker's own verbs from the full `Outcome`."""
 
     async def run(self, *, task_status: TaskStatus[None]) -> None:
         """Listen until cancelled; call `task_status.started()` once listening. A backend
-        that is down is logged and retried with backoff; it never ends the host."""
+        that is down is logged and retried with backoff; it never ends the host. After a
+        crash the host calls `run` again (with a task status that ignores `started()`)."""
 
     async def call(self, input: str | None) -> Outcome:
         """Run the function once now, as `POST /admin/functions/{name}` does, with
         `input` converted the way the real host converts it for this trigger."""
 
 
-TriggerFactory = Callable[["FunctionSpec", "HostServices"], Listener]
+class TriggerFactory(Protocol):
+    """Builds the listener of one function (a class with this constructor will do)."""
+
+    def __call__(self, spec: FunctionSpec, services: HostServices, invoke: Invoke) -> Listener:
+        """Parse the trigger binding of `spec`; raise BindingError when it is invalid."""
+
+
+def runtime_retries(factory: TriggerFactory) -> bool:
+    """Whether the runtime retry policy applies to this trigger's invocations (the
+    factory's optional `runtime_retries` attribute; default False)."""
+    return bool(getattr(factory, "runtime_retries", False))
+
 
 # Binding type -> "module:factory", imported only when an app uses it. Types compare
 # case-insensitively, as the host compares them.
 BUILTIN: dict[str, str] = {
-    "httpTrigger": ".http:HttpTrigger",
-    "queueTrigger": ".queue:QueueTrigger",
-    "blobTrigger": ".blob:BlobTrigger",
-    "serviceBusTrigger": ".servicebus:ServiceBusTrigger",
-    "timerTrigger": ".timer:TimerTrigger",
+    "httpTrigger": "funchost.triggers.http:HttpTrigger",
+    "queueTrigger": "funchost.triggers.queue:QueueTrigger",
+    "blobTrigger": "funchost.triggers.blob:BlobTrigger",
+    "serviceBusTrigger": "funchost.triggers.servicebus:ServiceBusTrigger",
+    "timerTrigger": "funchost.triggers.timer:TimerTrigger",
 }
 
 
-def _entry_points() -> dict[str, object]:
+def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -67,10 +88,12 @@ def factory_for(binding_type: str) -> TriggerFactory:
     builtin = next((ref for name, ref in BUILTIN.items() if name.lower() == key), None)
     if builtin is not None:
         module, _, name = builtin.partition(":")
-        return getattr(importlib.import_module(module, __package__), name)  # type: ignore[no-any-return]
+        factory: TriggerFactory = getattr(importlib.import_module(module), name)
+        return factory
     ep = next((ep for name, ep in _entry_points().items() if name.lower() == key), None)
     if ep is not None:
-        return ep.load()  # type: ignore[attr-defined,no-any-return]
+        loaded: TriggerFactory = ep.load()
+        return loaded
     raise BindingError(
         f"no trigger plug-in for '{binding_type}' (supported: {', '.join(supported())})"
     )

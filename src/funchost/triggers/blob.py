@@ -20,7 +20,7 @@ from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNot
 from azure.functions.meta import Datum
 
 from funchost.core.expressions import required_setting
-from funchost.core.invocation import Invocation, Outcome
+from funchost.core.invocation import Invocation, Invoke, Outcome
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
@@ -31,6 +31,7 @@ from funchost.storage.blobs import (
     ensure_container,
     properties_json,
 )
+from funchost.storage.notify import QueueNotifier
 from funchost.storage.queue_poller import PollerSettings, QueuePoller, short
 from funchost.storage.queues import Codec, ensure_queue
 from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton, sleep_unless
@@ -60,8 +61,9 @@ class BlobTriggerSpec:
 
 
 class BlobTrigger:
-    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+    def __init__(self, spec: FunctionSpec, services: HostServices, invoke: Invoke) -> None:
         self.spec = spec
+        self._invoke = invoke
         self.trigger = BlobTriggerSpec.from_function(spec, services.environ)
         if self.trigger.source.lower() == "eventgrid":
             log.warning(
@@ -74,9 +76,7 @@ class BlobTrigger:
             self.trigger.connection, what=f"blob trigger of '{spec.name}'"
         )
         self.container = service.get_container_client(self.trigger.pattern.container)
-        self.hub = services.plugin_state.get("blob")
-        if self.hub is None:
-            self.hub = services.plugin_state["blob"] = BlobTriggerHub(services)
+        self.hub = services.shared(BlobTriggerHub, lambda: BlobTriggerHub(services))
         self.hub.register(self)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -111,7 +111,7 @@ class BlobTrigger:
             if self.trigger.as_string
             else Datum(data, "bytes")
         )
-        return await self._services.invoke(Invocation(self.spec, datum, reason, metadata, values))
+        return await self._invoke(Invocation(self.spec, datum, reason, metadata, values))
 
     async def call(self, input: str | None) -> Outcome:
         # An admin call names the blob as "container/path" (§6.6).
@@ -134,6 +134,7 @@ class BlobTriggerHub:
 
     def __init__(self, services: HostServices) -> None:
         self._services = services
+        self._notifier = QueueNotifier.of(services)
         self._triggers: dict[str, BlobTrigger] = {}
         self._started = False
         host_storage = services.clients.blob_service(
@@ -177,7 +178,7 @@ class BlobTriggerHub:
 
     async def _scan_forever(self) -> None:
         scanners = self._scanners()
-        watches = [self._services.notifier.watch(blob_container_key(c)) for c in scanners]
+        watches = [self._notifier.watch(blob_container_key(c)) for c in scanners]
         while not self._services.stopping.is_set():
             for container, scanner in scanners.items():
                 try:
@@ -209,7 +210,7 @@ class BlobTriggerHub:
     async def _enqueue(self, message: dict[str, str]) -> None:
         await ensure_queue(self._queue)
         await self._queue.send_message(self._codec.encode(json.dumps(message)))
-        self._services.notifier.notify(self._queue_name)
+        self._notifier.notify(self._queue_name)
 
     # -- the consumer -----------------------------------------------------------------------
     async def _consume(self) -> None:
@@ -230,7 +231,7 @@ class BlobTriggerHub:
             settings,
             self._codec,
             self._run,
-            self._services.notifier.watch(self._queue_name),
+            self._notifier.watch(self._queue_name),
             self._services.stopping,
             f"blob trigger queue '{self._queue_name}'",
         )
@@ -251,17 +252,18 @@ class BlobTriggerHub:
         except (ValueError, AttributeError):
             return None
 
-    async def _run(self, msg: Any, body: bytes) -> bool:
+    async def _run(self, msg: Any, body: bytes) -> Outcome | None:
+        """Run the function a host-queue message names; None when it is dropped."""
         try:
             data = json.loads(body)
             function_id, name, etag = data["FunctionId"], data["BlobName"], data["ETag"]
         except (ValueError, KeyError, TypeError) as exc:
             log.error("Dropping malformed blob trigger message %s: %s", msg.id, exc)
-            return True
+            return None
         trigger = self._triggers.get(function_id.lower())
         if trigger is None:
             log.info("Dropping blob trigger message for '%s': no such function here", function_id)
-            return True
+            return None
         blob = trigger.container.get_blob_client(name)
         try:
             downloader = await blob.download_blob(
@@ -269,17 +271,16 @@ class BlobTriggerHub:
             )
             data_bytes = await downloader.readall()
         except ResourceNotFoundError:
-            return True  # deleted since it was seen (§3.4)
+            return None  # deleted since it was seen (§3.4)
         except ResourceModifiedError:
             # Overwritten since: the scan hands on the new version (§3.4).
-            self._services.notifier.notify(blob_container_key(trigger.trigger.pattern.container))
-            return True
+            self._notifier.notify(blob_container_key(trigger.trigger.pattern.container))
+            return None
         reason = (
             f"New blob detected({trigger.trigger.source}): "
             f"{trigger.trigger.pattern.container}/{name}"
         )
-        outcome = await trigger.invoke_blob(downloader.properties, data_bytes, reason)
-        return outcome.ok
+        return await trigger.invoke_blob(downloader.properties, data_bytes, reason)
 
 
 async def _first_of(watches: list[Any], timeout: float, stopping: anyio.Event) -> None:

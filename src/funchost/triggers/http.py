@@ -18,14 +18,14 @@ from azure.functions.meta import Datum
 from starlette.requests import Request
 from starlette.types import ASGIApp, Scope
 
-from funchost.core.invocation import Failed, Invocation, Outcome
+from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
 from funchost.http.keys import Level
 from funchost.http.problem import problem
 from funchost.http.response import DatumResponse
-from funchost.http.route_table import RouteEntry
+from funchost.http.route_table import RouteEntry, RouteTable
 from funchost.http.routes import RouteTemplate
 
 REASON = "This function was programmatically called via the host APIs."
@@ -57,15 +57,15 @@ class HttpTriggerSpec:
 class HttpTrigger:
     """Registers the function's route at construction, so conflicts fail the start."""
 
-    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+    def __init__(self, spec: FunctionSpec, services: HostServices, invoke: Invoke) -> None:
         self.spec = spec
-        self._services = services
+        self._invoke = invoke
         self.trigger = HttpTriggerSpec.from_function(spec)
         self._response_binding = next(
             (b.name for b in spec.bindings if b.type.lower() == "http" and b.direction == "out"),
             None,
         )
-        services.routes.add(
+        RouteTable.of(services).add(
             RouteEntry(
                 spec, self.trigger.route, self.trigger.methods, self.trigger.auth_level, self.handle
             )
@@ -97,7 +97,7 @@ class HttpTrigger:
         invocation = Invocation(
             self.spec, datum, REASON, binding_data=_binding_data(query, values, body)
         )
-        outcome = await self._services.invoke(invocation)
+        outcome = await self._invoke(invocation)
         if isinstance(outcome, Failed):
             return problem(
                 500,

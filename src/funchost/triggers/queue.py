@@ -14,10 +14,11 @@ from anyio.abc import TaskStatus
 from azure.functions.meta import Datum
 
 from funchost.core.expressions import has_parameters, required_setting
-from funchost.core.invocation import Invocation, Outcome
+from funchost.core.invocation import Invocation, Invoke, Outcome
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
+from funchost.storage.notify import QueueNotifier
 from funchost.storage.queue_poller import PollerSettings, QueuePoller
 from funchost.storage.queues import Codec, poison_queue_name
 
@@ -90,10 +91,10 @@ def trigger_data(msg: Any, body: bytes) -> tuple[dict[str, Datum], dict[str, Any
 
 
 class QueueTrigger:
-    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+    def __init__(self, spec: FunctionSpec, services: HostServices, invoke: Invoke) -> None:
         self.spec = spec
         self.trigger = QueueTriggerSpec.from_function(spec, services.environ)
-        self._services = services
+        self._invoke = invoke
         options = services.config.queues
         service = services.clients.queue_service(
             self.trigger.connection, what=f"queue trigger of '{spec.name}'"
@@ -102,6 +103,7 @@ class QueueTrigger:
         poison_name = poison_queue_name(name)
         poison = service.get_queue_client(poison_name) if poison_name else None
         self._reason = f"New queue message detected on '{name}'."
+        notifier = QueueNotifier.of(services)
         self._poller = QueuePoller(
             service.get_queue_client(name),
             lambda _msg: poison,
@@ -114,28 +116,27 @@ class QueueTrigger:
             ),
             Codec(options.message_encoding),
             self._run_message,
-            services.notifier.watch(name),
+            notifier.watch(name),
             services.stopping,
             f"queue '{name}' of function '{spec.name}'",
-            services.notifier.notify,
+            notifier.notify,
         )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         await self._poller.run()
 
-    async def _run_message(self, msg: Any, body: bytes) -> bool:
+    async def _run_message(self, msg: Any, body: bytes) -> Outcome:
         metadata, values = trigger_data(msg, body)
-        outcome = await self._services.invoke(
+        return await self._invoke(
             Invocation(self.spec, message_datum(body), self._reason, metadata, values)
         )
-        return outcome.ok
 
     async def call(self, input: str | None) -> Outcome:
         # An admin call: a message with that body, no id, dequeue count 0 (§6.6).
         body = (input or "").encode("utf-8")
         metadata = {"DequeueCount": Datum(0, "int"), "QueueTrigger": Datum(input or "", "string")}
-        return await self._services.invoke(
+        return await self._invoke(
             Invocation(
                 self.spec,
                 message_datum(body),

@@ -23,7 +23,7 @@ from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusError
 
 from funchost.core.backoff import RandomizedBackoff
 from funchost.core.expressions import resolve_settings
-from funchost.core.invocation import Invocation, Outcome
+from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
@@ -76,8 +76,9 @@ class ServiceBusTriggerSpec:
 
 
 class ServiceBusTrigger:
-    def __init__(self, spec: FunctionSpec, services: HostServices) -> None:
+    def __init__(self, spec: FunctionSpec, services: HostServices, invoke: Invoke) -> None:
         self.spec = spec
+        self._invoke = invoke
         self.trigger = ServiceBusTriggerSpec.from_function(spec, services.environ)
         self._services = services
         self._options = services.config.service_bus
@@ -139,7 +140,7 @@ class ServiceBusTrigger:
     async def _message_loop(self) -> None:
         many = self.trigger.many
         slots = anyio.Semaphore(1 if many else self._options.max_concurrent_calls)
-        send, settled = anyio.create_memory_object_stream[tuple[list[Any], bool]](math.inf)
+        send, settled = anyio.create_memory_object_stream[tuple[list[Any], Outcome]](math.inf)
         async with self._receiver() as receiver, anyio.create_task_group() as settling:
             settling.start_soon(self._settler, receiver, settled, slots)
             async with anyio.create_task_group() as renewing:
@@ -154,7 +155,7 @@ class ServiceBusTrigger:
         receiver: Any,
         slots: anyio.Semaphore,
         running: TaskGroup,
-        send: MemoryObjectSendStream[tuple[list[Any], bool]],
+        send: MemoryObjectSendStream[tuple[list[Any], Outcome]],
     ) -> None:
         """Receive as many messages as there are free slots and start each (or each batch)."""
         many = self.trigger.many
@@ -184,18 +185,18 @@ class ServiceBusTrigger:
         self,
         receiver: Any,
         messages: list[Any],
-        settle: MemoryObjectSendStream[tuple[list[Any], bool]],
+        settle: MemoryObjectSendStream[tuple[list[Any], Outcome]],
         renew: bool,
     ) -> None:
         if renew:
             for message in messages:
                 self._unrenewed[id(message)] = (receiver, message, anyio.current_time())
         try:
-            outcome = await self._invoke(messages)
+            outcome = await self._run_messages(messages)
         finally:
             for message in messages:
                 self._unrenewed.pop(id(message), None)
-        await settle.send((messages, outcome.ok))
+        await settle.send((messages, outcome))
 
     async def _renew_long_runners(self) -> None:
         """Once a second, hand messages running longer than RENEW_AFTER_SECONDS to the lock
@@ -220,25 +221,36 @@ class ServiceBusTrigger:
     async def _settler(
         self,
         receiver: Any,
-        settled: MemoryObjectReceiveStream[tuple[list[Any], bool]],
+        settled: MemoryObjectReceiveStream[tuple[list[Any], Outcome]],
         slots: anyio.Semaphore,
     ) -> None:
         """Settle finished messages one at a time, then free their slot. The SDK waits for
         each settlement's outcome by polling the connection; many concurrent settlements
         poll against each other and halve throughput (measured in bench/)."""
         async with settled:
-            async for messages, ok in settled:
+            async for messages, outcome in settled:
                 try:
-                    await self._settle(receiver, messages, ok)
+                    await self._settle(receiver, messages, outcome)
                 finally:
                     slots.release()
 
-    async def _settle(self, receiver: Any, messages: list[Any], ok: bool) -> None:
-        if ok and not self._options.auto_complete_messages:
+    async def _settle(self, receiver: Any, messages: list[Any], outcome: Outcome) -> None:
+        """Complete on success (unless the function settles itself); abandon on failure,
+        so the broker counts the delivery and dead-letters past MaxDeliveryCount (§5)."""
+        if outcome.ok and not self._options.auto_complete_messages:
             return  # the function settles them itself
+        if isinstance(outcome, Failed):
+            log.info(
+                "Abandoning %d message(s) of '%s' after invocation %s failed (%s); the broker "
+                "delivers them again, or dead-letters them past MaxDeliveryCount",
+                len(messages),
+                self.trigger.entity,
+                outcome.invocation_id,
+                short(outcome.error),
+            )
         for message in messages:
             try:
-                if ok:
+                if outcome.ok:
                     await receiver.complete_message(message)
                 else:
                     await receiver.abandon_message(message)
@@ -251,13 +263,13 @@ class ServiceBusTrigger:
                     short(exc),
                 )
 
-    async def _invoke(self, messages: list[Any]) -> Outcome:
+    async def _run_messages(self, messages: list[Any]) -> Outcome:
         rows = [fields(m) for m in messages]
         if self.trigger.many:
             datum, metadata, values = batch_data(messages, rows)
         else:
             datum, metadata, values = message_data(messages[0], rows[0])
-        return await self._services.invoke(
+        return await self._invoke(
             Invocation(
                 self.spec,
                 datum,
@@ -290,13 +302,13 @@ class ServiceBusTrigger:
             messages = await receiver.receive_messages(max_message_count=count, max_wait_time=wait)
             if not messages:
                 return  # the session is idle: release it for others
-            outcome = await self._invoke(messages)
-            await self._settle(receiver, messages, outcome.ok)
+            outcome = await self._run_messages(messages)
+            await self._settle(receiver, messages, outcome)
 
     async def call(self, input: str | None) -> Outcome:
         # An admin call: one message with that body and no broker metadata.
         datum, metadata = manual_data(input or "", many=self.trigger.many)
-        return await self._services.invoke(
+        return await self._invoke(
             Invocation(
                 self.spec,
                 datum,

@@ -25,7 +25,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions.meta import Datum
 
 from funchost.core.expressions import required_setting
-from funchost.core.invocation import Invocation, Outcome
+from funchost.core.invocation import Invocation, Invoke, Outcome
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
@@ -152,13 +152,22 @@ class TimerTrigger:
             bad schedule or time zone, naming the function and the setting).
         services: the host's; the status blob and lock use its storage connection
             (AzureWebJobsStorage), host id and `singleton` options.
+        invoke: the function's composed invocation (retries included).
         clock: the current time (aware); tests may inject one.
     """
 
+    runtime_retries = True  # @app.retry applies to timer triggers (semantics §1.2)
+
     def __init__(
-        self, spec: FunctionSpec, services: HostServices, *, clock: Clock | None = None
+        self,
+        spec: FunctionSpec,
+        services: HostServices,
+        invoke: Invoke,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self.spec = spec
+        self._invoke = invoke
         self.trigger = TimerTriggerSpec.from_function(spec, services.environ)
         self._services = services
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
@@ -199,7 +208,7 @@ class TimerTrigger:
                 status = await self._store.read()
             except STORAGE_ERRORS as exc:
                 log.warning("The timer status of '%s' is unavailable: %s", self.spec.name, exc)
-        return await self._services.invoke(self._invocation(status, False, PROGRAMMATIC_REASON))
+        return await self._invoke(self._invocation(status, False, PROGRAMMATIC_REASON))
 
     # -- the loop, run while holding the lease ----------------------------------------
     async def _listen(self) -> None:
@@ -260,7 +269,7 @@ class TimerTrigger:
         reason = f"Timer fired at {format_local(invoked_at, self.trigger.zone, trim=False)}"
         shown = status if self._store is not None else None
         try:
-            await self._services.invoke(self._invocation(shown, pending == "past due", reason))
+            await self._invoke(self._invocation(shown, pending == "past due", reason))
         except Exception:  # noqa: BLE001 - a failure must not stop the schedule
             log.exception("Error occurred during scheduled invocation for '%s'.", self.spec.name)
         status = after_run(status, invoked_at, self.trigger.schedule, scheduled=pending is None)
