@@ -26,9 +26,8 @@ def main() -> None:
         results.update(importlib.import_module(name).main())
     out = Path(__file__).parent / "last-results.json"
     out.write_text(json.dumps(results, indent=2))
-    print(
-        f"\nFigures written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}"
-    )
+    shown = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
+    print(f"\nFigures written to {shown}")
 
 
 if __name__ == "__main__":

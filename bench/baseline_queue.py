@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
 
@@ -15,7 +16,7 @@ async def main(conn: str, name: str, batch: int, threshold: int) -> None:
         freed = asyncio.Event()
         tasks: set[asyncio.Task[None]] = set()
 
-        async def settle(msg: object) -> None:
+        async def settle(msg: QueueMessage) -> None:
             nonlocal in_flight
             try:
                 await q.delete_message(msg)

@@ -10,6 +10,7 @@ import asyncio
 import sys
 import time
 
+from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus.aio import ServiceBusClient
 
 
@@ -19,7 +20,7 @@ async def main(conn: str, queue: str, concurrency: int) -> None:
         client.get_queue_receiver(queue) as receiver,
     ):
         slots = asyncio.Semaphore(concurrency)
-        done: asyncio.Queue[object] = asyncio.Queue()
+        done: asyncio.Queue[ServiceBusReceivedMessage] = asyncio.Queue()
 
         async def settler() -> None:
             while True:
@@ -34,7 +35,7 @@ async def main(conn: str, queue: str, concurrency: int) -> None:
         print("ready", flush=True)
         while not settling.done():
             await slots.acquire()
-            free = 1 + slots._value  # noqa: SLF001 - how many more may start now
+            free = 1 + slots._value  # how many more may start now
             messages = await receiver.receive_messages(max_message_count=free, max_wait_time=5)
             if not messages:
                 slots.release()

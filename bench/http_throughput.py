@@ -58,7 +58,7 @@ def main() -> dict[str, float]:
             host_runs.append(measure(host_port))
     starts = startup_seconds()
     base, host = _median(base_runs), _median(host_runs)
-    ratio = statistics.median(h.rps / b.rps for h, b in zip(host_runs, base_runs))
+    ratio = statistics.median(h.rps / b.rps for h, b in zip(host_runs, base_runs, strict=True))
     print(
         f"HTTP hello, {CONCURRENCY} connections, keep-alive, {ROUNDS} alternating rounds "
         f"of {SECONDS:.0f}s"

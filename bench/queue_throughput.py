@@ -5,6 +5,7 @@ shallow queue; then enqueue-to-invocation latency when idle and through the fast
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import statistics
 import sys
@@ -12,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from bench.procs import ROOT, free_port, funchost_argv, process
@@ -63,10 +65,8 @@ def latencies(conn: str) -> tuple[list[float], list[float]]:
         idle = QueueClient.from_connection_string(conn, env["BENCH_IDLE"])
         chain = QueueClient.from_connection_string(conn, env["BENCH_CHAIN"])
         for q in (idle, chain):
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 q.create_queue()
-            except Exception:  # noqa: BLE001 - exists
-                pass
         import base64
 
         for _ in range(6):
@@ -104,7 +104,7 @@ def main() -> dict[str, float]:
             host_runs.append(run_host(conn))
     with azurite() as conn:
         idle, fast = latencies(conn)
-    ratio = statistics.median(h / b for h, b in zip(host_runs, base_runs))
+    ratio = statistics.median(h / b for h, b in zip(host_runs, base_runs, strict=True))
     base, host = statistics.median(base_runs), statistics.median(host_runs)
     print(
         f"Queue no-op, {MESSAGES} messages per round through a queue kept 100-200 deep, "

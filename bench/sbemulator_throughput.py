@@ -38,45 +38,51 @@ def _cpu_seconds(pid: int | None) -> float:
 
 
 def _sync_run(cs: str, queue: str, count: int) -> tuple[float, float]:
-    with ServiceBusClient.from_connection_string(cs) as sb:
-        with sb.get_queue_sender(queue) as sender, sb.get_queue_receiver(queue) as receiver:
-            sender.send_messages(ServiceBusMessage("warm-up"))
-            for m in receiver.receive_messages(max_wait_time=5):
+    with (
+        ServiceBusClient.from_connection_string(cs) as sb,
+        sb.get_queue_sender(queue) as sender,
+        sb.get_queue_receiver(queue) as receiver,
+    ):
+        sender.send_messages(ServiceBusMessage("warm-up"))
+        for m in receiver.receive_messages(max_wait_time=5):
+            receiver.complete_message(m)
+        start = time.perf_counter()
+        for _ in range(0, count, BATCH):
+            sender.send_messages([ServiceBusMessage(PAYLOAD) for _ in range(BATCH)])
+        sent = time.perf_counter() - start
+        start, got = time.perf_counter(), 0
+        while got < count:
+            batch = receiver.receive_messages(max_message_count=BATCH, max_wait_time=5)
+            if not batch:
+                raise RuntimeError(f"only {got} of {count} messages came back")
+            for m in batch:
                 receiver.complete_message(m)
-            start = time.perf_counter()
-            for _ in range(0, count, BATCH):
-                sender.send_messages([ServiceBusMessage(PAYLOAD) for _ in range(BATCH)])
-            sent = time.perf_counter() - start
-            start, got = time.perf_counter(), 0
-            while got < count:
-                batch = receiver.receive_messages(max_message_count=BATCH, max_wait_time=5)
-                if not batch:
-                    raise RuntimeError(f"only {got} of {count} messages came back")
-                for m in batch:
-                    receiver.complete_message(m)
-                got += len(batch)
-            return sent, time.perf_counter() - start
+            got += len(batch)
+        return sent, time.perf_counter() - start
 
 
 async def _aio_run(cs: str, queue: str, count: int) -> tuple[float, float]:
-    async with AsyncServiceBusClient.from_connection_string(cs) as sb:
-        async with sb.get_queue_sender(queue) as sender, sb.get_queue_receiver(queue) as receiver:
-            await sender.send_messages(ServiceBusMessage("warm-up"))
-            for m in await receiver.receive_messages(max_wait_time=5):
+    async with (
+        AsyncServiceBusClient.from_connection_string(cs) as sb,
+        sb.get_queue_sender(queue) as sender,
+        sb.get_queue_receiver(queue) as receiver,
+    ):
+        await sender.send_messages(ServiceBusMessage("warm-up"))
+        for m in await receiver.receive_messages(max_wait_time=5):
+            await receiver.complete_message(m)
+        start = time.perf_counter()
+        for _ in range(0, count, BATCH):
+            await sender.send_messages([ServiceBusMessage(PAYLOAD) for _ in range(BATCH)])
+        sent = time.perf_counter() - start
+        start, got = time.perf_counter(), 0
+        while got < count:
+            batch = await receiver.receive_messages(max_message_count=BATCH, max_wait_time=5)
+            if not batch:
+                raise RuntimeError(f"only {got} of {count} messages came back")
+            for m in batch:
                 await receiver.complete_message(m)
-            start = time.perf_counter()
-            for _ in range(0, count, BATCH):
-                await sender.send_messages([ServiceBusMessage(PAYLOAD) for _ in range(BATCH)])
-            sent = time.perf_counter() - start
-            start, got = time.perf_counter(), 0
-            while got < count:
-                batch = await receiver.receive_messages(max_message_count=BATCH, max_wait_time=5)
-                if not batch:
-                    raise RuntimeError(f"only {got} of {count} messages came back")
-                for m in batch:
-                    await receiver.complete_message(m)
-                got += len(batch)
-            return sent, time.perf_counter() - start
+            got += len(batch)
+        return sent, time.perf_counter() - start
 
 
 def _broker_core(count: int) -> float:

@@ -26,7 +26,7 @@ def fill(conn: str, queue: str = "bench") -> None:
         ServiceBusClient.from_connection_string(conn) as client,
         client.get_queue_sender(queue) as sender,
     ):
-        for start in range(0, MESSAGES, 100):
+        for _ in range(0, MESSAGES, 100):
             sender.send_messages([ServiceBusMessage("{}") for _ in range(100)])
 
 
@@ -87,7 +87,9 @@ def run_host_sync(conn: str) -> float:
 
 
 def main() -> dict[str, float]:
-    base_runs, host_runs, sync_runs = [], [], []
+    base_runs: list[float] = []
+    host_runs: list[float] = []
+    sync_runs: list[float] = []
     for _ in range(ROUNDS):
         for runs, run in (
             (base_runs, run_baseline),
@@ -101,8 +103,8 @@ def main() -> dict[str, float]:
                 runs.append(run(emulator.connection_string))
             finally:
                 emulator.stop()
-    ratio = statistics.median(h / b for h, b in zip(host_runs, base_runs))
-    sync_ratio = statistics.median(h / b for h, b in zip(sync_runs, base_runs))
+    ratio = statistics.median(h / b for h, b in zip(host_runs, base_runs, strict=True))
+    sync_ratio = statistics.median(h / b for h, b in zip(sync_runs, base_runs, strict=True))
     base, host = statistics.median(base_runs), statistics.median(host_runs)
     sync = statistics.median(sync_runs)
     print(

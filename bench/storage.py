@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue.aio import QueueClient
 
 from bench.procs import ROOT
@@ -30,10 +32,8 @@ def azurite() -> Iterator[str]:
 
 async def fill(conn: str, name: str, count: int, concurrency: int = 32) -> None:
     async with QueueClient.from_connection_string(conn, name) as q:
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await q.create_queue()
-        except Exception:  # noqa: BLE001 - exists
-            pass
         body = base64.b64encode(b"{}").decode()
         sem = asyncio.Semaphore(concurrency)
 
@@ -57,7 +57,7 @@ async def steady_rate(
         samples: list[tuple[float, int]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            depth = (await q.get_queue_properties()).approximate_message_count
+            depth = (await q.get_queue_properties()).approximate_message_count or 0
             now = time.perf_counter()
             if 2 * chunk <= sent <= total - chunk:
                 samples.append((now, sent - depth))

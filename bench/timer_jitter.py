@@ -85,7 +85,8 @@ def main() -> dict[str, float]:
     )
     print(
         f"  funchost:          p50 {figures['timer_jitter_p50_ms']:6.2f} ms  "
-        f"p99 {figures['timer_jitter_p99_ms']:6.2f} ms  max {figures['timer_jitter_max_ms']:6.2f} ms"
+        f"p99 {figures['timer_jitter_p99_ms']:6.2f} ms  "
+        f"max {figures['timer_jitter_max_ms']:6.2f} ms"
         f"  (goal p99 < {GOAL_P99_MS:.0f} ms)"
     )
     print(

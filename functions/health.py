@@ -5,10 +5,11 @@ import logging
 
 import azure.functions as func
 
+log = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    logging.info("health check")
+    log.info("health check")
     return func.HttpResponse(json.dumps({"status": "ok"}), mimetype="application/json")

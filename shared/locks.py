@@ -22,6 +22,7 @@ and a decorator for jobs that must run alone (timer jobs on a scaled-out app):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
@@ -211,10 +212,9 @@ class BlobLock:
                 return None  # LeaseAlreadyPresent: held by someone else
             except ResourceNotFoundError:
                 await self.account.ensure_container(self.container)
-                try:
+                # Created (and maybe leased) by a racing instance: fine, try the lease again.
+                with contextlib.suppress(ResourceExistsError, HttpResponseError):
                     await blob.upload_blob(b"", overwrite=False)
-                except (ResourceExistsError, HttpResponseError):
-                    pass  # created (and maybe leased) by a racing instance
         return None
 
 
@@ -262,30 +262,46 @@ def singleton(
             log.info("%s: skipped, lock %r is held by another instance", fn.__name__, the_lock.name)
 
         if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                the_lock = resolve()
-                async with the_lock.try_hold(wait=wait) as handle:
-                    if handle is None:
-                        return busy(the_lock)
-                    return await fn(*args, **kwargs)
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            the_lock = resolve()
-            handle = sync.run(the_lock.acquire(wait=wait))
-            if handle is None:
-                return busy(the_lock)
-            try:
-                result = fn(*args, **kwargs)
-            finally:
-                sync.run(handle.release())
-            handle.ensure_held()
-            return result
-
-        return sync_wrapper  # type: ignore[return-value]
+            return _async_singleton(fn, resolve, busy, wait)  # type: ignore[return-value]  # fn's signature
+        return _sync_singleton(fn, resolve, busy, wait)  # type: ignore[return-value]  # fn's signature
 
     return decorate
+
+
+def _async_singleton(
+    fn: Callable[..., Any],
+    resolve: Callable[[], BlobLock],
+    busy: Callable[[BlobLock], None],
+    wait: float,
+) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        the_lock = resolve()
+        async with the_lock.try_hold(wait=wait) as handle:
+            if handle is None:
+                return busy(the_lock)
+            return await fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _sync_singleton(
+    fn: Callable[..., Any],
+    resolve: Callable[[], BlobLock],
+    busy: Callable[[BlobLock], None],
+    wait: float,
+) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        the_lock = resolve()
+        handle = sync.run(the_lock.acquire(wait=wait))
+        if handle is None:
+            return busy(the_lock)
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            sync.run(handle.release())
+        handle.ensure_held()
+        return result
+
+    return wrapper

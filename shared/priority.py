@@ -185,12 +185,16 @@ class PrioritySender:
             if want <= 0:
                 break
             client = await self.account.ensure_queue(self.queues.name(priority))
-            async for message in client.receive_messages(
-                messages_per_page=min(want, 32),
-                max_messages=want,
-                visibility_timeout=math.ceil(visibility_timeout.total_seconds()),
-            ):
-                got.append((priority, message))
+            got.extend(
+                [
+                    (priority, message)
+                    async for message in client.receive_messages(
+                        messages_per_page=min(want, 32),
+                        max_messages=want,
+                        visibility_timeout=math.ceil(visibility_timeout.total_seconds()),
+                    )
+                ]
+            )
         return got
 
     def _encode(self, body: Any) -> str:

@@ -13,6 +13,7 @@ building an account does no I/O (it is safe at import time in `function_app.py`)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -212,10 +213,8 @@ class StorageAccount:
     async def _ensure(self, kind: str, name: str, create: Callable[[], Any]) -> None:
         if (kind, name) in self._ensured:
             return
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await create()
-        except ResourceExistsError:
-            pass
         self._ensured.add((kind, name))
 
 

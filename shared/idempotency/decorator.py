@@ -82,63 +82,87 @@ def idempotent(
     """
 
     def decorate(fn: F) -> F:
-        signature = inspect.signature(fn)
-        the_scope = scope or fn.__name__
-
-        def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Guard | None:
-            bound = signature.bind_partial(*args, **kwargs).arguments
-            value = key(bound)
-            if value is None:
-                if required:
-                    raise MissingIdempotencyKey(
-                        f"{fn.__name__}: no idempotency key in this invocation"
-                    )
-                log.warning("%s: no idempotency key; running without protection", fn.__name__)
-                return None
-            the_ledger = ledger if isinstance(ledger, IdempotencyLedger) else ledger()
-            return Guard(the_ledger, value, scope=the_scope, record_failures=record_failures)
-
+        guards = _Guards(fn, ledger, key, scope or fn.__name__, required, record_failures)
         if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                guard = prepare(args, kwargs)
-                if guard is None:
-                    return await fn(*args, **kwargs)
-                await guard.enter()
-                if guard.duplicate:
-                    return _replay(guard, fn.__name__)
-                try:
-                    value = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    await guard.exit(exc)
-                    raise
-                guard.result = _encode(value, guard)
-                await guard.exit(None)
-                return value
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            guard = prepare(args, kwargs)
-            if guard is None:
-                return fn(*args, **kwargs)
-            sync.run(guard.enter())
-            if guard.duplicate:
-                return _replay(guard, fn.__name__)
-            try:
-                value = fn(*args, **kwargs)
-            except BaseException as exc:
-                sync.run(guard.exit(exc))
-                raise
-            guard.result = _encode(value, guard)
-            sync.run(guard.exit(None))
-            return value
-
-        return sync_wrapper  # type: ignore[return-value]
+            return _async_wrapper(fn, guards)  # type: ignore[return-value]  # same signature as fn
+        return _sync_wrapper(fn, guards)  # type: ignore[return-value]  # same signature as fn
 
     return decorate
+
+
+class _Guards:
+    """Makes the Guard of one call of `fn` from its arguments (None: run unprotected)."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        ledger: LedgerSource,
+        key: KeyFunc,
+        scope: str,
+        required: bool,
+        record_failures: bool,
+    ) -> None:
+        self._fn = fn
+        self._signature = inspect.signature(fn)
+        self._ledger = ledger
+        self._key = key
+        self._scope = scope
+        self._required = required
+        self._record_failures = record_failures
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Guard | None:
+        bound = self._signature.bind_partial(*args, **kwargs).arguments
+        value = self._key(bound)
+        name = self._fn.__name__
+        if value is None:
+            if self._required:
+                raise MissingIdempotencyKey(f"{name}: no idempotency key in this invocation")
+            log.warning("%s: no idempotency key; running without protection", name)
+            return None
+        ledger = self._ledger if isinstance(self._ledger, IdempotencyLedger) else self._ledger()
+        return Guard(ledger, value, scope=self._scope, record_failures=self._record_failures)
+
+
+def _async_wrapper(fn: Callable[..., Any], guards: _Guards) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        guard = guards(args, kwargs)
+        if guard is None:
+            return await fn(*args, **kwargs)
+        await guard.enter()
+        if guard.duplicate:
+            return _replay(guard, fn.__name__)
+        try:
+            value = await fn(*args, **kwargs)
+        except BaseException as exc:
+            await guard.exit(exc)
+            raise
+        guard.result = _encode(value, guard)
+        await guard.exit(None)
+        return value
+
+    return wrapper
+
+
+def _sync_wrapper(fn: Callable[..., Any], guards: _Guards) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        guard = guards(args, kwargs)
+        if guard is None:
+            return fn(*args, **kwargs)
+        sync.run(guard.enter())
+        if guard.duplicate:
+            return _replay(guard, fn.__name__)
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:
+            sync.run(guard.exit(exc))
+            raise
+        guard.result = _encode(value, guard)
+        sync.run(guard.exit(None))
+        return value
+
+    return wrapper
 
 
 def _replay(guard: Guard, name: str) -> Any:

@@ -14,6 +14,7 @@ cannot both take a turn, and a turn is committed only by the worker that holds i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -158,10 +159,8 @@ class Sequencer:
             self._check_holder(turn, row)
             _drop(row, _TURN)
 
-        try:
+        with contextlib.suppress(TurnLost):
             await self._update(turn.key, change)
-        except TurnLost:
-            pass
 
     async def skip_to(self, key: str, sequence: int) -> int:
         """Declare every number below `sequence` lost: the key's next becomes `sequence`.
@@ -253,7 +252,7 @@ class Sequencer:
 
     async def _create(self, key: str) -> None:
         table = await self.account.ensure_table(self.table_name)
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await table.create_entity(
                 {
                     "PartitionKey": table_key(key, "ordering key"),
@@ -262,8 +261,6 @@ class Sequencer:
                     "Next": int64(self.first_sequence),
                 }
             )
-        except ResourceExistsError:
-            pass
 
     async def _merge(self, row: Any, changes: dict[str, Any]) -> bool:
         """Apply `changes` if the row is unchanged since read; False if it changed."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets as _secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +105,7 @@ class Host:
         state = self.functions.get(name.lower())
         return state.listener if state else None
 
-    def spawn(self, fn: Callable[[], Awaitable[Any]]) -> None:
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         assert self._tg is not None, "the host is not running"
         self._tg.start_soon(fn)
 
@@ -172,7 +172,9 @@ class Host:
         )
         services.stopping.set()
         web.stop()
-        if not await self.inflight.wait_idle(self.options.grace_seconds):
+        with anyio.move_on_after(self.options.grace_seconds):
+            await self.inflight.wait_idle()
+        if self.inflight.count:
             log.warning(
                 "%d invocation(s) still running after %.0fs; cancelling them",
                 self.inflight.count,

@@ -19,8 +19,14 @@ def _invocation() -> Invocation:
     return Invocation(spec, Datum("x", "string"), "test")
 
 
+async def _idle_within(inflight: InFlight, seconds: float) -> bool:
+    with anyio.move_on_after(seconds):
+        await inflight.wait_idle()
+    return inflight.count == 0
+
+
 def test_idle_at_once_when_nothing_runs() -> None:
-    assert anyio.run(InFlight().wait_idle, 0.01) is True
+    assert anyio.run(_idle_within, InFlight(), 0.01) is True
 
 
 def test_waits_for_every_running_invocation_then_reports_idle() -> None:
@@ -36,10 +42,10 @@ def test_waits_for_every_running_invocation_then_reports_idle() -> None:
             for _ in range(3):
                 tg.start_soon(run, _invocation())
             await anyio.sleep(0)
-            busy = await inflight.wait_idle(0.05)  # times out: three still run
+            busy = await _idle_within(inflight, 0.05)  # times out: three still run
             running = inflight.count
             release.set()
-            idle = await inflight.wait_idle(5)
+            idle = await _idle_within(inflight, 5)
         return busy, idle, running
 
     busy, idle, running = anyio.run(main)
@@ -59,7 +65,7 @@ def test_a_second_busy_spell_is_waited_for_too() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(inflight.wrap(held), _invocation())
             await anyio.sleep(0)
-            waited = await inflight.wait_idle(0.05)
+            waited = await _idle_within(inflight, 0.05)
             gate.set()
         return waited
 

@@ -6,6 +6,7 @@ import time
 
 import azure.functions as func
 
+log = logging.getLogger(__name__)
 app = func.FunctionApp()
 
 
@@ -16,7 +17,7 @@ def noop(msg: func.QueueMessage) -> None:
 
 @app.queue_trigger(arg_name="msg", queue_name="%BENCH_IDLE%", connection="AzureWebJobsStorage")
 def idle_probe(msg: func.QueueMessage) -> None:
-    logging.info("IDLE_LATENCY_MS %.2f", (time.time() - float(msg.get_body())) * 1000)
+    log.info("IDLE_LATENCY_MS %.2f", (time.time() - float(msg.get_body())) * 1000)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%BENCH_CHAIN%", connection="AzureWebJobsStorage")
@@ -29,4 +30,4 @@ def chain_start(msg: func.QueueMessage, out: func.Out[str]) -> None:
     arg_name="msg", queue_name="%BENCH_CHAIN%-next", connection="AzureWebJobsStorage"
 )
 def chain_end(msg: func.QueueMessage) -> None:
-    logging.info("FAST_LATENCY_MS %.2f", (time.time() - msg.get_json()["sent"]) * 1000)
+    log.info("FAST_LATENCY_MS %.2f", (time.time() - msg.get_json()["sent"]) * 1000)

@@ -2,6 +2,7 @@
 
 import os
 import time
+from pathlib import Path
 
 import azure.functions as func
 
@@ -11,5 +12,5 @@ app = func.FunctionApp()
 @app.timer_trigger(schedule="* * * * * *", arg_name="timer")
 def tick(timer: func.TimerRequest) -> None:
     started = time.time()
-    with open(os.environ["BENCH_TIMER_OUT"], "a", encoding="utf-8") as out:
+    with Path(os.environ["BENCH_TIMER_OUT"]).open("a", encoding="utf-8") as out:
         out.write(f"{started!r}\n")

@@ -12,6 +12,7 @@ batched per partition, at most 100 to a transaction; the table is created when m
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -137,10 +138,8 @@ class TableOutput(_TableBinding):
             except ResourceNotFoundError:
                 if attempt:
                     raise
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     await table.create_table()
-                except ResourceExistsError:
-                    pass
             except ResourceExistsError:
                 raise BindingError(_conflict(self._what, entities[0])) from None
             except TableTransactionError as exc:
@@ -149,10 +148,8 @@ class TableOutput(_TableBinding):
                 ):
                     raise BindingError(_conflict(self._what, entities[0])) from None
                 if exc.status_code == 404 and not attempt:
-                    try:
+                    with contextlib.suppress(ResourceExistsError):
                         await table.create_table()
-                    except ResourceExistsError:
-                        pass
                     continue
                 raise
 
@@ -175,7 +172,7 @@ class TableOutput(_TableBinding):
                     f"{self._what}: property '{key}' must be a string, number "
                     f"or boolean, not a {type(val).__name__}"
                 )
-            entity[SYSTEM_KEYS.get(low, key)] = val
+            entity[SYSTEM_KEYS.get(low) or str(key)] = val
         for key, spec_value in (
             ("PartitionKey", self.spec.partition_key),
             ("RowKey", self.spec.row_key),

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -23,7 +23,7 @@ def app_options(fn: F) -> F:
     fn = click.option(
         "--app-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=Path("."),
+        default=Path(),
         show_default=True,
         help="Folder with host.json and function_app.py.",
     )(fn)
@@ -33,8 +33,7 @@ def app_options(fn: F) -> F:
         default="",
         help="Comma-separated function names to load (like func start --functions).",
     )(fn)
-    fn = click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
-    return fn
+    return click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,6 @@ def prepare(
     return Prepared(settings, config, app)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
     sys.exit(1)

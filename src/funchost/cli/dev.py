@@ -49,7 +49,8 @@ def _uses_dev_storage() -> bool:
     conn = resolve("AzureWebJobsStorage", os.environ)
     if conn is None:
         return True
-    return bool(conn.value) and "usedevelopmentstorage=true" in conn.value.lower().replace(" ", "")
+    value = conn.value or ""
+    return "usedevelopmentstorage=true" in value.lower().replace(" ", "")
 
 
 @contextlib.contextmanager

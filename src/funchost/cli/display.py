@@ -26,8 +26,10 @@ def function_lines(host: Host, base_url: str) -> list[str]:
         if spec.disabled:
             text += " (disabled)"
         lines.append(text)
-    for error in host.app.errors:
-        lines.append(click.style(f"{error.function}: ", fg="red") + f"error: {error.reason}")
+    lines.extend(
+        click.style(f"{error.function}: ", fg="red") + f"error: {error.reason}"
+        for error in host.app.errors
+    )
     return lines
 
 

@@ -173,7 +173,7 @@ def _function_timeout(root: Section) -> timedelta | None:
     raw = root.get("functionTimeout")
     if str(raw).strip() == "-1":
         return None  # unbounded (Dedicated/Premium/local)
-    value = root.timespan("functionTimeout", None)
+    value: timedelta = root.timespan("functionTimeout", None)
     if value < timedelta(seconds=1):
         root.fail("functionTimeout", "must be at least 00:00:01 (or -1 for no limit)", raw)
     return value

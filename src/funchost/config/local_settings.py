@@ -66,15 +66,17 @@ def _string_map(path: Path, data: dict[str, object], key: str) -> dict[str, str]
         return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: {key} must be an object of name/value strings")
-    out: dict[str, str] = {}
-    for name, value in raw.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            value = str(value)
-        elif value is None:
-            value = ""
-        elif not isinstance(value, str):
-            raise ConfigError(f"{path}: {key}.{name} must be a string, got {value!r}")
-        out[name] = value
-    return out
+    return {name: _setting_text(path, f"{key}.{name}", value) for name, value in raw.items()}
+
+
+def _setting_text(path: Path, where: str, value: object) -> str:
+    """A setting's value as the environment variable it becomes (JSON scalars allowed)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: {where} must be a string, got {value!r}")
+    return value

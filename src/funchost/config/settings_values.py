@@ -52,12 +52,12 @@ class Section:
                 value = {}
             if not isinstance(value, Mapping):
                 node.fail(key, "must be an object", value)
-            node = Section(value, node.path + (key,), self.reader)
+            node = Section(value, (*node.path, key), self.reader)
         return node
 
     def fail(self, key: str, problem: str, value: Any) -> NoReturn:
-        dotted = ".".join(self.path + (key,))
-        env = self.reader.env_sources.get(tuple(p.lower() for p in self.path + (key,)))
+        dotted = ".".join((*self.path, key))
+        env = self.reader.env_sources.get(tuple(p.lower() for p in (*self.path, key)))
         where = f"environment variable {env}" if env else self.reader.source
         raise ConfigError(f"{where}: {dotted} {problem}, got {value!r}")
 
@@ -96,7 +96,7 @@ class Section:
             return raw
         if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
             return raw.strip().lower() == "true"
-        self.fail(key, "must be true or false", raw)
+        return self.fail(key, "must be true or false", raw)
 
     def timespan(self, key: str, default: Any) -> Any:
         raw = self._given(key, default)

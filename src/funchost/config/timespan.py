@@ -26,7 +26,7 @@ def parse_timespan(text: str) -> timedelta:
     m = _CLOCK.match(text)
     if not m:
         raise ValueError(f"'{text}' is not a time span (expected [d.]hh:mm[:ss[.fffffff]])")
-    neg, days, hours, minutes, seconds, fraction = m.groups()
+    neg, day_text, hours, minutes, seconds, fraction = m.groups()
     h, mi, s = int(hours), int(minutes), int(seconds or 0)
     if h > 23 or mi > 59 or s > 59:
         raise ValueError(
@@ -34,7 +34,7 @@ def parse_timespan(text: str) -> timedelta:
             f"(use d.hh:mm:ss for longer spans)"
         )
     micros = int((fraction or "0").ljust(7, "0")[:6])
-    value = timedelta(days=int(days or 0), hours=h, minutes=mi, seconds=s, microseconds=micros)
+    value = timedelta(days=int(day_text or 0), hours=h, minutes=mi, seconds=s, microseconds=micros)
     return -value if neg else value
 
 

@@ -7,11 +7,13 @@ expanded), or an identity-based section (`X__serviceUri`, `X__queueServiceUri`, 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from funchost.config import connections
 from funchost.config.connections import Connection
+from funchost.errors import BindingError
 
 # The storage SDKs default to waiting 15 s, 18 s, 24 s between retries; a listener with its
 # own backoff wants to hear of an outage in seconds, and a binding write still gets retries.
@@ -62,18 +64,16 @@ class ClientCache:
         key = ("servicebus", conn.name)
         client = self._clients.get(key)
         if client is None:
-            if conn.is_identity:
+            if conn.value is not None:
+                client = ServiceBusClient.from_connection_string(conn.value)
+            else:
                 namespace = conn.section.get("fullyqualifiednamespace")
                 if not namespace:
-                    from funchost.errors import BindingError
-
                     raise BindingError(
                         f"{what}: connection '{conn.name}' needs "
                         f"{conn.name}__fullyQualifiedNamespace"
                     )
                 client = ServiceBusClient(namespace, self._credential(conn))
-            else:
-                client = ServiceBusClient.from_connection_string(conn.value)
             self._clients[key] = client
         return client
 
@@ -111,7 +111,5 @@ class ClientCache:
         clients, self._clients = list(self._clients.values()), {}
         creds, self._credentials = self._credentials, []
         for client in clients + creds:
-            try:
+            with contextlib.suppress(Exception):  # closing is best effort at shutdown
                 await client.close()
-            except Exception:  # noqa: BLE001 - closing is best effort at shutdown
-                pass

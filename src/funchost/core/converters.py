@@ -104,7 +104,11 @@ class HttpResponseEncoder:
         )
 
 
-_LIBRARY_HTTP = meta.get_binding_registry().get("http")
+def _registry() -> Any:
+    return meta.get_binding_registry()
+
+
+_LIBRARY_HTTP = _registry().get("http")
 
 
 def converter_for(binding_type: str) -> Any:
@@ -113,7 +117,7 @@ def converter_for(binding_type: str) -> Any:
         return GenericConverter
     if binding_type == "http":
         return HttpResponseEncoder
-    return meta.get_binding_registry().get(binding_type) or GenericConverter
+    return _registry().get(binding_type) or GenericConverter
 
 
 def has_implicit_output(binding_type: str) -> bool:

@@ -45,7 +45,7 @@ class Invocation:
     reason: str
     metadata: Mapping[str, Datum] = field(default_factory=dict)
     binding_data: Mapping[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: new_id())
+    id: str = field(default_factory=new_id)
     retry: RetryState = RetryState()
 
 

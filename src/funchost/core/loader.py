@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+from azure.functions.decorators.function_app import Function
 
 from funchost.config.host_config import HostConfig, RetryOptions, parse_retry
 from funchost.config.settings_values import Section, SettingReader
@@ -107,7 +108,7 @@ def _import(script: Path, app_dir: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException as exc:  # noqa: BLE001 - any failure is reported, even SystemExit
+    except BaseException as exc:
         sys.modules.pop(name, None)
         raise AppLoadError(_describe_import_error(exc, app_dir)) from exc
     return module
@@ -152,9 +153,9 @@ def _builder_name(builder: Any) -> str:
 
 
 def _index(
-    fn: func.FunctionBuilder, script: Path, config: HostConfig, environ: Mapping[str, str]
+    fn: Function, script: Path, config: HostConfig, environ: Mapping[str, str]
 ) -> FunctionSpec:
-    name = fn.get_function_name()
+    name = str(fn.get_function_name())  # the library types it Optional; built, it is set
     function_json = json.loads(fn.get_function_json())
     bindings = tuple(_binding(raw) for raw in function_json.get("bindings", []))
     triggers = [b for b in bindings if b.is_trigger and b.direction == "in"]
@@ -190,7 +191,7 @@ def _binding(raw: Mapping[str, Any]) -> BindingInfo:
     )
 
 
-def _retry(fn: func.FunctionBuilder, name: str, config: HostConfig) -> RetryOptions | None:
+def _retry(fn: Function, name: str, config: HostConfig) -> RetryOptions | None:
     settings = fn.get_settings_dict("retry_policy")
     if not settings:
         return config.retry

@@ -8,6 +8,7 @@ records from user code (on the loop or in a worker thread) carry it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import logging
 import logging.config
@@ -80,11 +81,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._dirty.set()  # the flusher thread picks it up
 
     def _flush_now(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            try:
-                self.stream.flush()
-            except (OSError, ValueError):
-                pass
+        with self.lock, contextlib.suppress(OSError, ValueError):  # type: ignore[union-attr]  # Handler.lock is Optional in typeshed, set by createLock()
+            self.stream.flush()
 
     def _flusher(self) -> None:
         while True:
@@ -98,7 +96,7 @@ def configure(verbose: bool = False) -> None:
     """The one logging set-up, done by the CLI."""
     # Two records per invocation are on the hot path: skip what the console format never
     # shows (the logging HOWTO's "Optimization" settings).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

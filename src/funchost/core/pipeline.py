@@ -67,7 +67,7 @@ def retry_delay(policy: RetryOptions, attempt: int) -> float:
     low = policy.minimum_interval.total_seconds()
     if attempt <= 1:
         return low
-    delay = low + random.uniform(0.8, 1.2) * (2 ** (attempt - 2)) * low
+    delay: float = low + random.uniform(0.8, 1.2) * (2 ** (attempt - 2)) * low
     return min(delay, policy.maximum_interval.total_seconds())
 
 
@@ -168,11 +168,9 @@ class InFlight:
 
         return invoke
 
-    async def wait_idle(self, timeout: float) -> bool:
-        """True when nothing is running, False if `timeout` passed first."""
-        with anyio.move_on_after(timeout):
-            while self.count:
-                self._idle = anyio.Event()
-                await self._idle.wait()
-            return True
-        return self.count == 0
+    async def wait_idle(self) -> None:
+        """Return once nothing is running (at once if nothing is). Callers bound the wait
+        with a cancel scope and read `count` after it."""
+        while self.count:
+            self._idle = anyio.Event()
+            await self._idle.wait()

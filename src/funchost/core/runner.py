@@ -69,21 +69,13 @@ class FunctionRunner:
         start = time.perf_counter()
         try:
             results = await self._run(invocation)
-        except Exception as exc:  # user code and binding failures are data, not crashes
+        except Exception as exc:  # noqa: BLE001 - user code and binding failures are data
             return Failed(invocation.id, exc, (time.perf_counter() - start) * 1000)
         return Succeeded(invocation.id, results, (time.perf_counter() - start) * 1000)
 
     async def _run(self, invocation: Invocation) -> dict[str, Datum]:
         spec = self.spec
-        args: dict[str, Any] = {}
-        for param in spec.inputs:
-            if param.binding is spec.trigger:
-                datum, metadata = invocation.trigger, invocation.metadata
-            else:
-                datum, metadata = await self._inputs[param.name].read(invocation), {}
-            args[param.name] = converter_for(param.converter).decode(
-                datum, trigger_metadata=metadata
-            )
+        args = await self._arguments(invocation)
         holders = {p.name: Out() for p in spec.outputs}
         args.update(holders)
         if spec.needs_context:
@@ -95,6 +87,32 @@ class FunctionRunner:
             # stop it, as the real worker cannot either.
             call = functools.partial(contextvars.copy_context().run, spec.func, **args)
             result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        results = self._results(holders, result)
+        for name, datum in results.items():
+            output = self._outputs.get(name)
+            if output is not None:
+                await output.write(datum, invocation)
+        return results
+
+    async def _arguments(self, invocation: Invocation) -> dict[str, Any]:
+        """Every input parameter, decoded with its converter; only the trigger parameter
+        gets trigger metadata (semantics §8.3)."""
+        spec = self.spec
+        args: dict[str, Any] = {}
+        datum: Datum | None
+        for param in spec.inputs:
+            if param.binding is spec.trigger:
+                datum, metadata = invocation.trigger, invocation.metadata
+            else:
+                datum, metadata = await self._inputs[param.name].read(invocation), {}
+            args[param.name] = converter_for(param.converter).decode(
+                datum, trigger_metadata=metadata
+            )
+        return args
+
+    def _results(self, holders: Mapping[str, Out], result: Any) -> dict[str, Datum]:
+        """The encoded outputs by binding name: each Out[...] that was set, and `$return`."""
+        spec = self.spec
         if result is not None and spec.returns is None:
             raise RuntimeError(
                 f"function '{spec.name}' without a $return binding returned a non-None value"
@@ -107,10 +125,6 @@ class FunctionRunner:
         # An implicit return (a binding without a converter) is accepted but not sent.
         if result is not None and spec.returns is not None and spec.returns.binding.name == RETURN:
             results[RETURN] = _encode(spec.returns, result)
-        for name, datum in results.items():
-            output = self._outputs.get(name)
-            if output is not None:
-                await output.write(datum, invocation)
         return results
 
 

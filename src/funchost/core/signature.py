@@ -37,7 +37,7 @@ def bind_signature(
     params = dict(inspect.signature(fn).parameters)
     try:
         hints = typing.get_type_hints(fn)
-    except Exception as exc:  # an annotation that cannot be evaluated
+    except Exception as exc:  # noqa: BLE001 - any error evaluating an annotation names the function
         raise FunctionLoadError(name, f"its type annotations cannot be resolved: {exc}") from None
     by_name = {b.name: b for b in bindings if b.name != RETURN}
     for b in bindings:
@@ -71,7 +71,8 @@ def bind_signature(
         raise FunctionLoadError(
             name, f"these bindings have no parameter: {', '.join(sorted(missing))}"
         )
-    inputs, outputs = [], []
+    inputs: list[ParamSpec] = []
+    outputs: list[ParamSpec] = []
     for pname in params:
         param = _param(name, pname, by_name[pname], hints)
         (outputs if by_name[pname].direction == "out" else inputs).append(param)

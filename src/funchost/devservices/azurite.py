@@ -96,10 +96,10 @@ class Azurite(ServiceProcess):
 
 
 __all__ = [
+    "DEV_ACCOUNT",
+    "DEV_KEY",
     "Azurite",
     "AzuriteEndpoints",
     "ServiceStartError",
     "find_azurite",
-    "DEV_ACCOUNT",
-    "DEV_KEY",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import os
 import re
@@ -24,10 +25,8 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     # crashed test run or a killed `funchost dev` never leaves emulators behind.
     os.setsid()
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-        except OSError:
-            pass
 
 
 class ServiceProcess:
@@ -72,7 +71,9 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,
+            # Only setsid and prctl run between fork and exec (no locks taken), the one way
+            # to have the child die with its parent.
+            preexec_fn=_die_with_parent if os.name == "posix" else None,  # noqa: PLW1509
         )
         threading.Thread(target=self._drain, name=f"{self.name}-output", daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -136,10 +137,8 @@ class ServiceProcess:
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(grace)
 
     def __enter__(self) -> ServiceProcess:

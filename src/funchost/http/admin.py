@@ -11,7 +11,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
@@ -45,7 +45,7 @@ class HostView(Protocol):
 
     def listener(self, name: str) -> Listener | None: ...
 
-    def spawn(self, fn: Callable[[], Awaitable[Any]]) -> None: ...
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None: ...
 
 
 class AdminApi:
@@ -76,17 +76,19 @@ class AdminApi:
             base = _base(request)
             return JSONResponse([self._describe(f, base) for f in self._host.functions()])
         if parts[:1] == ["functions"] and len(parts) == 2:
-            spec = next(
-                (f for f in self._host.functions() if f.name.lower() == parts[1].lower()), None
-            )
-            if spec is None:
-                return problem(404, "Not Found", f"No function named '{parts[1]}'.")
-            if method == "GET":
-                return JSONResponse(self._describe(spec, _base(request)))
-            if method == "POST":
-                return await self._invoke(request, spec)
-            return _method_not_allowed("GET, POST")
+            return await self._function(request, parts[1])
         return problem(404, "Not Found", f"No admin endpoint at {request.url.path}.")
+
+    async def _function(self, request: Request, name: str) -> Response:
+        """`GET|POST /admin/functions/{name}`."""
+        spec = next((f for f in self._host.functions() if f.name.lower() == name.lower()), None)
+        if spec is None:
+            return problem(404, "Not Found", f"No function named '{name}'.")
+        if request.method.upper() == "GET":
+            return JSONResponse(self._describe(spec, _base(request)))
+        if request.method.upper() == "POST":
+            return await self._invoke(request, spec)
+        return _method_not_allowed("GET, POST")
 
     def _status(self) -> dict[str, Any]:
         errors = self._host.errors()

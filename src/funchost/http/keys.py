@@ -10,10 +10,10 @@ folder. Keys written there beforehand are used as they are; missing ones are cre
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -89,7 +89,8 @@ class BlobSecretStore:
 
         try:
             stream = await self._container.download_blob(f"{self._prefix}/{name}.json")
-            return (await stream.readall()).decode("utf-8-sig")
+            data: bytes = await stream.readall()
+            return data.decode("utf-8-sig")
         except ResourceNotFoundError:
             return None
 
@@ -97,10 +98,8 @@ class BlobSecretStore:
         from azure.core.exceptions import ResourceExistsError
 
         if not self._created:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 await self._container.create_container()
-            except ResourceExistsError:
-                pass
             self._created = True
         await self._container.upload_blob(
             f"{self._prefix}/{name}.json", text.encode(), overwrite=True
@@ -123,7 +122,7 @@ class FileSecretStore:
         path = self._folder / f"{name}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text, "utf-8")
-        os.replace(tmp, path)
+        tmp.replace(path)
 
 
 def open_key_manager(

@@ -53,7 +53,9 @@ def _parts(datum: Datum | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         for name, h in (value.get("headers") or {}).items()
         if name.lower() != "content-length"
     ]
-    for cookie in value.get("cookies") or []:
-        for morsel in cookie.values():
-            headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
+    headers.extend(
+        (b"set-cookie", morsel.OutputString().encode("latin-1"))
+        for cookie in value.get("cookies") or []
+        for morsel in cookie.values()
+    )
     return status, headers, body

@@ -8,6 +8,7 @@ constrained parameter < parameter < catch-all, segment by segment).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -137,13 +138,17 @@ def _parse_segment(template: str, seg: str) -> tuple[Part, ...]:
             i += 1
     if literal:
         parts.append(Literal("".join(literal)))
-    for a, b in zip(parts, parts[1:]):
+    _check_separated(template, parts)
+    return tuple(parts)
+
+
+def _check_separated(template: str, parts: list[Part]) -> None:
+    for a, b in itertools.pairwise(parts):
         if isinstance(a, Param) and isinstance(b, Param):
             raise ValueError(
                 f"route '{template}': parameters '{a.name}' and '{b.name}' must be "
                 f"separated by a literal"
             )
-    return tuple(parts)
 
 
 def _read_param(template: str, seg: str, i: int) -> tuple[str, int]:
@@ -207,7 +212,7 @@ def _parse_param(template: str, body: str) -> Param:
 
 
 def _read_args(template: str, text: str, i: int) -> tuple[str, int]:
-    depth, out = 1, []
+    depth, out = 1, list[str]()
     while i < len(text):
         c = text[i]
         if c == "(":

@@ -121,6 +121,17 @@ class _Server(uvicorn.Server):
 
         return nullcontext()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.listening.set()  # uvicorn itself only sets a flag
+
+    @property
+    def listening(self) -> anyio.Event:
+        event: anyio.Event | None = self.__dict__.get("_listening")
+        if event is None:
+            event = self.__dict__["_listening"] = anyio.Event()
+        return event
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so a busy port is a clear startup error and port 0 works."""
@@ -156,8 +167,7 @@ class WebServer:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._server.serve, [self._sock])
-            while not self._server.started:
-                await anyio.sleep(0.005)
+            await self._server.listening.wait()
             task_status.started()
 
     def stop(self) -> None:

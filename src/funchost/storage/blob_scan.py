@@ -12,6 +12,7 @@ put on the host's blob queue, then marked complete. A receipt means "enqueued", 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -141,10 +142,8 @@ class ContainerScanner:
             )
             await receipt.set_blob_metadata({}, lease=lease)
         finally:
-            try:
+            with contextlib.suppress(HttpResponseError):
                 await lease.release()
-            except HttpResponseError:
-                pass
         return 1
 
     async def _read_cursor(self) -> datetime | None:

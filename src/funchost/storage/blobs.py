@@ -5,6 +5,7 @@ passes with a blob."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,10 +22,8 @@ def blob_container_key(container: str) -> str:
 
 
 async def ensure_container(container: Any) -> None:
-    try:
+    with contextlib.suppress(ResourceExistsError):
         await container.create_container()
-    except ResourceExistsError:
-        pass
 
 
 @dataclass(frozen=True)

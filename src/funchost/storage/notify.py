@@ -43,16 +43,13 @@ class Watch:
         self._key = key
         self._seen = notifier._generation[key]
 
-    async def wait(self, timeout: float) -> bool:
-        """Sleep up to `timeout` seconds; True if a notification came (or was pending)."""
+    async def wait(self) -> None:
+        """Return once a notification comes (at once if one came since the last wait).
+        Callers bound the wait with a cancel scope."""
         n = self._notifier
         if n._generation[self._key] == self._seen:
             event = n._events.get(self._key)
             if event is None:
                 event = n._events[self._key] = anyio.Event()
-            with anyio.move_on_after(timeout):
-                await event.wait()
-        current = n._generation[self._key]
-        woke = current != self._seen
-        self._seen = current
-        return woke
+            await event.wait()
+        self._seen = n._generation[self._key]

@@ -121,7 +121,7 @@ class QueuePoller:
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(wake_on_stop)
-                await self._watch.wait(seconds)
+                await self._watch.wait()
                 tg.cancel_scope.cancel()
 
     async def _wait_for_slots(self) -> None:

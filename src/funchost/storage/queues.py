@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 from typing import Any
 
@@ -69,7 +70,5 @@ async def receive_batch(client: Any, count: int, visibility_seconds: int) -> lis
 
 
 async def ensure_queue(client: Any) -> None:
-    try:
+    with contextlib.suppress(ResourceExistsError):
         await client.create_queue()
-    except ResourceExistsError:
-        pass

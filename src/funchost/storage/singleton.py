@@ -20,6 +20,7 @@ fast (the real host rejects that; Azure's own 15-60 s limit applies to the lease
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -102,10 +103,8 @@ class BlobLease:
             except ResourceNotFoundError:
                 if attempt:
                     raise
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     await self._container.create_container()
-                except ResourceExistsError:
-                    pass
             except HttpResponseError as exc:
                 if exc.status_code == 412:  # leased by someone else: it exists
                     return

@@ -174,7 +174,7 @@ class CronExpression:
             )
         kinds = _ORDER if len(tokens) == 6 else _ORDER[1:]
         try:
-            fields = [parse_field(kind, token) for kind, token in zip(kinds, tokens)]
+            fields = [parse_field(kind, token) for kind, token in zip(kinds, tokens, strict=True)]
         except CronError as exc:
             raise CronError(f"'{text}': {exc}") from None
         seconds = fields.pop(0) if len(fields) == 6 else None

@@ -112,7 +112,9 @@ def timer_zone(environ: Mapping[str, str]) -> tzinfo:
 
 
 class TimerSchedule(Protocol):
-    adjust_for_dst: bool  # what the worker sees as TimerRequest.schedule["AdjustForDST"]
+    @property
+    def adjust_for_dst(self) -> bool:
+        """What the worker sees as TimerRequest.schedule["AdjustForDST"]."""
 
     def next_occurrence(self, now: datetime) -> datetime:
         """The first occurrence after `now` (aware), in UTC; NEVER if there is none."""

@@ -55,7 +55,8 @@ def parse_dotnet(text: str, zone: tzinfo) -> datetime:
     if year >= 9999:
         return NEVER
     micros = int((m.group(7) or "0").ljust(7, "0")[:6])
-    naive = datetime(year, *(int(m.group(i)) for i in range(2, 7)), micros)  # type: ignore[misc]
+    month, day, hour, minute, second = (int(m.group(i)) for i in range(2, 7))
+    naive = datetime(year, month, day, hour, minute, second, micros)
     offset = m.group(8)
     if offset is None:
         return naive.replace(tzinfo=zone).astimezone(UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,10 @@ from funchost.storage.blobs import (
     ensure_container,
     properties_json,
 )
-from funchost.storage.notify import QueueNotifier
+from funchost.storage.notify import QueueNotifier, Watch
 from funchost.storage.queue_poller import PollerSettings, QueuePoller, short
 from funchost.storage.queues import Codec, ensure_queue
-from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton, sleep_unless
+from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton
 
 log = logging.getLogger("funchost.blob")
 
@@ -191,7 +192,8 @@ class BlobTriggerHub:
                         self._interval,
                     )
             # A blob output in this host wakes the scan at once (§3.4); otherwise wait.
-            await _first_of(watches, self._interval, self._services.stopping)
+            with anyio.move_on_after(self._interval):
+                await _first_of(watches, self._services.stopping)
 
     def _scanners(self) -> dict[str, ContainerScanner]:
         groups: dict[tuple[str, str], list[Watcher]] = defaultdict(list)
@@ -283,16 +285,14 @@ class BlobTriggerHub:
         return await trigger.invoke_blob(downloader.properties, data_bytes, reason)
 
 
-async def _first_of(watches: list[Any], timeout: float, stopping: anyio.Event) -> None:
-    """Return after `timeout`, or as soon as any watch fires or the host stops."""
-    with anyio.move_on_after(timeout):
-        async with anyio.create_task_group() as tg:
+async def _first_of(watches: list[Watch], stopping: anyio.Event) -> None:
+    """Return as soon as any watch fires or the host stops (callers bound the wait)."""
+    async with anyio.create_task_group() as tg:
 
-            async def one(watch: Any) -> None:
-                await watch.wait(timeout)
-                tg.cancel_scope.cancel()
-
-            for watch in watches:
-                tg.start_soon(one, watch)
-            await sleep_unless(stopping, timeout)
+        async def one(wait: Callable[[], Awaitable[None]]) -> None:
+            await wait()
             tg.cancel_scope.cancel()
+
+        for watch in watches:
+            tg.start_soon(one, watch.wait)
+        tg.start_soon(one, stopping.wait)

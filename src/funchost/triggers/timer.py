@@ -12,6 +12,7 @@ connection the timer runs unmonitored and unlocked, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -131,10 +132,8 @@ class StatusStore:
             except ResourceNotFoundError:
                 if attempt:
                     break
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     await self._container.create_container()
-                except ResourceExistsError:
-                    pass
             except STORAGE_ERRORS as exc:
                 log.error(
                     "Function '%s' failed to update the timer trigger status: %s",
@@ -270,7 +269,7 @@ class TimerTrigger:
         shown = status if self._store is not None else None
         try:
             await self._invoke(self._invocation(shown, pending == "past due", reason))
-        except Exception:  # noqa: BLE001 - a failure must not stop the schedule
+        except Exception:
             log.exception("Error occurred during scheduled invocation for '%s'.", self.spec.name)
         status = after_run(status, invoked_at, self.trigger.schedule, scheduled=pending is None)
         if self._store is not None:
