@@ -67,6 +67,18 @@ def test_comments_are_allowed(tmp_path: Path) -> None:
     assert HostConfig.load(tmp_path, {}).function_timeout == timedelta(minutes=10)
 
 
+def test_trailing_commas_and_single_quotes_are_allowed_as_newtonsoft_reads_them(
+    tmp_path: Path,
+) -> None:
+    # H Config/HostJsonFileConfigurationSource.cs parses host.json with JObject.Parse,
+    # which accepts trailing commas, single-quoted strings and repeated keys (last wins).
+    write(tmp_path, "{\n  'version': '2.0',\n  \"functions\": [\"a\", \"b\",],\n"
+                    '  "functionTimeout": "00:01:00",\n  "functionTimeout": "00:10:00",\n}')
+    config = HostConfig.load(tmp_path, {})
+    assert config.functions == ("a", "b")
+    assert config.function_timeout == timedelta(minutes=10)
+
+
 def test_function_timeout_minus_one_is_unbounded(tmp_path: Path) -> None:
     assert HostConfig.load(write(tmp_path, {"version": "2.0", "functionTimeout": "-1"}),
                            {}).function_timeout is None

@@ -1,46 +1,24 @@
-"""Reading the host's JSON files the way the real host does: comments allowed."""
+"""Reading the host's JSON files the way the real host does.
+
+The real host parses host.json with Newtonsoft's `JObject.Parse` (H
+`Config/HostJsonFileConfigurationSource.cs` `LoadHostConfig`), and Core Tools reads
+local.settings.json with Newtonsoft too: comments, trailing commas in objects and arrays,
+and single-quoted strings are accepted, and a repeated property keeps its last value. The
+`json5` parser accepts the same, so a file that loads on Azure loads here.
+"""
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 from typing import Any
 
+import json5
+
 from funchost.errors import ConfigError
 
-
-def strip_comments(text: str) -> str:
-    """Drop // and /* */ comments outside strings (Newtonsoft accepts them in host.json)."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    in_string = False
-    while i < n:
-        c = text[i]
-        if in_string:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 1
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-            out.append(c)
-        elif text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-            continue
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            # Keep newlines so error line numbers stay right.
-            chunk = text[i:] if end < 0 else text[i : end + 2]
-            out.append("\n" * chunk.count("\n"))
-            i = n if end < 0 else end + 2
-            continue
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
+# json5 reports "<string>:LINE <what> at column COL".
+_POSITION = re.compile(r"^<string>:(?P<line>\d+) (?P<what>.*?)(?: at column (?P<col>\d+))?$")
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
@@ -50,11 +28,19 @@ def read_json_object(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     try:
-        value = json.loads(strip_comments(text))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        value = json5.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}:{_where(str(exc))}") from None
     if not isinstance(value, dict):
         raise ConfigError(
             f"{path}: expected a JSON object at the top level, got {type(value).__name__}"
         )
     return value
+
+
+def _where(message: str) -> str:
+    """`LINE:COL: invalid JSON: what` from a json5 error message."""
+    m = _POSITION.match(message.strip())
+    if m is None:
+        return f" invalid JSON: {message}"
+    return f"{m['line']}:{m['col'] or 1}: invalid JSON: {m['what']}"
