@@ -10,11 +10,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from funchost.devservices.azurite import Azurite, AzuriteEndpoints, find_azurite
-from funchost.devservices.process import ServiceStartError
+from funchost.devservices.azurite import AzuriteEndpoints
+
+if TYPE_CHECKING:
+    from tests.servicebus_fixtures import ServiceBusEndpoint
 
 pytest_plugins = ["tests.servicebus_fixtures"]
 
@@ -30,20 +33,16 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator[AzuriteEndpoints]:
-    exe = find_azurite(REPO)
-    if exe is None:
-        unavailable("Azurite not found: run `npm ci` in the repository (or `make test`)")
-    service = Azurite(exe)
-    try:
-        service.start()
-    except ServiceStartError as exc:
-        unavailable(f"Azurite could not start: {exc}")
-    assert service.endpoints is not None
-    try:
-        yield service.endpoints
-    finally:
-        service.stop()
+def azurite(funchost_azurite: AzuriteEndpoints) -> AzuriteEndpoints:
+    """The session's Azurite (funchost.testing's fixture, shared with the `funchost`
+    fixture's hosts)."""
+    return funchost_azurite
+
+
+@pytest.fixture(scope="session")
+def funchost_servicebus(servicebus_emulator: ServiceBusEndpoint) -> str:
+    """Hosts started by the `funchost` fixture use the suite's one emulator."""
+    return servicebus_emulator.connection_string
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,11 @@ class PerHost:
     def __init__(self) -> None:
         self._objects: dict[type, object] = {}
 
+    def find(self, kind: type[T]) -> T | None:
+        """The `kind` object if one was made."""
+        found = self._objects.get(kind)
+        return found if isinstance(found, kind) else None
+
     def get(self, kind: type[T], make: Callable[[], T]) -> T:
         found = self._objects.get(kind)
         if found is None:

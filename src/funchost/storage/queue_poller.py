@@ -82,6 +82,13 @@ class QueuePoller:
                 await self._poll_loop(tg)
             renewing.cancel_scope.cancel()
 
+    async def backlog(self) -> int:
+        """Visible messages waiting (0 or up to 32; the queue may not exist yet)."""
+        try:
+            return len(await self._queue.peek_messages(max_messages=32))
+        except ResourceNotFoundError:
+            return 0
+
     async def _poll_loop(self, tg: TaskGroup) -> None:
         created = False
         while not self._stopping.is_set():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from anyio.abc import TaskStatus
 
@@ -48,6 +48,16 @@ class Listener(Protocol):
     async def call(self, input: str | None) -> Outcome:
         """Run the function once now, as `POST /admin/functions/{name}` does, with
         `input` converted the way the real host converts it for this trigger."""
+
+
+@runtime_checkable
+class Backlog(Protocol):
+    """A listener that can tell whether work is waiting for it (optional): what a test
+    harness waits on to know the host is idle, and what a dashboard shows."""
+
+    async def backlog(self) -> int:
+        """Events waiting to be picked up (visible messages, at least the first one), 0
+        when there are none. Storage errors propagate."""
 
 
 class TriggerFactory(Protocol):

@@ -84,6 +84,9 @@ class BlobTrigger:
         task_status.started()
         await self.hub.run_once()
 
+    async def backlog(self) -> int:
+        return await self.hub.backlog()
+
     async def invoke_blob(self, blob: Any, data: bytes, reason: str) -> Outcome:
         """Run the function for a downloaded blob (`blob` = its properties)."""
         name = blob.name
@@ -138,6 +141,8 @@ class BlobTriggerHub:
         self._notifier = QueueNotifier.of(services)
         self._triggers: dict[str, BlobTrigger] = {}
         self._started = False
+        self.sweeps = 0  # full passes over the watched containers by this host's scanner
+        self._swept = anyio.Event()
         host_storage = services.clients.blob_service(
             "AzureWebJobsStorage", what="the blob trigger's host storage"
         )
@@ -149,6 +154,18 @@ class BlobTriggerHub:
         self._queue = queue_service.get_queue_client(self._queue_name)
         self._codec = Codec(services.config.queues.message_encoding)
         self._interval = float(services.environ.get(SCAN_INTERVAL_SETTING, "10") or 10)
+
+    def next_sweep(self) -> anyio.Event:
+        """Set when this host's scanner finishes its next full pass (never, while another
+        instance holds the scanner lease)."""
+        return self._swept
+
+    async def backlog(self) -> int:
+        """Blob trigger messages waiting in the host queue."""
+        try:
+            return len(await self._queue.peek_messages(max_messages=32))
+        except ResourceNotFoundError:
+            return 0
 
     def register(self, trigger: BlobTrigger) -> None:
         self._triggers[f"Host.Functions.{trigger.spec.name}".lower()] = trigger
@@ -191,6 +208,9 @@ class BlobTriggerHub:
                         short(exc),
                         self._interval,
                     )
+            self.sweeps += 1
+            done, self._swept = self._swept, anyio.Event()
+            done.set()
             # A blob output in this host wakes the scan at once (§3.4); otherwise wait.
             with anyio.move_on_after(self._interval):
                 await _first_of(watches, self._services.stopping)

@@ -126,6 +126,9 @@ class QueueTrigger:
         task_status.started()
         await self._poller.run()
 
+    async def backlog(self) -> int:
+        return await self._poller.backlog()
+
     async def _run_message(self, msg: Any, body: bytes) -> Outcome:
         metadata, values = trigger_data(msg, body)
         return await self._invoke(

@@ -87,6 +87,7 @@ class ServiceBusTrigger:
         )
         self._backoff = RandomizedBackoff(1.0, 60.0)
         self._renewer: Any = None  # created in run(), on the host's event loop
+        self._peeker: Any = None  # the receiver backlog() peeks with, made on first use
         # Messages running and not yet handed to the renewer: id -> (receiver, message, start)
         self._unrenewed: dict[int, tuple[Any, Any, float]] = {}
 
@@ -116,6 +117,9 @@ class ServiceBusTrigger:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._renewer.close()
+                if self._peeker is not None:
+                    await self._peeker.close()
+                    self._peeker = None
 
     async def _resilient(self, loop: Any) -> None:
         """Run a receive loop; when the namespace is unreachable, log, back off, retry."""
@@ -135,6 +139,16 @@ class ServiceBusTrigger:
                 )
                 with anyio.move_on_after(delay):
                     await self._services.stopping.wait()
+
+    async def backlog(self) -> int:
+        """Messages the entity holds (peeked: locked ones count too, but a locked message
+        is normally one this listener runs). Session entities cannot be peeked without
+        a session: they report 0."""
+        if self.trigger.sessions:
+            return 0
+        if self._peeker is None:  # one receiver for every peek: a link costs a round trip
+            self._peeker = self._receiver()
+        return len(await self._peeker.peek_messages(max_message_count=1))
 
     # -- messages without sessions ----------------------------------------------------------
     async def _message_loop(self) -> None:
