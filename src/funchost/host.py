@@ -15,13 +15,12 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from funchost import bindings as binding_registry
 from funchost import triggers
-from funchost.bindings import InputBinding, OutputBinding
 from funchost.config.host_config import HostConfig
 from funchost.config.hostid import host_id as compute_host_id
 from funchost.core import pipeline
 from funchost.core.backoff import RandomizedBackoff
 from funchost.core.clients import ClientCache
-from funchost.core.invocation import Invoke
+from funchost.core.invocation import InputBinding, Invoke, OutputBinding
 from funchost.core.loader import LoadedApp
 from funchost.core.runner import FunctionRunner, thread_count
 from funchost.core.services import HostServices

@@ -4,32 +4,23 @@ An input binding reads its value before the function runs; an output binding wri
 value the function set, after it returned and before the trigger settles. The registry maps
 the binding type of function.json to a factory that parses the binding once into its own
 frozen spec. `http` outputs are not written anywhere: the HTTP trigger answers with them.
+
+Like `funchost.triggers`, this room may import `funchost.core`, `funchost.config` and the
+support rooms (`storage`, `http`); the host reaches it only through this registry.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from azure.functions.meta import Datum
-
+from funchost.core.invocation import InputBinding, OutputBinding
 from funchost.errors import BindingError
 
 if TYPE_CHECKING:
-    from funchost.core.invocation import Invocation
     from funchost.core.services import HostServices
     from funchost.core.spec import BindingInfo
-
-
-class InputBinding(Protocol):
-    async def read(self, invocation: Invocation) -> Datum | None:
-        """The value to decode for the parameter (None when there is nothing)."""
-
-
-class OutputBinding(Protocol):
-    async def write(self, value: Datum, invocation: Invocation) -> None:
-        """Send `value` (an encoded Out[...] value or return value)."""
 
 
 Factory = Callable[["BindingInfo", "HostServices"], Any]

@@ -1,4 +1,8 @@
-"""The `funchost` command: start, dev, list, keys."""
+"""The `funchost` command: start, dev, list, keys.
+
+The only room that touches process state (environment, logging set-up, signals, the event
+loop); it may import every other room.
+"""
 
 from __future__ import annotations
 

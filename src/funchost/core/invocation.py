@@ -6,7 +6,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from azure.functions.meta import Datum
 
@@ -78,6 +78,20 @@ class Failed:
 
 Outcome = Succeeded | Failed
 Invoke = Callable[[Invocation], Awaitable[Outcome]]
+
+
+class InputBinding(Protocol):
+    """An input binding plug-in (`funchost.bindings`): reads its value before the call."""
+
+    async def read(self, invocation: Invocation) -> Datum | None:
+        """The value to decode for the parameter (None when there is nothing)."""
+
+
+class OutputBinding(Protocol):
+    """An output binding plug-in: writes what the function set, before settlement."""
+
+    async def write(self, value: Datum, invocation: Invocation) -> None:
+        """Send `value` (an encoded Out[...] value or return value)."""
 
 
 class FunctionTimeoutError(TimeoutError):

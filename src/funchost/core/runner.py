@@ -22,10 +22,16 @@ from typing import Any
 import azure.functions as func
 from azure.functions.meta import Datum
 
-from funchost.bindings import InputBinding, OutputBinding
 from funchost.core.context import InvocationContext
 from funchost.core.converters import converter_for
-from funchost.core.invocation import Failed, Invocation, Outcome, Succeeded
+from funchost.core.invocation import (
+    Failed,
+    InputBinding,
+    Invocation,
+    Outcome,
+    OutputBinding,
+    Succeeded,
+)
 from funchost.core.spec import RETURN, FunctionSpec, ParamSpec
 
 

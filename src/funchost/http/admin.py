@@ -23,11 +23,17 @@ from funchost.http.keys import Level
 from funchost.http.problem import problem
 
 if TYPE_CHECKING:
+    from funchost.core.invocation import Outcome
     from funchost.core.spec import FunctionSpec
     from funchost.http.route_table import RouteTable
-    from funchost.triggers import Listener
 
 log = logging.getLogger("funchost.admin")
+
+
+class ManualCall(Protocol):
+    """What `POST /admin/functions/{name}` needs of a function's listener."""
+
+    async def call(self, input: str | None) -> Outcome: ...
 
 
 class HostView(Protocol):
@@ -43,7 +49,7 @@ class HostView(Protocol):
 
     def errors(self) -> list[str]: ...
 
-    def listener(self, name: str) -> Listener | None: ...
+    def listener(self, name: str) -> ManualCall | None: ...
 
     def spawn(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None: ...
 
