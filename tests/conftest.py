@@ -50,6 +50,34 @@ def storage_connection_string(azurite: AzuriteEndpoints) -> str:
     return azurite.connection_string
 
 
+# A test that uses any of these needs Azurite or the Service Bus emulator.
+SERVICE_FIXTURES = {
+    "azurite",
+    "storage_connection_string",
+    "servicebus_emulator",
+    "servicebus_connection_string",
+    "funchost",
+    "funchost_azurite",
+    "funchost_servicebus",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that needs Azurite or the emulator carries the `integration` marker, so
+    `-m "not integration"` runs exactly the tests that need neither."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use Azurite or the Service Bus emulator but are not marked "
+            "`integration`: " + ", ".join(unmarked)
+        )
+
+
 @pytest.fixture
 def unique_name() -> str:
     """A queue/container/table-safe name unique to the test: lower-case letters and digits."""

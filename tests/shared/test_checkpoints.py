@@ -7,7 +7,7 @@ import pytest
 from shared.checkpoints import CheckpointStore, StepContext
 from shared.errors import CheckpointConflict, InvalidArgument
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 def store_for(account, name: str, **kw) -> CheckpointStore:

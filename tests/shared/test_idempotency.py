@@ -24,7 +24,7 @@ from shared.idempotency import (
 )
 from shared.storage import StorageAccount
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 async def count_messages(account: StorageAccount, queue: str) -> int:

@@ -12,7 +12,7 @@ from azure.storage.blob.aio import BlobLeaseClient
 from shared.errors import InvalidArgument, LockLost, LockNotAcquired
 from shared.locks import BlobLock, singleton
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 def lock_for(account, container: str, name: str = "nightly", **kw) -> BlobLock:

@@ -15,7 +15,7 @@ import pytest
 from shared.errors import SequenceGapError, TurnLost
 from shared.ordering import GapPolicy, Outcome, QueueOrdering, Sequencer, Verdict
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 async def test_sequencer_verdicts(account, unique_name):

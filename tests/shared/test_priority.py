@@ -11,7 +11,7 @@ import pytest
 from shared.errors import InvalidArgument, SettingError
 from shared.priority import Priority, PriorityGate, PriorityQueues, PrioritySender
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 def test_queue_names_derive_from_the_base_name():

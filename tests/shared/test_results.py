@@ -27,7 +27,7 @@ from shared.results import (
 )
 from shared.status import JobState, StatusStore
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 SECRET = "s3cret-for-tests"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2)

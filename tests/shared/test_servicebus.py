@@ -23,7 +23,7 @@ from shared.results import ReplyAddress, ServiceBusEventPublisher, ServiceBusRep
 from shared.servicebus import ServiceBusNamespace
 from shared.status import StatusStore
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 # Entities of their own in tests/sbemulator/Config.json, so no other suite sees leftovers.
 REQUESTS, REPLIES = "shared-requests", "shared-replies"

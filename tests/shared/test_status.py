@@ -11,7 +11,7 @@ import pytest
 from shared.errors import InvalidTransition, JobCancelled, JobNotFound, StatusConflict
 from shared.status import TRANSITIONS, JobState, StatusStore, check_transition
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 FINAL = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from azure.storage.queue import QueueServiceClient
 
+import pytest
+
 from funchost.devservices.azurite import AzuriteEndpoints
 
 
@@ -12,6 +14,7 @@ def test_azurite_endpoints_connection_string_names_every_service() -> None:
     assert "TableEndpoint=http://127.0.0.1:3/devstoreaccount1;" in cs
 
 
+@pytest.mark.integration
 def test_azurite_fixture_serves_queues(storage_connection_string: str, unique_name: str) -> None:
     svc = QueueServiceClient.from_connection_string(storage_connection_string)
     q = svc.create_queue(unique_name)
