@@ -43,6 +43,9 @@ class Guard:
         Set by `enter`; the latest claim (its ETag moves with each renewal).
     result:
         What to record on success; set it inside the block.
+    effects:
+        Table entities to store with the outcome, atomically: append them inside the block
+        (exactly-once state changes, see `IdempotencyLedger.complete`).
     """
 
     def __init__(
@@ -61,6 +64,8 @@ class Guard:
         self.renew = renew
         self.claim: Claim | None = None
         self.result: Any = None
+        # Entities stored with the outcome, in one transaction (`IdempotencyLedger.complete`).
+        self.effects: list[dict[str, Any]] = []
         self.outcome: IdempotencyRecord | None = None
         self._stop = asyncio.Event()
         self._keeper: asyncio.Task[None] | None = None
@@ -105,7 +110,7 @@ class Guard:
         if exc is None:
             if self._lost is not None:
                 raise self._lost
-            self.outcome = await self.ledger.complete(self.claim, self.result)
+            self.outcome = await self.ledger.complete(self.claim, self.result, effects=self.effects)
         elif self.record_failures and isinstance(exc, Exception):
             self.outcome = await self.ledger.fail(self.claim, f"{type(exc).__name__}: {exc}")
         else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -25,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from .._tables import Clock, dump_json, etag_of, read_int, read_time, table_key, utcnow
-from ..errors import ClaimLost, KeyInProgress
+from ..errors import ClaimLost, InvalidArgument, KeyInProgress
 from ..storage import StorageAccount
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TABLE = "JobsIdempotency"
 _IN_PROGRESS = "InProgress"
+_IF_SAME = MatchConditions.IfNotModified
 
 
 class ClaimStatus(str, Enum):
@@ -208,17 +210,31 @@ class IdempotencyLedger:
             claim.key, claim.scope, claim.status, claim.owner, claim.attempt, lease_until, etag
         )
 
-    async def complete(self, claim: Claim, result: Any = None) -> IdempotencyRecord:
+    async def complete(
+        self, claim: Claim, result: Any = None, *, effects: Sequence[Mapping[str, Any]] = ()
+    ) -> IdempotencyRecord:
         """Record success with a small JSON-serialisable `result`.
+
+        `effects` are Table entities (each with its own `RowKey`, not a scope's name) that
+        are inserted in the key's partition of the ledger's table *in the same transaction*
+        as the outcome: either both are stored or neither. State kept that way changes
+        exactly once per key, crashes and redeliveries included (`effects_of` reads it).
 
         Raises
         ------
         ClaimLost
             Another worker took the key over (this worker's lease had run out).
         InvalidArgument, PayloadTooLarge
-            `result` is not JSON or is longer than `result_limit`.
+            `result` is not JSON or is longer than `result_limit`, or an effect has no
+            RowKey.
         """
-        return await self._finish(claim, Outcome.SUCCEEDED, result=result)
+        return await self._finish(claim, Outcome.SUCCEEDED, result=result, effects=effects)
+
+    async def effects_of(self, key: str) -> list[dict[str, Any]]:
+        """The effect entities recorded with `key`'s outcome (any scope)."""
+        table = await self.account.ensure_table(self.table_name)
+        rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": table_key(key)})
+        return [dict(row) async for row in rows if "State" not in row]
 
     async def fail(self, claim: Claim, error: str) -> IdempotencyRecord:
         """Record a failure, so duplicates see it instead of redoing the work.
@@ -319,15 +335,52 @@ class IdempotencyLedger:
         )
 
     async def _finish(
-        self, claim: Claim, outcome: Outcome, *, result: Any = None, error: str | None = None
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        effects: Sequence[Mapping[str, Any]] = (),
     ) -> IdempotencyRecord:
         text = dump_json(result, f"result of idempotency key {claim.key!r}", self.result_limit)
         now = self.clock()
         changes = {"State": outcome.value, "Result": text, "Error": error, "CompletedAt": now}
-        await self._write(claim, changes, "recording the outcome")
+        if effects:
+            await self._write_with_effects(claim, changes, effects)
+        else:
+            await self._write(claim, changes, "recording the outcome")
         return IdempotencyRecord(
             claim.key, claim.scope, outcome, result, error, claim.attempt, now, now
         )
+
+    async def _write_with_effects(
+        self, claim: Claim, changes: dict[str, Any], effects: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The outcome (conditional on this claim's ETag) and the effects, as one entity
+        group transaction: all of it is stored, or none."""
+        pk = table_key(claim.key)
+        scope_row = {"PartitionKey": pk, "RowKey": table_key(claim.scope), **changes}
+        ops: list[Any] = [
+            (
+                "update",
+                scope_row,
+                {"mode": UpdateMode.MERGE, "etag": claim.etag, "match_condition": _IF_SAME},
+            )
+        ]
+        for effect in effects:
+            row_key = effect.get("RowKey")
+            if not row_key:
+                raise InvalidArgument(f"idempotency key {claim.key!r}: an effect needs a RowKey")
+            ops.append(("create", {**effect, "PartitionKey": pk, "RowKey": str(row_key)}))
+        try:
+            await self.account.table(self.table_name).submit_transaction(ops)
+        except TableTransactionError as exc:
+            if exc.index == 0:  # the outcome's condition failed: another worker owns the key
+                raise ClaimLost(
+                    claim.key, "the row changed while recording the outcome and its effects"
+                ) from None
+            raise
 
     async def _write(self, claim: Claim, changes: dict[str, Any], doing: str) -> str:
         table = self.account.table(self.table_name)

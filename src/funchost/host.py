@@ -35,6 +35,9 @@ from funchost.http.throttle import Throttle
 
 log = logging.getLogger("funchost.host")
 
+# After the grace period, how long listeners get to release what was cut short.
+SETTLE_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class HostOptions:
@@ -85,6 +88,7 @@ class Host:
         self.port = options.port
         self.routes = RouteTable(config.http.route_prefix)
         self.inflight = pipeline.InFlight()
+        self._listening = pipeline.Gauge()  # listeners still running (the drain waits for them)
         self.functions: dict[str, FunctionState] = {}
         self.keys: KeyManager | None = None
         self.services: HostServices | None = None  # made in serve(), on the event loop
@@ -134,7 +138,7 @@ class Host:
         )
         sock = bind_socket(self.options.bind, self.options.port)
         self.port = int(sock.getsockname()[1])
-        web = WebServer(self._asgi(), sock)
+        web = WebServer(self._asgi(), sock, self.config.http_limits)
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
@@ -162,7 +166,11 @@ class Host:
             on_started()
 
     async def _drain(self, services: HostServices, web: WebServer) -> None:
-        """Stop taking work, let in-flight invocations finish within the grace period."""
+        """Stop in dependency order (like WebJobs' stopping_wait_time): listeners stop
+        taking work; running invocations get the grace period to finish while locks and
+        visibility are still renewed; each listener settles what finished and releases
+        what did not start, then returns. Past the grace period the rest are cut short and
+        released too. The caller then closes the clients."""
         self.state = "Stopping"
         log.info(
             "Stopping the host: waiting up to %.0fs for %d running invocation(s)",
@@ -172,13 +180,18 @@ class Host:
         services.stopping.set()
         web.stop()
         with anyio.move_on_after(self.options.grace_seconds):
-            await self.inflight.wait_idle()
-        if self.inflight.count:
+            await self._listening.wait_zero()
+        if self._listening.count:
             log.warning(
-                "%d invocation(s) still running after %.0fs; cancelling them",
+                "%d invocation(s) still running after %.0fs; cutting them short",
                 self.inflight.count,
                 self.options.grace_seconds,
             )
+            self.inflight.cancel_all()
+            # Settling (release, abandon) is a round trip per message; a listener that
+            # still has not returned is cancelled with the task group.
+            with anyio.move_on_after(SETTLE_SECONDS):
+                await self._listening.wait_zero()
 
     async def _supervise(
         self, state: FunctionState, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -189,19 +202,26 @@ class Host:
         assert state.listener is not None
         once = _StartedOnce(task_status)
         backoff = RandomizedBackoff(1.0, 60.0)
-        while True:
-            try:
-                await state.listener.run(task_status=once)
-                return
-            except Exception:  # a listener's crash must not end the host
-                once.started()
-                delay = backoff.next()
-                log.exception(
-                    "The listener for function '%s' failed; restarting in %.0fs",
-                    state.spec.name,
-                    delay,
-                )
-            await anyio.sleep(delay)
+        self._listening.up()
+        try:
+            while True:
+                try:
+                    await state.listener.run(task_status=once)
+                    return
+                except Exception:  # a listener's crash must not end the host
+                    once.started()
+                    delay = backoff.next()
+                    log.exception(
+                        "The listener for function '%s' failed; restarting in %.0fs",
+                        state.spec.name,
+                        delay,
+                    )
+                if self._stop.is_set():
+                    return
+                with anyio.move_on_after(delay):
+                    await self._stop.wait()
+        finally:
+            self._listening.down()
 
     def _build(self, spec: FunctionSpec, services: HostServices) -> FunctionState:
         state = FunctionState(spec)

@@ -189,7 +189,7 @@ def test_storage_down_at_start_then_up_loses_nothing(tmp_path: object) -> None:
     proc = HostProcess("queue_basic", env=queue_env(prefix, cs), args=["--no-auth"])
     proc.start()
     try:
-        assert proc.wait_for_output(r"is unreachable .* retrying in", timeout=15)
+        assert proc.wait_for_output(r"is unreachable; retrying in", timeout=15)
         assert proc.returncode is None  # still running
         conn.start()
         try:

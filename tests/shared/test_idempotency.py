@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import json
 import threading
 from datetime import timedelta
@@ -275,3 +276,27 @@ async def test_keys_with_reserved_characters_are_stored_safely(account, unique_n
         await ledger.complete(claim, key[:10])
         again = await ledger.claim(key)
         assert again.status is ClaimStatus.DUPLICATE and again.record.result == key[:10]
+
+
+async def test_effects_commit_with_the_outcome_once(account: StorageAccount) -> None:
+    # The effect rows and the outcome are one entity group transaction: a second worker
+    # that redid the work after a lost lease cannot store its effects too.
+    ledger = IdempotencyLedger(account, table=f"eff{uuid.uuid4().hex[:8]}")
+    key = f"order-{uuid.uuid4().hex[:6]}"
+    async with ledger.guard(key) as g:
+        assert not g.duplicate
+        g.result = "charged"
+        g.effects.append({"RowKey": "charge", "Amount": 5})
+    async with ledger.guard(key) as again:
+        assert again.duplicate and again.record is not None
+        assert again.record.result == "charged"
+    effects = await ledger.effects_of(key)
+    assert [(e["RowKey"], e["Amount"]) for e in effects] == [("charge", 5)]
+    # A claim whose row changed meanwhile stores neither outcome nor effects.
+    other = f"order-{uuid.uuid4().hex[:6]}"
+    claim = await ledger.claim(other)
+    await ledger.renew(claim)  # moves the ETag: `claim` is now stale
+    with pytest.raises(ClaimLost):
+        await ledger.complete(claim, "x", effects=[{"RowKey": "charge", "Amount": 1}])
+    assert await ledger.effects_of(other) == []
+    assert await ledger.get(other) is None

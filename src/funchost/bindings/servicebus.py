@@ -3,9 +3,11 @@ JSON arrays fanned out to one message each."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from azure.functions.meta import Datum
 from azure.servicebus import ServiceBusMessage
 
@@ -36,20 +38,51 @@ class ServiceBusOutputSpec:
 
 
 class ServiceBusOutput:
+    """One sender per entity, shared by every invocation of the function.
+
+    The SDK opens a sender's link lazily and not safely under concurrency: several first
+    sends at once left it half-made for good. So a sender is opened once, under a lock,
+    before anyone sends on it; a send that fails drops it (it is closed), and the next
+    write opens a fresh one (after a lost connection, say).
+    """
+
     def __init__(self, binding: BindingInfo, services: HostServices) -> None:
         self._what = f"Service Bus output '{binding.name}'"
         self.spec = ServiceBusOutputSpec.from_binding(binding, services.environ, self._what)
         self._client = services.clients.service_bus(self.spec.connection, what=self._what)
         self._senders: dict[str, Any] = {}
+        self._opening = anyio.Lock()
 
     async def write(self, value: Datum, invocation: Invocation) -> None:
-        entity = resolve(self.spec.entity, invocation.binding_data, what=self._what)
-        sender = self._senders.get(entity)
-        if sender is None:
-            make = (
-                self._client.get_topic_sender if self.spec.topic else self._client.get_queue_sender
-            )
-            sender = self._senders[entity] = make(entity)
         messages = [ServiceBusMessage(item) for item in items(value)]
-        if messages:
+        if not messages:
+            return
+        entity = resolve(self.spec.entity, invocation.binding_data, what=self._what)
+        sender = await self._sender(entity)
+        try:
             await sender.send_messages(messages)
+        except BaseException:
+            await self._drop(entity, sender)
+            raise
+
+    async def _drop(self, entity: str, sender: Any) -> None:
+        """Forget a sender whose send failed (once, if several sends failed on it)."""
+        if id(self._senders.get(entity)) != id(sender):  # (`is` would narrow Any to Optional)
+            return
+        del self._senders[entity]
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await sender.close()
+
+    async def _sender(self, entity: str) -> Any:
+        sender = self._senders.get(entity)
+        if sender is not None:
+            return sender
+        async with self._opening:
+            sender = self._senders.get(entity)
+            if sender is None:
+                client = self._client
+                make = client.get_topic_sender if self.spec.topic else client.get_queue_sender
+                sender = make(entity)
+                await sender.__aenter__()  # opens the link (the SDK's `async with`)
+                self._senders[entity] = sender
+            return sender

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from funchost.config.http_limits import HttpLimits
 from funchost.config.jsonfile import read_json_object
 from funchost.config.settings_values import Section, SettingReader
 from funchost.errors import ConfigError
@@ -94,6 +95,7 @@ class HostConfig:
     function_timeout: timedelta | None = timedelta(minutes=30)
     functions: tuple[str, ...] | None = None
     http: HttpOptions = HttpOptions()
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     queues: QueuesOptions = QueuesOptions()
     blobs: BlobsOptions = BlobsOptions()
     service_bus: ServiceBusOptions = ServiceBusOptions()
@@ -143,6 +145,7 @@ class HostConfig:
             function_timeout=_function_timeout(root),
             functions=_functions(root),
             http=_http(root.section("extensions", "http")),
+            http_limits=HttpLimits.from_environ(environ),
             queues=_queues(
                 root.section("extensions", "queues"), cpus, environment.lower() == "development"
             ),

@@ -96,3 +96,8 @@ class OutputBinding(Protocol):
 
 class FunctionTimeoutError(TimeoutError):
     """The invocation ran past `functionTimeout`."""
+
+
+class InvocationCancelled(Exception):
+    """The host stopped before the invocation finished (its grace period ran out). A
+    trigger releases such a message at once rather than counting it as a failure."""

@@ -92,6 +92,19 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._flush_now()
 
 
+def brief(exc: BaseException) -> str:
+    """`Type: first line of the message`: an expected fault in one line of a log."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def fault(logger: logging.Logger, message: str, *args: object, error: BaseException) -> None:
+    """An expected fault (a broker or storage account misbehaving, a client going away):
+    one warning line naming what and why; the traceback only at DEBUG (`--verbose`)."""
+    logger.warning("%s (%s)", message % args if args else message, brief(error))
+    logger.debug("Traceback of the fault above:", exc_info=error)
+
+
 def configure(verbose: bool = False) -> None:
     """The one logging set-up, done by the CLI."""
     # Two records per invocation are on the hot path: skip what the console format never

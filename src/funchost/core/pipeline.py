@@ -20,6 +20,7 @@ from funchost.core.invocation import (
     Failed,
     FunctionTimeoutError,
     Invocation,
+    InvocationCancelled,
     Invoke,
     Outcome,
     RetryState,
@@ -147,30 +148,75 @@ def _describe(error: BaseException, name: str) -> str:
     return f"Exception while executing function: {name}. Result: Failure\n{tb}"
 
 
-class InFlight:
-    """Counts running invocations so the host can wait for quiet (drain) on shutdown."""
+class Gauge:
+    """A count that can be waited on until it is zero."""
 
     def __init__(self) -> None:
         self.count = 0
         # Made only by a waiter: an Event per busy spell costs a measurable share of a
         # no-op invocation when the count often drops to zero.
-        self._idle: anyio.Event | None = None
+        self._zero: anyio.Event | None = None
+
+    def up(self) -> None:
+        self.count += 1
+
+    def down(self) -> None:
+        self.count -= 1
+        if self.count == 0 and self._zero is not None:
+            self._zero.set()
+
+    async def wait_zero(self) -> None:
+        """Return once the count is zero (at once if it is). Callers bound the wait with
+        a cancel scope and read `count` after it."""
+        while self.count:
+            self._zero = anyio.Event()
+            await self._zero.wait()
+
+
+class InFlight:
+    """Counts running invocations, so the host can wait for quiet on shutdown, and cuts
+    them short when the grace period is over (`cancel_all`)."""
+
+    def __init__(self) -> None:
+        self._running = Gauge()
+        self._scopes: set[anyio.CancelScope] = set()
+        self._cancelled = False
+
+    @property
+    def count(self) -> int:
+        return self._running.count
 
     def wrap(self, inner: Invoke) -> Invoke:
         async def invoke(inv: Invocation) -> Outcome:
-            self.count += 1
+            self._running.up()
+            scope = anyio.CancelScope()
+            self._scopes.add(scope)
             try:
-                return await inner(inv)
+                with scope:
+                    if self._cancelled:
+                        scope.cancel()
+                    return await inner(inv)
+                # Only cancel_all() lands here: a sync function's thread is abandoned, as
+                # the real worker cannot stop it either; the trigger releases the event.
+                log.warning(
+                    "Invocation %s of '%s' cut short: the host is stopping",
+                    inv.id,
+                    inv.function.qualified_name,
+                )
+                return Failed(inv.id, InvocationCancelled("the host stopped before it finished"))
             finally:
-                self.count -= 1
-                if self.count == 0 and self._idle is not None:
-                    self._idle.set()
+                self._scopes.discard(scope)
+                self._running.down()
 
         return invoke
+
+    def cancel_all(self) -> None:
+        """Cut every running invocation short (and any that starts from now on)."""
+        self._cancelled = True
+        for scope in list(self._scopes):
+            scope.cancel()
 
     async def wait_idle(self) -> None:
         """Return once nothing is running (at once if nothing is). Callers bound the wait
         with a cancel scope and read `count` after it."""
-        while self.count:
-            self._idle = anyio.Event()
-            await self._idle.wait()
+        await self._running.wait_zero()

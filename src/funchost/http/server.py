@@ -11,15 +11,17 @@ from typing import Any
 import anyio
 import uvicorn
 from anyio.abc import TaskStatus
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from funchost.config.http_limits import HttpLimits
 from funchost.errors import HostError
 from funchost.http.admin import AdminApi
 from funchost.http.auth import Authorizer, KeysUnavailable
 from funchost.http.keys import Level
 from funchost.http.problem import problem
+from funchost.http.protocol import guarded_protocol
 from funchost.http.route_table import RouteTable
 from funchost.http.throttle import Rejected, Throttle
 
@@ -48,6 +50,9 @@ class WebApp:
             response = problem(
                 503, "Service Unavailable", f"Function keys cannot be read right now: {exc}"
             )
+        except ClientDisconnect:
+            log.info("%s %s: the client went away", scope["method"], scope["path"])
+            return
         except Exception as exc:  # a host bug must not take the server down
             log.exception("Unhandled error serving %s %s", scope["method"], scope["path"])
             response = problem(500, "Internal Server Error", f"{type(exc).__name__}: {exc}")
@@ -153,10 +158,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class WebServer:
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, limits: HttpLimits) -> None:
         self._sock = sock
         config = uvicorn.Config(
-            app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=30
+            app,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=30,
+            http=guarded_protocol(limits),
+            timeout_keep_alive=int(limits.keep_alive_seconds),
+            # Over this many connections a new request gets 503 (and is closed).
+            limit_concurrency=limits.max_connections,
         )
         self._server = _Server(config)
 

@@ -20,10 +20,11 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
 from funchost.core.backoff import RandomizedBackoff
-from funchost.core.invocation import Failed, Outcome
+from funchost.core.invocation import Failed, InvocationCancelled, Outcome
+from funchost.core.logs import brief, fault
 from funchost.storage.notify import Watch
 from funchost.storage.queues import Codec, UndecodableMessage, ensure_queue, receive_batch
 
@@ -32,6 +33,9 @@ log = logging.getLogger("funchost.queue")
 LEASE_SECONDS = 600  # messages stay invisible 10 minutes while they run (§2.1.2)
 RENEW_SECONDS = 300  # and are renewed every 5 minutes (§2.1.3)
 RENEW_CHECK_SECONDS = 10
+# A settlement (delete, release, poison) is tried this often, with backoff, while storage
+# is unreachable, before the message is left to reappear (about 20 s in all).
+SETTLE_ATTEMPTS = 6
 
 # Runs one message and returns the outcome; None when there was nothing to run (a message
 # the handler drops). Success or None deletes the message; a failure retries or poisons it.
@@ -103,11 +107,9 @@ class QueuePoller:
             except ResourceNotFoundError:
                 created = False
                 messages = []
-            except AzureError as exc:
+            except Exception as exc:  # noqa: BLE001 - any storage fault: back off, retry
                 delay = self._backoff.next()
-                log.warning(
-                    "%s is unreachable (%s); retrying in %.1fs", self._label, short(exc), delay
-                )
+                fault(log, "%s is unreachable; retrying in %.1fs", self._label, delay, error=exc)
                 await self._sleep(delay)
                 continue
             if messages:
@@ -140,10 +142,6 @@ class QueuePoller:
     async def _process(self, msg: Any) -> None:
         try:
             await self._handle(msg)
-        except Exception:  # a storage error while settling: the message simply reappears
-            log.exception(
-                "Settling message %s of %s failed; it will be delivered again", msg.id, self._label
-            )
         finally:
             async with self._slots:
                 self._running -= 1
@@ -153,38 +151,70 @@ class QueuePoller:
         limit = self._settings.max_dequeue_count
         if msg.dequeue_count > limit:
             # Seen more often than allowed (a host died mid-run): poison without running.
-            await self._to_poison(
-                msg,
-                f"its dequeue count {msg.dequeue_count} exceeds maxDequeueCount {limit}",
-                msg.pop_receipt,
-            )
+            why = f"its dequeue count {msg.dequeue_count} exceeds maxDequeueCount {limit}"
+            await self._settle(msg, lambda: self._to_poison(msg, why, msg.pop_receipt))
             return
         try:
             body = self._codec.decode(msg.content or "")
         except UndecodableMessage as exc:
-            await self._to_poison(msg, str(exc), msg.pop_receipt)
+            why = str(exc)
+            await self._settle(msg, lambda: self._to_poison(msg, why, msg.pop_receipt))
             return
         lease = _Lease(msg.id, msg.pop_receipt, time.monotonic() + RENEW_SECONDS)
+        if self._stopping.is_set():
+            # Received as the host began to stop: not started, so released at once.
+            await self._settle(msg, lambda: self._release(lease, 0))
+            return
         self._leases[msg.id] = lease
         try:
             outcome = await self._handler(msg, body)
         finally:
             del self._leases[msg.id]
+        await self._settle(msg, lambda: self._after(msg, lease, outcome))
+
+    async def _after(self, msg: Any, lease: _Lease, outcome: Outcome | None) -> None:
+        """Delete on success; release a run the host's stop cut short at once; retry after
+        visibilityTimeout; poison at maxDequeueCount (§2.1.4)."""
         if not isinstance(outcome, Failed):
             await self._queue.delete_message(msg.id, lease.receipt)
-        elif msg.dequeue_count >= limit:
-            await self._to_poison(
-                msg,
+        elif isinstance(outcome.error, InvocationCancelled):
+            await self._release(lease, 0)
+        elif msg.dequeue_count >= self._settings.max_dequeue_count:
+            why = (
                 f"it failed {msg.dequeue_count} time(s), reaching maxDequeueCount; last error "
-                f"(invocation {outcome.invocation_id}): {short(outcome.error)}",
-                lease.receipt,
+                f"(invocation {outcome.invocation_id}): {brief(outcome.error)}"
             )
+            await self._to_poison(msg, why, lease.receipt)
         else:
-            await self._queue.update_message(
-                msg.id,
-                pop_receipt=lease.receipt,
-                visibility_timeout=int(self._settings.visibility_timeout.total_seconds()),
-            )
+            await self._release(lease, int(self._settings.visibility_timeout.total_seconds()))
+
+    async def _release(self, lease: _Lease, visible_in: int) -> None:
+        await self._queue.update_message(
+            lease.message_id, pop_receipt=lease.receipt, visibility_timeout=visible_in
+        )
+
+    async def _settle(self, msg: Any, action: Callable[[], Awaitable[None]]) -> None:
+        """Run a settlement, retried with backoff while storage is unreachable (the message
+        stays invisible meanwhile, so nothing is lost); after SETTLE_ATTEMPTS, or when the
+        host stops, give up: the message reappears when its invisibility ends."""
+        backoff = RandomizedBackoff(0.5, 8.0)
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            try:
+                await action()
+                return
+            except ResourceNotFoundError:
+                return  # the message is gone (deleted, or its receipt is stale)
+            except Exception as exc:  # noqa: BLE001 - storage faults of every kind
+                if attempt == SETTLE_ATTEMPTS or self._stopping.is_set():
+                    fault(
+                        log,
+                        "Settling message %s of %s failed; it will be delivered again",
+                        msg.id,
+                        self._label,
+                        error=exc,
+                    )
+                    return
+                await anyio.sleep(backoff.next())
 
     async def _renew_loop(self) -> None:
         """One loop renews every running message every 5 minutes (a task per message would
@@ -201,12 +231,13 @@ class QueuePoller:
                     )
                     lease.receipt = updated.pop_receipt
                     lease.due = time.monotonic() + RENEW_SECONDS
-                except AzureError as exc:
-                    log.warning(
-                        "Renewing message %s of %s failed: %s",
+                except Exception as exc:  # noqa: BLE001 - retried at the next check
+                    fault(
+                        log,
+                        "Renewing message %s of %s failed",
                         lease.message_id,
                         self._label,
-                        short(exc),
+                        error=exc,
                     )
 
     async def _to_poison(self, msg: Any, why: str, receipt: str) -> None:
@@ -237,8 +268,3 @@ class _Lease:
     message_id: str
     receipt: str
     due: float
-
-
-def short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

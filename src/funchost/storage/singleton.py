@@ -37,6 +37,7 @@ from azure.storage.blob.aio import BlobLeaseClient
 
 from funchost.config.host_config import SingletonOptions
 from funchost.core.backoff import RandomizedBackoff
+from funchost.core.logs import brief
 
 log = logging.getLogger("funchost.singleton")
 
@@ -168,7 +169,7 @@ class ListenerSingleton:
                     log.warning(
                         "The singleton lock for %s is unavailable (%s); retrying in %.1fs",
                         self.what,
-                        _short(exc),
+                        brief(exc),
                         delay,
                     )
                     await sleep_unless(stopping, delay)
@@ -229,7 +230,7 @@ class ListenerSingleton:
             log.warning(
                 "The listener for %s lost its storage (%s); releasing its lock and retrying",
                 self.what,
-                _short(error),
+                brief(error),
             )
         else:
             log.error(
@@ -266,7 +267,7 @@ class ListenerSingleton:
                         "(%s); %s stops until it is acquired again",
                         self.lease.lock_id,
                         self.lease.seconds,
-                        _short(exc),
+                        brief(exc),
                         self.what,
                     )
                     await self.lease.release()
@@ -275,14 +276,9 @@ class ListenerSingleton:
                 log.warning(
                     "Singleton lock renewal failed for %s (%s); retrying in %.0fs",
                     self.lease.lock_id,
-                    _short(exc),
+                    brief(exc),
                     interval,
                 )
                 continue
             last_ok = time.monotonic()
             interval = normal
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

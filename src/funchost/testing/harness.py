@@ -363,7 +363,7 @@ def _app_modules(app_dir: Path) -> Iterator[Callable[[], None]]:
     """Around the app's import: yields the undo that forgets the modules the import
     brought in from the app folder (and the folder on sys.path, if the loader added it),
     so the next app with its own `function_app.py` or `functions` package imports its own."""
-    before = set(sys.modules)
+    before = dict(sys.modules)
     had_path = str(app_dir) in sys.path
     added: list[str] = []
 
@@ -377,10 +377,13 @@ def _app_modules(app_dir: Path) -> Iterator[Callable[[], None]]:
     try:
         yield forget
     finally:
+        # New names, and names now bound to another module (a `function_app` of an app
+        # loaded before replaced by this one).
         added.extend(
             name
-            for name in set(sys.modules) - before
-            if _is_under(getattr(sys.modules[name], "__file__", None), app_dir)
+            for name, module in list(sys.modules.items())
+            if before.get(name) is not module
+            and _is_under(getattr(module, "__file__", None), app_dir)
         )
 
 

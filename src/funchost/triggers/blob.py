@@ -22,6 +22,7 @@ from azure.functions.meta import Datum
 
 from funchost.core.expressions import required_setting
 from funchost.core.invocation import Invocation, Invoke, Outcome
+from funchost.core.logs import brief
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
@@ -33,7 +34,7 @@ from funchost.storage.blobs import (
     properties_json,
 )
 from funchost.storage.notify import QueueNotifier, Watch
-from funchost.storage.queue_poller import PollerSettings, QueuePoller, short
+from funchost.storage.queue_poller import PollerSettings, QueuePoller
 from funchost.storage.queues import Codec, ensure_queue
 from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton
 
@@ -171,9 +172,10 @@ class BlobTriggerHub:
         self._triggers[f"Host.Functions.{trigger.spec.name}".lower()] = trigger
 
     async def run_once(self) -> None:
-        """The first listener to start runs the hub; the others only wait."""
+        """The first listener to start runs the hub; the others wait for the host's stop."""
         if self._started:
-            await anyio.sleep_forever()
+            await self._services.stopping.wait()
+            return
         self._started = True
         try:
             async with anyio.create_task_group() as tg:
@@ -205,7 +207,7 @@ class BlobTriggerHub:
                     log.warning(
                         "Scanning container '%s' failed (%s); next scan in %.0fs",
                         container,
-                        short(exc),
+                        brief(exc),
                         self._interval,
                     )
             self.sweeps += 1

@@ -8,6 +8,7 @@ bytes); the function's `http` output becomes the response.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -15,18 +16,23 @@ from urllib.parse import parse_qsl
 import anyio
 from anyio.abc import TaskStatus
 from azure.functions.meta import Datum
-from starlette.requests import Request
-from starlette.types import ASGIApp, Scope
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from funchost.config.http_limits import BODY_LIMIT_SETTING
 from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
+from funchost.http.body import BodyTooLarge, BodyTooSlow, read_body
 from funchost.http.keys import Level
 from funchost.http.problem import problem
 from funchost.http.response import DatumResponse
 from funchost.http.route_table import RouteEntry, RouteTable
 from funchost.http.routes import RouteTemplate
+
+log = logging.getLogger("funchost.http")
 
 REASON = "This function was programmatically called via the host APIs."
 
@@ -60,6 +66,8 @@ class HttpTrigger:
     def __init__(self, spec: FunctionSpec, services: HostServices, invoke: Invoke) -> None:
         self.spec = spec
         self._invoke = invoke
+        self._stopping = services.stopping
+        self._limits = services.config.http_limits
         self.trigger = HttpTriggerSpec.from_function(spec)
         self._response_binding = next(
             (b.name for b in spec.bindings if b.type.lower() == "http" and b.direction == "out"),
@@ -73,14 +81,40 @@ class HttpTrigger:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()  # the host's web server does the listening
-        await anyio.sleep_forever()
+        await self._stopping.wait()
 
     async def call(self, input: str | None) -> Outcome:
         raise BindingError(f"'{self.spec.name}' is an HTTP function: call its URL instead")
 
     async def handle(self, request: Request, values: dict[str, str]) -> ASGIApp:
         scope = request.scope
-        body = await request.body()
+        try:
+            body = await read_body(request, self._limits)
+        except BodyTooLarge:
+            return _closing(
+                problem(
+                    413,
+                    "Payload Too Large",
+                    f"The request body is over {self._limits.max_body_bytes} bytes "
+                    f"({BODY_LIMIT_SETTING} sets the limit).",
+                )
+            )
+        except BodyTooSlow as exc:
+            return _closing(
+                problem(
+                    408,
+                    "Request Timeout",
+                    f"The request body arrived too slowly ({exc} bytes; at least "
+                    f"{self._limits.min_body_bytes_per_second:g} bytes/s are needed).",
+                )
+            )
+        except ClientDisconnect:
+            log.info(
+                "%s %s: the client went away before sending its whole body",
+                scope["method"],
+                scope["path"],
+            )
+            return _nothing
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         datum = Datum(
             {
@@ -108,6 +142,16 @@ class HttpTrigger:
             )
         result = outcome.results.get(self._response_binding) if self._response_binding else None
         return DatumResponse(result)
+
+
+def _closing(response: Response) -> Response:
+    # The rest of the body is not read: the connection cannot carry another request.
+    response.headers["connection"] = "close"
+    return response
+
+
+async def _nothing(scope: Scope, receive: Receive, send: Send) -> None:
+    """No response: the client is gone."""
 
 
 def _binding_data(

@@ -19,15 +19,15 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from azure.servicebus import NEXT_AVAILABLE_SESSION
-from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusError
+from azure.servicebus.exceptions import OperationTimeoutError
 
 from funchost.core.backoff import RandomizedBackoff
 from funchost.core.expressions import resolve_settings
-from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
+from funchost.core.invocation import Failed, Invocation, InvocationCancelled, Invoke, Outcome
+from funchost.core.logs import brief, fault
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
-from funchost.storage.queue_poller import short
 from funchost.triggers.servicebus_metadata import (
     batch_data,
     fields,
@@ -38,7 +38,12 @@ from funchost.triggers.servicebus_metadata import (
 
 log = logging.getLogger("funchost.servicebus")
 
-RECEIVE_WAIT_SECONDS = 5.0  # one receive call waits this long for the first message
+# Messages that ran (or batch), with the outcome; None when they never ran.
+Finished = tuple[list[Any], "Outcome | None"]
+
+# One receive call waits this long for the first message; the host's stop waits for it,
+# so it stays short (an idle receiver then costs one round trip a second).
+RECEIVE_WAIT_SECONDS = 1.0
 # A message still running after this long is handed to the SDK's lock renewer. Most finish
 # sooner, and registering each one costs a task (about 4% of a no-op invocation, measured);
 # Service Bus's shortest lock (5 s) leaves room for the renewer to take over in time.
@@ -127,15 +132,17 @@ class ServiceBusTrigger:
             try:
                 await loop()
                 self._backoff.reset()
-            except ServiceBusError as exc:
+            except Exception as exc:  # noqa: BLE001 - any broker fault: contained, retried
+                # ServiceBusError, and what the SDK raises when the connection dropped under
+                # it (ValueError "handler has already been shutdown", ...).
                 delay = self._backoff.next()
-                log.warning(
-                    "Service Bus entity '%s' for function '%s' is unreachable (%s); "
-                    "retrying in %.0fs",
+                fault(
+                    log,
+                    "Service Bus entity '%s' for function '%s' is unreachable; retrying in %.0fs",
                     self.trigger.entity,
                     self.spec.name,
-                    short(exc),
                     delay,
+                    error=exc,
                 )
                 with anyio.move_on_after(delay):
                     await self._services.stopping.wait()
@@ -154,7 +161,7 @@ class ServiceBusTrigger:
     async def _message_loop(self) -> None:
         many = self.trigger.many
         slots = anyio.Semaphore(1 if many else self._options.max_concurrent_calls)
-        send, settled = anyio.create_memory_object_stream[tuple[list[Any], Outcome]](math.inf)
+        send, settled = anyio.create_memory_object_stream[Finished](math.inf)
         async with self._receiver() as receiver, anyio.create_task_group() as settling:
             settling.start_soon(self._settler, receiver, settled, slots)
             async with anyio.create_task_group() as renewing:
@@ -169,7 +176,7 @@ class ServiceBusTrigger:
         receiver: Any,
         slots: anyio.Semaphore,
         running: TaskGroup,
-        send: MemoryObjectSendStream[tuple[list[Any], Outcome]],
+        send: MemoryObjectSendStream[Finished],
     ) -> None:
         """Receive as many messages as there are free slots and start each (or each batch)."""
         many = self.trigger.many
@@ -187,6 +194,11 @@ class ServiceBusTrigger:
                 slots.release()
                 continue
             self._backoff.reset()
+            if self._services.stopping.is_set():
+                # Received as the host began to stop: not started, so given back at once.
+                slots.release()
+                await send.send((messages, None))
+                continue
             if many:  # one slot per batch, no lock renewal (§5)
                 running.start_soon(self._run, receiver, messages, send, False)
                 continue
@@ -199,7 +211,7 @@ class ServiceBusTrigger:
         self,
         receiver: Any,
         messages: list[Any],
-        settle: MemoryObjectSendStream[tuple[list[Any], Outcome]],
+        settle: MemoryObjectSendStream[Finished],
         renew: bool,
     ) -> None:
         if renew:
@@ -224,18 +236,19 @@ class ServiceBusTrigger:
                     del self._unrenewed[key]
                     try:
                         self._renewer.register(receiver, message)
-                    except (ServiceBusError, ValueError) as exc:
-                        log.warning(
-                            "Cannot renew the lock of message %s of '%s' (%s)",
+                    except Exception as exc:  # noqa: BLE001 - the run goes on unrenewed
+                        fault(
+                            log,
+                            "Cannot renew the lock of message %s of '%s'",
                             message.message_id,
                             self.trigger.entity,
-                            short(exc),
+                            error=exc,
                         )
 
     async def _settler(
         self,
         receiver: Any,
-        settled: MemoryObjectReceiveStream[tuple[list[Any], Outcome]],
+        settled: MemoryObjectReceiveStream[Finished],
         slots: anyio.Semaphore,
     ) -> None:
         """Settle finished messages one at a time, then free their slot. The SDK waits for
@@ -248,33 +261,34 @@ class ServiceBusTrigger:
                 finally:
                     slots.release()
 
-    async def _settle(self, receiver: Any, messages: list[Any], outcome: Outcome) -> None:
+    async def _settle(self, receiver: Any, messages: list[Any], outcome: Outcome | None) -> None:
         """Complete on success (unless the function settles itself); abandon on failure,
-        so the broker counts the delivery and dead-letters past MaxDeliveryCount (§5)."""
-        if outcome.ok and not self._options.auto_complete_messages:
+        so the broker counts the delivery and dead-letters past MaxDeliveryCount (§5);
+        abandon what never ran (`None`: received as the host stopped)."""
+        if outcome is not None and outcome.ok and not self._options.auto_complete_messages:
             return  # the function settles them itself
-        if isinstance(outcome, Failed):
+        if isinstance(outcome, Failed) and not isinstance(outcome.error, InvocationCancelled):
             log.info(
                 "Abandoning %d message(s) of '%s' after invocation %s failed (%s); the broker "
                 "delivers them again, or dead-letters them past MaxDeliveryCount",
                 len(messages),
                 self.trigger.entity,
                 outcome.invocation_id,
-                short(outcome.error),
+                brief(outcome.error),
             )
         for message in messages:
             try:
-                if outcome.ok:
+                if outcome is not None and outcome.ok:
                     await receiver.complete_message(message)
                 else:
                     await receiver.abandon_message(message)
-            except ServiceBusError as exc:
-                # The lock is gone (expired, or the link dropped): the broker redelivers.
-                log.warning(
-                    "Settling message %s of '%s' failed (%s); it will be delivered again",
+            except Exception as exc:  # noqa: BLE001 - lock gone, link dropped: redelivered
+                fault(
+                    log,
+                    "Settling message %s of '%s' failed; it will be delivered again",
                     message.message_id,
                     self.trigger.entity,
-                    short(exc),
+                    error=exc,
                 )
 
     async def _run_messages(self, messages: list[Any]) -> Outcome:
