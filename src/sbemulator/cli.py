@@ -18,12 +18,12 @@ from typing import Any
 
 from proton.reactor import Container
 
-from .amqp_server import DEFAULT_MAX_MESSAGE_SIZE, AmqpServer
-from .broker import Broker
-from .config import EmulatorConfig, default_config, load_config, parse_config
+from .amqp.message_parsing import parse_envelope
+from .amqp.server import DEFAULT_MAX_MESSAGE_SIZE, AmqpServer
+from .broker.namespace import Broker
+from .broker.persistence import Journal, NullJournal, SqliteJournal
+from .config.config_json import EmulatorConfig, default_config, load_config, parse_config
 from .errors import ConfigError
-from .persistence import Journal, NullJournal, SqliteJournal
-from .wireformat import parse_envelope
 
 log = logging.getLogger("sbemulator")
 

@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 
-from sbemulator.broker import Broker, DuplicateDetector
-from sbemulator.config import parse_config
-from sbemulator.entities import Outcome
+from sbemulator.broker.message import Envelope, MessageProperties, MessageState
+from sbemulator.broker.message_queue import Outcome
+from sbemulator.broker.namespace import Broker, DuplicateDetector
+from sbemulator.config.config_json import parse_config
 from sbemulator.errors import (
-    EntityNotFound, MessageLockLost, MessageNotFound, NotAllowed, SessionCannotBeLocked,
+    EntityNotFound,
+    MessageLockLost,
+    MessageNotFound,
+    NotAllowed,
+    SessionCannotBeLocked,
     SessionLockLost,
 )
-from sbemulator.message import Envelope, MessageProperties, MessageState
 
 CONFIG = {"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [
     {"Name": "q", "Properties": {"LockDuration": "PT10S", "MaxDeliveryCount": 3}},

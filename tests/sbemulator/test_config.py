@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
-from sbemulator.config import (
-    BUILTIN_SOURCE, EmulatorConfig, default_config, load_config, parse_config,
+from sbemulator.config.config_json import (
+    BUILTIN_SOURCE,
+    EmulatorConfig,
+    default_config,
+    load_config,
+    parse_config,
 )
-from sbemulator.durations import format_duration, parse_duration
+from sbemulator.config.durations import format_duration, parse_duration
 from sbemulator.errors import ConfigError
 
 # The sample Config.json of Microsoft's emulator installer, as users have it.

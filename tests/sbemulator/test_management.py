@@ -8,11 +8,11 @@ from typing import Any
 
 from proton import Message, ulong
 
-from sbemulator.broker import Broker
-from sbemulator.config import parse_config
-from sbemulator.control import decode_request
-from sbemulator.management import ManagementNode
-from sbemulator.message import Envelope, MessageProperties
+from sbemulator.amqp.control_messages import decode_request
+from sbemulator.amqp.management import ManagementNode
+from sbemulator.broker.message import Envelope, MessageProperties
+from sbemulator.broker.namespace import Broker
+from sbemulator.config.config_json import parse_config
 
 CONFIG = parse_config({"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [
     {"Name": "q", "Properties": {"LockDuration": "PT10S"}},

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from proton import Message
 
-from sbemulator.broker import Broker
-from sbemulator.config import parse_config
-from sbemulator.entities import Outcome
-from sbemulator.message import MessageState
-from sbemulator.persistence import SqliteJournal
-from sbemulator.wireformat import parse_envelope
+from sbemulator.amqp.message_parsing import parse_envelope
+from sbemulator.broker.message import MessageState
+from sbemulator.broker.message_queue import Outcome
+from sbemulator.broker.namespace import Broker
+from sbemulator.broker.persistence import SqliteJournal
+from sbemulator.config.config_json import parse_config
 
 CONFIG = parse_config({"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [
     {"Name": "q"}, {"Name": "s", "Properties": {"RequiresSession": True}}],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sbemulator.message import MessageProperties
-from sbemulator.sqlfilter import SqlFilterError, compile_filter
+from sbemulator.broker.message import MessageProperties
+from sbemulator.config.sql_filter import SqlFilterError, compile_filter
 
 MESSAGE = MessageProperties(
     message_id="m-1", correlation_id="c-9", subject="order.created",

@@ -8,10 +8,10 @@ import uuid
 import pytest
 from proton import Message, symbol, timestamp, ulong
 
-from sbemulator.amqpcodec import Array, CodecError, Timestamp, decode, encode
-from sbemulator.control import decode_request, encode_response, status_properties
-from sbemulator.message import MessageState, StoredMessage
-from sbemulator.wireformat import parse_envelope, render, sections, split_batch
+from sbemulator.amqp.codec import Array, CodecError, Timestamp, decode, encode
+from sbemulator.amqp.control_messages import decode_request, encode_response, status_properties
+from sbemulator.amqp.message_parsing import parse_envelope, render, sections, split_batch
+from sbemulator.broker.message import MessageState, StoredMessage
 
 
 def _message(**kwargs: object) -> bytes:

@@ -13,12 +13,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .config import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
-from .entities import MessageQueue
-from .errors import EntityNotFound, MessageNotFound, NotAllowed
-from .filters import Predicate, subscription_predicate
+from ..config.config_json import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
+from ..errors import EntityNotFound, MessageNotFound, NotAllowed
 from .message import Envelope, MessageState, StoredMessage
+from .message_queue import MessageQueue
 from .persistence import Journal, NullJournal, Snapshot, restore_message, rows_by_path
+from .rules import Predicate, subscription_predicate
 
 log = logging.getLogger(__name__)
 

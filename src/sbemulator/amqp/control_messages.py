@@ -7,11 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .amqpcodec import (
-    AMQP_VALUE, APPLICATION_PROPERTIES, DATA, PROPERTIES, Described, Int, Symbol, ULong, compound,
-    decode, encode, section,
+from .codec import (
+    AMQP_VALUE,
+    APPLICATION_PROPERTIES,
+    DATA,
+    PROPERTIES,
+    Described,
+    Int,
+    Symbol,
+    ULong,
+    compound,
+    decode,
+    encode,
+    section,
 )
-from .wireformat import sections
+from .message_parsing import sections
 
 
 @dataclass

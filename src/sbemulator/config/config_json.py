@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import sqlfilter
-from .config_reader import JsonObject
-from .errors import ConfigError
+from ..errors import ConfigError
+from . import sql_filter
+from .json_object import JsonObject
 
 BUILTIN_SOURCE = "<built-in default config>"
 
@@ -259,8 +259,8 @@ def _rule(obj: JsonObject) -> RuleConfig:
         sql_obj.known("SqlExpression")
         expression = sql_obj.string("SqlExpression", required=True) or ""
         try:
-            sqlfilter.compile_filter(expression)
-        except sqlfilter.SqlFilterError as exc:
+            sql_filter.compile_filter(expression)
+        except sql_filter.SqlFilterError as exc:
             raise sql_obj.error("SqlExpression", str(exc)) from None
         return RuleConfig(name, "sql", sql=expression)
     if kind in ("true", "truefilter"):

@@ -15,8 +15,8 @@ import heapq
 import uuid
 from typing import Protocol
 
-from .config import EntityProperties
-from .errors import MessageLockLost, MessageNotFound, NotAllowed, SessionLockLost
+from ..config.config_json import EntityProperties
+from ..errors import MessageLockLost, MessageNotFound, NotAllowed, SessionLockLost
 from .message import MessageState, StoredMessage
 from .persistence import Journal
 from .sessions import Session, SessionLocking, SessionTable

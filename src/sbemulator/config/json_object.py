@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ConfigError
 from .durations import INFINITE_SECONDS, parse_duration
-from .errors import ConfigError
 
 
 class JsonObject:

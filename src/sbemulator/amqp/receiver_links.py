@@ -14,10 +14,10 @@ from typing import Any
 
 from proton import Condition, Delivery, Link, Sender, symbol
 
-from .entities import MessageQueue, Outcome
-from .errors import BrokerError
-from .sessions import Session
-from .wireformat import render
+from ..broker.message_queue import MessageQueue, Outcome
+from ..broker.sessions import Session
+from ..errors import BrokerError
+from .message_parsing import render
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,15 @@ from typing import Any
 
 from proton import Condition, Delivery, Link, symbol
 
+from ..broker.namespace import Broker
+from ..errors import BrokerError, MessageTooLarge
 from .addresses import CBS, ENTITY
-from .amqpcodec import CodecError
-from .broker import Broker
 from .cbs import handle_cbs
+from .codec import CodecError
 from .connection_state import ConnectionState
-from .control import decode_request
-from .errors import BrokerError, MessageTooLarge
+from .control_messages import decode_request
 from .management import ManagementNode
-from .wireformat import parse_envelope, split_batch
+from .message_parsing import parse_envelope, split_batch
 
 
 class Inbound:

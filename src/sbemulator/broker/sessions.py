@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from .config import EntityProperties
-from .errors import NotAllowed, SessionCannotBeLocked, SessionLockLost
+from ..config.config_json import EntityProperties
+from ..errors import NotAllowed, SessionCannotBeLocked, SessionLockLost
 from .message import StoredMessage
 
 if TYPE_CHECKING:
-    from .entities import MessageQueue, QueueHooks
+    from .message_queue import MessageQueue, QueueHooks
 
 
 @dataclass(eq=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from .control import Request, encode_response, status_properties
+from .control_messages import Request, encode_response, status_properties
 
 log = logging.getLogger(__name__)
 

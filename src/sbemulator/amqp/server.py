@@ -18,14 +18,14 @@ from typing import TypeVar, cast
 from proton import Condition, Connection, Endpoint, Event, Handler, Link, Sender, symbol
 from proton.reactor import Container
 
+from ..broker.message_queue import MessageQueue
+from ..broker.namespace import Broker
+from ..errors import BrokerError, EntityNotFound, NotAllowed, OperationTimeout, SessionLockLost
 from .addresses import CBS, ENTITY, MANAGEMENT, parse_address
-from .broker import Broker
 from .connection_state import ConnectionState
-from .consumers import Consumer, remote_session_filter
-from .entities import MessageQueue
-from .errors import BrokerError, EntityNotFound, NotAllowed, OperationTimeout, SessionLockLost
-from .inbound import Inbound
+from .incoming_transfers import Inbound
 from .management import ManagementNode
+from .receiver_links import Consumer, remote_session_filter
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .amqpcodec import (
-    APPLICATION_PROPERTIES, BODY_SECTIONS, DATA, DEAD_LETTER_PROPERTIES, FOOTER, HEADER,
-    MESSAGE_ANNOTATIONS, PROPERTIES, SERVER_ANNOTATIONS, CodecError, Described, Symbol,
-    Timestamp, compound, decode, encode, section, skip, uint,
+from ..broker.message import Envelope, MessageProperties, MessageState, StoredMessage
+from .codec import (
+    APPLICATION_PROPERTIES,
+    BODY_SECTIONS,
+    DATA,
+    DEAD_LETTER_PROPERTIES,
+    FOOTER,
+    HEADER,
+    MESSAGE_ANNOTATIONS,
+    PROPERTIES,
+    SERVER_ANNOTATIONS,
+    CodecError,
+    Described,
+    Symbol,
+    Timestamp,
+    compound,
+    decode,
+    encode,
+    section,
+    skip,
+    uint,
 )
-from .message import Envelope, MessageProperties, MessageState, StoredMessage
 
 _UINT_MAX = 2**32 - 1
 

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .amqpcodec import Array, Timestamp
-from .broker import Broker
-from .control import Request, encode_response, status_properties
-from .entities import MessageQueue, Outcome
-from .errors import ArgumentError, BrokerError, NotImplementedOperation
-from .message import MessageState
-from .wireformat import parse_envelope, render
+from ..broker.message import MessageState
+from ..broker.message_queue import MessageQueue, Outcome
+from ..broker.namespace import Broker
+from ..errors import ArgumentError, BrokerError, NotImplementedOperation
+from .codec import Array, Timestamp
+from .control_messages import Request, encode_response, status_properties
+from .message_parsing import parse_envelope, render
 
 log = logging.getLogger(__name__)
 
