@@ -64,8 +64,9 @@ def test_rooms_import_one_way(path: Path) -> None:
     # `from . import x` inside a room names the room's own modules; harmless.
     assert ours <= ALLOWED[room], f"{path.name} in {room!r} imports {sorted(ours)}"
     if room in NO_PROTON:
-        assert not any(m == "proton" or m.startswith("proton.") for m in imported), \
+        assert not any(m == "proton" or m.startswith("proton.") for m in imported), (
             f"{path.name} in {room!r} imports proton"
+        )
 
 
 def test_every_module_is_in_a_room() -> None:

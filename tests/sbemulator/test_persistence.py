@@ -14,9 +14,23 @@ from sbemulator.broker.namespace import Broker
 from sbemulator.broker.persistence import SqliteJournal
 from sbemulator.config.config_json import parse_config
 
-CONFIG = parse_config({"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [
-    {"Name": "q"}, {"Name": "s", "Properties": {"RequiresSession": True}}],
-    "Topics": [{"Name": "t", "Subscriptions": [{"Name": "a"}]}]}]}}, "test")
+CONFIG = parse_config(
+    {
+        "UserConfig": {
+            "Namespaces": [
+                {
+                    "Name": "ns",
+                    "Queues": [
+                        {"Name": "q"},
+                        {"Name": "s", "Properties": {"RequiresSession": True}},
+                    ],
+                    "Topics": [{"Name": "t", "Subscriptions": [{"Name": "a"}]}],
+                }
+            ]
+        }
+    },
+    "test",
+)
 OWNER = object()
 
 
@@ -56,10 +70,13 @@ def test_broker_state_survives_a_reopen(tmp_path: Path) -> None:
 
     broker, journal = _open(tmp_path)
     q = broker.receiver_queue("q")
-    assert {m.seq: (_body(m.envelope.raw), m.state, m.delivery_count)
-            for m in q.messages.values()} == {
-        2: ("abandoned", MessageState.ACTIVE, 1), 3: ("deferred", MessageState.DEFERRED, 0),
-        5: ("locked", MessageState.ACTIVE, 0)}
+    assert {
+        m.seq: (_body(m.envelope.raw), m.state, m.delivery_count) for m in q.messages.values()
+    } == {
+        2: ("abandoned", MessageState.ACTIVE, 1),
+        3: ("deferred", MessageState.DEFERRED, 0),
+        5: ("locked", MessageState.ACTIVE, 0),
+    }
     # The message locked at shutdown is available again; the order is kept.
     assert [q.lock_next(OWNER, 11.0).seq for _ in range(2)] == [2, 5]
     (dl,) = broker.receiver_queue("q/$deadletterqueue").messages.values()

@@ -10,7 +10,9 @@ import time
 import pytest
 from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusMessage
 from azure.servicebus.exceptions import (
-    OperationTimeoutError, SessionCannotBeLockedError, SessionLockLostError,
+    OperationTimeoutError,
+    SessionCannotBeLockedError,
+    SessionLockLostError,
 )
 
 from .helpers import body, receive
@@ -21,9 +23,13 @@ pytestmark = pytest.mark.integration
 def test_exclusive_locks_next_available_and_state(sb, name):
     q = name("sessions")
     with sb.get_queue_sender(q) as sender:
-        sender.send_messages([ServiceBusMessage("a1", session_id="A"),
-                              ServiceBusMessage("b1", session_id="B"),
-                              ServiceBusMessage("a2", session_id="A")])
+        sender.send_messages(
+            [
+                ServiceBusMessage("a1", session_id="A"),
+                ServiceBusMessage("b1", session_id="B"),
+                ServiceBusMessage("a2", session_id="A"),
+            ]
+        )
     with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2) as r1:
         assert r1.session.session_id == "A"  # the session of the oldest message
         got = receive(r1, 2)
@@ -68,11 +74,11 @@ def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor,
         got: list[tuple[str, str]] = []
 
         def wait_for_session() -> None:
-            with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION,
-                                       max_wait_time=6) as r:
+            with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=6) as r:
                 for m in receive(r, 1):
                     got.append((r.session.session_id, body(m)))
                     r.complete_message(m)
+
         waiter = threading.Thread(target=wait_for_session)
         waiter.start()
         time.sleep(1.5)
@@ -85,8 +91,9 @@ def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor,
     client = sb.target  # the aio client itself: waiting and sending run concurrently
 
     async def wait_for_session() -> tuple[str, str]:
-        async with client.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION,
-                                             max_wait_time=6) as r:
+        async with client.get_queue_receiver(
+            q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=6
+        ) as r:
             messages = await r.receive_messages(max_wait_time=3)
             await r.complete_message(messages[0])
             return r.session.session_id, body(messages[0])
@@ -99,6 +106,7 @@ def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor,
     async def both() -> tuple[str, str]:
         result, _ = await asyncio.gather(wait_for_session(), send_later())
         return result
+
     assert aio_loop.run_until_complete(both()) == ("late-session", "late")
 
 

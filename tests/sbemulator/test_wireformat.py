@@ -19,19 +19,39 @@ def _message(**kwargs: object) -> bytes:
 
 
 def test_parse_reads_properties_header_and_annotations() -> None:
-    raw = _message(id="m-1", correlation_id="c", subject="s", content_type="text/plain",
-                   reply_to="r", address="to-x", group_id="sess", reply_to_group_id="rs",
-                   ttl=2.5, durable=True, priority=7, body="hello",
-                   properties={"n": 5, "t": "x", "f": 1.5},
-                   annotations={symbol("x-opt-scheduled-enqueue-time"):
-                                timestamp(1_700_000_000_000),
-                                symbol("x-opt-partition-key"): "pk",
-                                symbol("x-opt-sequence-number"): 99})
+    raw = _message(
+        id="m-1",
+        correlation_id="c",
+        subject="s",
+        content_type="text/plain",
+        reply_to="r",
+        address="to-x",
+        group_id="sess",
+        reply_to_group_id="rs",
+        ttl=2.5,
+        durable=True,
+        priority=7,
+        body="hello",
+        properties={"n": 5, "t": "x", "f": 1.5},
+        annotations={
+            symbol("x-opt-scheduled-enqueue-time"): timestamp(1_700_000_000_000),
+            symbol("x-opt-partition-key"): "pk",
+            symbol("x-opt-sequence-number"): 99,
+        },
+    )
     env = parse_envelope(raw)
     p = env.properties
-    assert (p.message_id, p.correlation_id, p.subject, p.content_type, p.reply_to, p.to,
-            p.session_id, p.reply_to_session_id, p.partition_key) == \
-        ("m-1", "c", "s", "text/plain", "r", "to-x", "sess", "rs", "pk")
+    assert (
+        p.message_id,
+        p.correlation_id,
+        p.subject,
+        p.content_type,
+        p.reply_to,
+        p.to,
+        p.session_id,
+        p.reply_to_session_id,
+        p.partition_key,
+    ) == ("m-1", "c", "s", "text/plain", "r", "to-x", "sess", "rs", "pk")
     assert p.time_to_live == 2.5
     assert p.scheduled_enqueue_time == 1_700_000_000.0
     assert p.user == {"n": 5, "t": "x", "f": 1.5}
@@ -39,11 +59,15 @@ def test_parse_reads_properties_header_and_annotations() -> None:
 
 
 def test_render_adds_broker_state_and_keeps_the_rest() -> None:
-    raw = _message(id=uuid.UUID(int=5), body=b"payload", properties={"k": "v"},
-                   annotations={symbol("x-opt-sequence-number"): 99,
-                                symbol("x-opt-partition-key"): "pk"})
-    msg = StoredMessage(42, parse_envelope(raw), enqueued_at=1000.0, expires_at=1060.0,
-                        delivery_count=3)
+    raw = _message(
+        id=uuid.UUID(int=5),
+        body=b"payload",
+        properties={"k": "v"},
+        annotations={symbol("x-opt-sequence-number"): 99, symbol("x-opt-partition-key"): "pk"},
+    )
+    msg = StoredMessage(
+        42, parse_envelope(raw), enqueued_at=1000.0, expires_at=1060.0, delivery_count=3
+    )
     out = Message()
     out.decode(render(msg, locked_until=1030.5))
     assert out.body == b"payload" and out.id == uuid.UUID(int=5)
@@ -59,13 +83,22 @@ def test_render_adds_broker_state_and_keeps_the_rest() -> None:
 
 def test_render_dead_letter_properties_and_state() -> None:
     raw = _message(body="x", properties={"DeadLetterReason": "old", "keep": 1})
-    msg = StoredMessage(1, parse_envelope(raw), 0.0, state=MessageState.DEFERRED,
-                        dead_letter_reason="why", dead_letter_description="details",
-                        dead_letter_source="q")
+    msg = StoredMessage(
+        1,
+        parse_envelope(raw),
+        0.0,
+        state=MessageState.DEFERRED,
+        dead_letter_reason="why",
+        dead_letter_description="details",
+        dead_letter_source="q",
+    )
     out = Message()
     out.decode(render(msg))
-    assert out.properties == {"keep": 1, "DeadLetterReason": "why",
-                              "DeadLetterErrorDescription": "details"}
+    assert out.properties == {
+        "keep": 1,
+        "DeadLetterReason": "why",
+        "DeadLetterErrorDescription": "details",
+    }
     assert out.annotations["x-opt-message-state"] == 1
     assert out.annotations["x-opt-deadletter-source"] == "q"
 
@@ -91,27 +124,46 @@ def test_malformed_input_is_a_codec_error() -> None:
 
 
 def test_codec_round_trips_values() -> None:
-    values = [None, True, 7, -3, 2.5, "text", b"bin", uuid.uuid4(), Timestamp(123),
-              [1, "a"], {"k": [True, None]},
-              list(range(300)), {f"k{i}": "x" * 10 for i in range(50)}]  # 32-bit sizes
+    values = [
+        None,
+        True,
+        7,
+        -3,
+        2.5,
+        "text",
+        b"bin",
+        uuid.uuid4(),
+        Timestamp(123),
+        [1, "a"],
+        {"k": [True, None]},
+        list(range(300)),
+        {f"k{i}": "x" * 10 for i in range(50)},
+    ]  # 32-bit sizes
     for value in values:
         assert decode(encode(value))[0] == value
     assert decode(encode(Array(0x83, (Timestamp(1), Timestamp(2)))))[0] == [1, 2]
 
 
 def test_management_request_and_response() -> None:
-    request = Message(id=ulong(9), reply_to="q/$management",
-                      properties={"operation": "com.microsoft:renew-lock"},
-                      body={"lock-tokens": [uuid.UUID(int=1)]})
+    request = Message(
+        id=ulong(9),
+        reply_to="q/$management",
+        properties={"operation": "com.microsoft:renew-lock"},
+        body={"lock-tokens": [uuid.UUID(int=1)]},
+    )
     decoded = decode_request(bytes(request.encode()))
     assert (decoded.message_id, decoded.reply_to) == (9, "q/$management")
     assert decoded.prop("operation") == "com.microsoft:renew-lock"
     assert decoded.body == {"lock-tokens": [uuid.UUID(int=1)]}
 
     reply = Message()
-    reply.decode(encode_response(9, status_properties(410, "gone",
-                                                      condition="com.microsoft:message-lock-lost"),
-                                 {"expirations": Array(0x83, (Timestamp(5),))}))
+    reply.decode(
+        encode_response(
+            9,
+            status_properties(410, "gone", condition="com.microsoft:message-lock-lost"),
+            {"expirations": Array(0x83, (Timestamp(5),))},
+        )
+    )
     assert reply.correlation_id == 9
     assert reply.properties["statusCode"] == 410
     assert reply.properties["errorCondition"] == "com.microsoft:message-lock-lost"

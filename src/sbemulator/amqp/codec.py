@@ -14,15 +14,31 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-HEADER, DELIVERY_ANNOTATIONS, MESSAGE_ANNOTATIONS, PROPERTIES, APPLICATION_PROPERTIES, \
-    DATA, AMQP_SEQUENCE, AMQP_VALUE, FOOTER = range(0x70, 0x79)
+(
+    HEADER,
+    DELIVERY_ANNOTATIONS,
+    MESSAGE_ANNOTATIONS,
+    PROPERTIES,
+    APPLICATION_PROPERTIES,
+    DATA,
+    AMQP_SEQUENCE,
+    AMQP_VALUE,
+    FOOTER,
+) = range(0x70, 0x79)
 BODY_SECTIONS = (DATA, AMQP_SEQUENCE, AMQP_VALUE)
 
 # Annotations the broker owns: taken out of what senders send, written on delivery.
-SERVER_ANNOTATIONS = frozenset({
-    "x-opt-sequence-number", "x-opt-enqueued-time", "x-opt-locked-until", "x-opt-lock-token",
-    "x-opt-message-state", "x-opt-deadletter-source", "x-opt-enqueue-sequence-number",
-})
+SERVER_ANNOTATIONS = frozenset(
+    {
+        "x-opt-sequence-number",
+        "x-opt-enqueued-time",
+        "x-opt-locked-until",
+        "x-opt-lock-token",
+        "x-opt-message-state",
+        "x-opt-deadletter-source",
+        "x-opt-enqueue-sequence-number",
+    }
+)
 DEAD_LETTER_PROPERTIES = frozenset({"DeadLetterReason", "DeadLetterErrorDescription"})
 _UINT_MAX = 2**32 - 1
 
@@ -104,11 +120,20 @@ def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
 
 
 _FIXED: dict[int, tuple[struct.Struct, int]] = {
-    0x50: (struct.Struct(">B"), 1), 0x51: (struct.Struct(">b"), 1), 0x52: (struct.Struct(">B"), 1),
-    0x53: (struct.Struct(">B"), 1), 0x54: (struct.Struct(">b"), 1), 0x55: (struct.Struct(">b"), 1),
-    0x60: (struct.Struct(">H"), 2), 0x61: (struct.Struct(">h"), 2), 0x70: (struct.Struct(">I"), 4),
-    0x71: (struct.Struct(">i"), 4), 0x72: (struct.Struct(">f"), 4), 0x80: (struct.Struct(">Q"), 8),
-    0x81: (struct.Struct(">q"), 8), 0x82: (struct.Struct(">d"), 8),
+    0x50: (struct.Struct(">B"), 1),
+    0x51: (struct.Struct(">b"), 1),
+    0x52: (struct.Struct(">B"), 1),
+    0x53: (struct.Struct(">B"), 1),
+    0x54: (struct.Struct(">b"), 1),
+    0x55: (struct.Struct(">b"), 1),
+    0x60: (struct.Struct(">H"), 2),
+    0x61: (struct.Struct(">h"), 2),
+    0x70: (struct.Struct(">I"), 4),
+    0x71: (struct.Struct(">i"), 4),
+    0x72: (struct.Struct(">f"), 4),
+    0x80: (struct.Struct(">Q"), 8),
+    0x81: (struct.Struct(">q"), 8),
+    0x82: (struct.Struct(">d"), 8),
 }
 _CONSTANTS = {0x40: None, 0x41: True, 0x42: False, 0x43: 0, 0x44: 0}
 
@@ -126,7 +151,7 @@ def _decode_body(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
     if code == 0x83:
         return Timestamp(struct.unpack_from(">q", buf, pos)[0]), pos + 8
     if code == 0x98:
-        return uuid.UUID(bytes=bytes(buf[pos:pos + 16])), pos + 16
+        return uuid.UUID(bytes=bytes(buf[pos : pos + 16])), pos + 16
     if code == 0x73:
         return chr(_U32.unpack_from(buf, pos)[0]), pos + 4
     if code in (0x74, 0x84, 0x94):  # decimals: kept opaque
@@ -137,7 +162,7 @@ def _decode_body(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
             size, pos = buf[pos], pos + 1
         else:
             size, pos = _U32.unpack_from(buf, pos)[0], pos + 4
-        raw = bytes(buf[pos:pos + size])
+        raw = bytes(buf[pos : pos + size])
         if len(raw) != size:
             raise CodecError("truncated string or binary")
         end = pos + size

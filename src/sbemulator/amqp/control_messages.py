@@ -54,21 +54,25 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Described) else value
 
 
-def encode_response(correlation_id: Any, application_properties: dict[str, Any],
-                    body: Any = None) -> bytes:
+def encode_response(
+    correlation_id: Any, application_properties: dict[str, Any], body: Any = None
+) -> bytes:
     """A reply: correlation-id set to the request's message-id, status in application
     properties, `body` as an AMQP value."""
     if isinstance(correlation_id, int) and not isinstance(correlation_id, bool):
         correlation_id = ULong(correlation_id)  # ids are ulong, uuid, binary or string
     props = [None, None, None, None, None, correlation_id]
-    parts = [section(PROPERTIES, compound(0xC0, b"".join(encode(v) for v in props), len(props))),
-             section(APPLICATION_PROPERTIES, encode(application_properties))]
+    parts = [
+        section(PROPERTIES, compound(0xC0, b"".join(encode(v) for v in props), len(props))),
+        section(APPLICATION_PROPERTIES, encode(application_properties)),
+    ]
     parts.append(section(AMQP_VALUE, encode(body)))
     return b"".join(parts)
 
 
-def status_properties(status: int, description: str, *, hyphenated: bool = False,
-                      condition: str | None = None) -> dict[str, Any]:
+def status_properties(
+    status: int, description: str, *, hyphenated: bool = False, condition: str | None = None
+) -> dict[str, Any]:
     """Status application properties: CBS spells them `status-code`, management
     `statusCode` (the SDK reads each node's own spelling)."""
     if hyphenated:

@@ -184,16 +184,30 @@ def parse_envelope(raw: bytes) -> Envelope:
             body_start = min(body_start, s.start)
     fields += [None] * (13 - len(fields))
     properties = MessageProperties(
-        message_id=_text(fields[0]), to=_text(fields[2]), subject=_text(fields[3]),
-        reply_to=_text(fields[4]), correlation_id=_text(fields[5]),
-        content_type=_text(fields[6]), session_id=_text(fields[10]),
-        reply_to_session_id=_text(fields[12]), partition_key=partition_key,
+        message_id=_text(fields[0]),
+        to=_text(fields[2]),
+        subject=_text(fields[3]),
+        reply_to=_text(fields[4]),
+        correlation_id=_text(fields[5]),
+        content_type=_text(fields[6]),
+        session_id=_text(fields[10]),
+        reply_to_session_id=_text(fields[12]),
+        partition_key=partition_key,
         time_to_live=ttl_ms / 1000.0 if isinstance(ttl_ms, int) else None,
-        scheduled_enqueue_time=scheduled, user=user,
+        scheduled_enqueue_time=scheduled,
+        user=user,
     )
-    layout = Layout(durable, priority if isinstance(priority, int) else None,
-                    b"".join(ann_parts), 2 * len(ann_parts), props_span, app_span,
-                    b"".join(app_parts), 2 * len(app_parts), body_start)
+    layout = Layout(
+        durable,
+        priority if isinstance(priority, int) else None,
+        b"".join(ann_parts),
+        2 * len(ann_parts),
+        props_span,
+        app_span,
+        b"".join(app_parts),
+        2 * len(app_parts),
+        body_start,
+    )
     return Envelope(properties, raw, layout)
 
 
@@ -243,8 +257,9 @@ _DL_SOURCE = _annotation("x-opt-deadletter-source")
 _LONG = struct.Struct(">q")
 
 
-def render(msg: StoredMessage, locked_until: float | None = None,
-           state: MessageState | None = None) -> bytes:
+def render(
+    msg: StoredMessage, locked_until: float | None = None, state: MessageState | None = None
+) -> bytes:
     """The message as delivered: fresh header and broker annotations, the rest as sent."""
     env = msg.envelope
     layout: Layout = env.wire
@@ -252,12 +267,21 @@ def render(msg: StoredMessage, locked_until: float | None = None,
     ttl = None
     if msg.expires_at is not None:
         ttl = max(0, round((msg.expires_at - msg.enqueued_at) * 1000))
-    header = (encode(layout.durable)
-              + (b"\x40" if layout.priority is None else b"\x50" + bytes((layout.priority & 0xFF,)))
-              + (uint(ttl) if ttl is not None and ttl <= _UINT_MAX else b"\x40")
-              + b"\x42" + uint(msg.delivery_count))
-    ann = [_SEQ, b"\x81", _LONG.pack(msg.seq),
-           _ENQUEUED, b"\x83", _LONG.pack(round(msg.enqueued_at * 1000))]
+    header = (
+        encode(layout.durable)
+        + (b"\x40" if layout.priority is None else b"\x50" + bytes((layout.priority & 0xFF,)))
+        + (uint(ttl) if ttl is not None and ttl <= _UINT_MAX else b"\x40")
+        + b"\x42"
+        + uint(msg.delivery_count)
+    )
+    ann = [
+        _SEQ,
+        b"\x81",
+        _LONG.pack(msg.seq),
+        _ENQUEUED,
+        b"\x83",
+        _LONG.pack(round(msg.enqueued_at * 1000)),
+    ]
     count = 4
     if locked_until is not None:
         ann += [_LOCKED_UNTIL, b"\x83", _LONG.pack(round(locked_until * 1000))]
@@ -272,20 +296,24 @@ def render(msg: StoredMessage, locked_until: float | None = None,
     ann.append(layout.annotation_pairs)
     parts: list[bytes | memoryview] = [
         section(HEADER, compound(0xC0, header, 5)),
-        section(MESSAGE_ANNOTATIONS,
-                compound(0xC1, b"".join(ann), count + layout.annotation_count)),
+        section(
+            MESSAGE_ANNOTATIONS, compound(0xC1, b"".join(ann), count + layout.annotation_count)
+        ),
     ]
     if layout.properties[1]:
-        parts.append(raw[layout.properties[0]:layout.properties[1]])
+        parts.append(raw[layout.properties[0] : layout.properties[1]])
     if msg.dead_letter_reason is not None or msg.dead_letter_description is not None:
-        extra = {"DeadLetterReason": msg.dead_letter_reason or "",
-                 "DeadLetterErrorDescription": msg.dead_letter_description or ""}
+        extra = {
+            "DeadLetterReason": msg.dead_letter_reason or "",
+            "DeadLetterErrorDescription": msg.dead_letter_description or "",
+        }
         body = layout.application_pairs + b"".join(encode(k) + encode(v) for k, v in extra.items())
-        parts.append(section(APPLICATION_PROPERTIES,
-                             compound(0xC1, body, layout.application_count + 4)))
+        parts.append(
+            section(APPLICATION_PROPERTIES, compound(0xC1, body, layout.application_count + 4))
+        )
     elif layout.application[1]:
-        parts.append(raw[layout.application[0]:layout.application[1]])
-    parts.append(raw[layout.body_start:])
+        parts.append(raw[layout.application[0] : layout.application[1]])
+    parts.append(raw[layout.body_start :])
     return b"".join(parts)
 
 
@@ -294,5 +322,13 @@ def lock_token_tag(token: uuid.UUID) -> bytes:
     return token.bytes_le
 
 
-__all__ = ["Layout", "Section", "lock_token_tag", "parse_envelope", "render", "sections",
-           "split_batch", "Timestamp"]
+__all__ = [
+    "Layout",
+    "Section",
+    "lock_token_tag",
+    "parse_envelope",
+    "render",
+    "sections",
+    "split_batch",
+    "Timestamp",
+]

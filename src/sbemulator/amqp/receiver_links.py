@@ -58,16 +58,26 @@ def _dead_letter_info(delivery: Delivery) -> tuple[str | None, str | None]:
     values = {str(k): v for k, v in info.items()}
     reason = values.get("DeadLetterReason")
     description = values.get("DeadLetterErrorDescription", condition.description)
-    return (None if reason is None else str(reason),
-            None if description is None else str(description))
+    return (
+        None if reason is None else str(reason),
+        None if description is None else str(description),
+    )
 
 
 class Consumer:
     """One receiver link on one queue, subscription or dead-letter queue."""
 
-    def __init__(self, link: Sender, queue: MessageQueue, *, peek_lock: bool, owner_key: Any,
-                 wants_session: bool = False, session_id: str | None = None,
-                 deadline: float = 0.0) -> None:
+    def __init__(
+        self,
+        link: Sender,
+        queue: MessageQueue,
+        *,
+        peek_lock: bool,
+        owner_key: Any,
+        wants_session: bool = False,
+        session_id: str | None = None,
+        deadline: float = 0.0,
+    ) -> None:
         self.link = link
         self.queue = queue
         self.peek_lock = peek_lock
@@ -128,9 +138,9 @@ class Consumer:
     # -- delivering ----------------------------------------------------------------
     @property
     def can_send(self) -> bool:
-        return (self.opened and not self.link_closed and not self.released
-                and self.link.credit > 0) and (
-            not self.wants_session or self.session is not None)
+        return (
+            self.opened and not self.link_closed and not self.released and self.link.credit > 0
+        ) and (not self.wants_session or self.session is not None)
 
     def send_one(self, now: float) -> bool:
         """Deliver one message if there is credit and a message; True if one went out."""
@@ -179,8 +189,13 @@ class Consumer:
         elif state == Delivery.MODIFIED:
             remote = delivery.remote
             # The SDK's abandon is modified(failed); defer adds undeliverable-here.
-            outcome = (Outcome.DEFER if remote.undeliverable
-                       else Outcome.ABANDON if remote.failed else Outcome.RELEASE)
+            outcome = (
+                Outcome.DEFER
+                if remote.undeliverable
+                else Outcome.ABANDON
+                if remote.failed
+                else Outcome.RELEASE
+            )
         else:
             return
         token = getattr(delivery, "sb_token", None)
@@ -191,8 +206,9 @@ class Consumer:
         if outcome is Outcome.DEAD_LETTER:
             reason, description = _dead_letter_info(delivery)
         try:
-            self.queue.settle(token, outcome, now, owner=self, reason=reason,
-                              description=description)
+            self.queue.settle(
+                token, outcome, now, owner=self, reason=reason, description=description
+            )
         except BrokerError as exc:
             log.debug("settlement %s of %s refused: %s", outcome.value, token, exc.description)
             delivery.local.condition = Condition(exc.condition, exc.description)

@@ -41,6 +41,7 @@ def _correlation(rule: RuleConfig) -> Predicate:
             if key not in props.user or not _same(props.user[key], value):
                 return False
         return True
+
     return matches
 
 

@@ -41,9 +41,15 @@ _SUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,49}$")
 
 # Correlation filter keys and the system property each one matches.
 CORRELATION_FIELDS = {
-    "contenttype": "content_type", "correlationid": "correlation_id", "label": "subject",
-    "subject": "subject", "messageid": "message_id", "replyto": "reply_to",
-    "replytosessionid": "reply_to_session_id", "sessionid": "session_id", "to": "to",
+    "contenttype": "content_type",
+    "correlationid": "correlation_id",
+    "label": "subject",
+    "subject": "subject",
+    "messageid": "message_id",
+    "replyto": "reply_to",
+    "replytosessionid": "reply_to_session_id",
+    "sessionid": "session_id",
+    "to": "to",
 }
 
 
@@ -110,8 +116,9 @@ class EmulatorConfig:
     source: str = BUILTIN_SOURCE
     warnings: tuple[str, ...] = ()
 
-    def with_entities(self, queues: tuple[QueueConfig, ...] = (),
-                      topics: tuple[TopicConfig, ...] = ()) -> EmulatorConfig:
+    def with_entities(
+        self, queues: tuple[QueueConfig, ...] = (), topics: tuple[TopicConfig, ...] = ()
+    ) -> EmulatorConfig:
         """A copy with more entities (from the command line), validated again."""
         merged = replace(self, queues=self.queues + queues, topics=self.topics + topics)
         _validate(merged)
@@ -121,10 +128,20 @@ class EmulatorConfig:
 def default_config() -> EmulatorConfig:
     """Usable out of the box, named like the official emulator's sample."""
     return EmulatorConfig(
-        queues=(QueueConfig("queue.1"), QueueConfig("queue.2"),
-                QueueConfig("session.queue.1", EntityProperties(requires_session=True))),
-        topics=(TopicConfig("topic.1", subscriptions=(SubscriptionConfig("subscription.1"),
-                                                      SubscriptionConfig("subscription.2"))),),
+        queues=(
+            QueueConfig("queue.1"),
+            QueueConfig("queue.2"),
+            QueueConfig("session.queue.1", EntityProperties(requires_session=True)),
+        ),
+        topics=(
+            TopicConfig(
+                "topic.1",
+                subscriptions=(
+                    SubscriptionConfig("subscription.1"),
+                    SubscriptionConfig("subscription.2"),
+                ),
+            ),
+        ),
     )
 
 
@@ -141,8 +158,9 @@ def load_config(path: Path) -> EmulatorConfig:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                          f"{exc.msg}") from None
+        raise ConfigError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     return parse_config(data, str(path))
 
 
@@ -154,22 +172,35 @@ def parse_config(data: Any, source: str) -> EmulatorConfig:
     user.known("Namespaces", "Logging")
     namespaces = user.array("Namespaces", required=True)
     if len(namespaces) != 1:
-        raise ConfigError(f"{source}: UserConfig.Namespaces must hold exactly one namespace "
-                          f"(found {len(namespaces)}); the emulator serves one namespace")
+        raise ConfigError(
+            f"{source}: UserConfig.Namespaces must hold exactly one namespace "
+            f"(found {len(namespaces)}); the emulator serves one namespace"
+        )
     ns = JsonObject(namespaces[0], source, "Namespaces[0]", warnings)
     ns.known("Name", "Queues", "Topics")
     name = ns.string("Name") or "sbemulatorns"
-    queues = tuple(_queue(JsonObject(q, source, f"Queues[{i}]", warnings))
-                   for i, q in enumerate(ns.array("Queues")))
-    topics = tuple(_topic(JsonObject(t, source, f"Topics[{i}]", warnings))
-                   for i, t in enumerate(ns.array("Topics")))
+    queues = tuple(
+        _queue(JsonObject(q, source, f"Queues[{i}]", warnings))
+        for i, q in enumerate(ns.array("Queues"))
+    )
+    topics = tuple(
+        _topic(JsonObject(t, source, f"Topics[{i}]", warnings))
+        for i, t in enumerate(ns.array("Topics"))
+    )
     config = EmulatorConfig(name, queues, topics, source, tuple(warnings))
     _validate(config)
     return config
 
 
-_ENTITY_KEYS = ("LockDuration", "MaxDeliveryCount", "RequiresSession", "DefaultMessageTimeToLive",
-                "DeadLetteringOnMessageExpiration", "ForwardTo", "ForwardDeadLetteredMessagesTo")
+_ENTITY_KEYS = (
+    "LockDuration",
+    "MaxDeliveryCount",
+    "RequiresSession",
+    "DefaultMessageTimeToLive",
+    "DeadLetteringOnMessageExpiration",
+    "ForwardTo",
+    "ForwardDeadLetteredMessagesTo",
+)
 
 
 def _entity_properties(props: JsonObject) -> EntityProperties:
@@ -177,8 +208,10 @@ def _entity_properties(props: JsonObject) -> EntityProperties:
     if lock is None:
         raise props.error("LockDuration", "cannot be infinite")
     if not 5 <= lock <= 300:
-        props.warnings.append(f"{props.source}: {props.where}: LockDuration {lock:g}s is outside "
-                              "Azure's range (PT5S to PT5M); Azure would reject it")
+        props.warnings.append(
+            f"{props.source}: {props.where}: LockDuration {lock:g}s is outside "
+            "Azure's range (PT5S to PT5M); Azure would reject it"
+        )
     return EntityProperties(
         lock_duration=lock,
         max_delivery_count=props.integer("MaxDeliveryCount", DEFAULT_MAX_DELIVERY_COUNT, 1),
@@ -194,8 +227,11 @@ def _named(obj: JsonObject, pattern: re.Pattern[str]) -> str:
     name = obj.string("Name", required=True)
     assert name is not None
     if not pattern.match(name):
-        raise obj.error("Name", f"invalid entity name {name!r} (letters, digits, '.', '-', '_'"
-                        f"{', /' if pattern is _NAME else ''}; must start with a letter or digit)")
+        raise obj.error(
+            "Name",
+            f"invalid entity name {name!r} (letters, digits, '.', '-', '_'"
+            f"{', /' if pattern is _NAME else ''}; must start with a letter or digit)",
+        )
     obj.where = f"{obj.where} {name!r}"
     return name
 
@@ -206,24 +242,35 @@ def _queue(obj: JsonObject) -> QueueConfig:
     props = obj.obj("Properties")
     props.known(*_ENTITY_KEYS, "RequiresDuplicateDetection", "DuplicateDetectionHistoryTimeWindow")
     window = props.duration("DuplicateDetectionHistoryTimeWindow", DEFAULT_DUPLICATE_WINDOW)
-    return QueueConfig(name, _entity_properties(props),
-                       props.boolean("RequiresDuplicateDetection", False),
-                       DEFAULT_DUPLICATE_WINDOW if window is None else window)
+    return QueueConfig(
+        name,
+        _entity_properties(props),
+        props.boolean("RequiresDuplicateDetection", False),
+        DEFAULT_DUPLICATE_WINDOW if window is None else window,
+    )
 
 
 def _topic(obj: JsonObject) -> TopicConfig:
     obj.known("Name", "Properties", "Subscriptions")
     name = _named(obj, _NAME)
     props = obj.obj("Properties")
-    props.known("DefaultMessageTimeToLive", "RequiresDuplicateDetection",
-                "DuplicateDetectionHistoryTimeWindow")
+    props.known(
+        "DefaultMessageTimeToLive",
+        "RequiresDuplicateDetection",
+        "DuplicateDetectionHistoryTimeWindow",
+    )
     window = props.duration("DuplicateDetectionHistoryTimeWindow", DEFAULT_DUPLICATE_WINDOW)
     subs = tuple(
         _subscription(JsonObject(s, obj.source, f"{obj.where} Subscriptions[{i}]", obj.warnings))
-        for i, s in enumerate(obj.array("Subscriptions")))
-    return TopicConfig(name, props.duration("DefaultMessageTimeToLive", None),
-                       props.boolean("RequiresDuplicateDetection", False),
-                       DEFAULT_DUPLICATE_WINDOW if window is None else window, subs)
+        for i, s in enumerate(obj.array("Subscriptions"))
+    )
+    return TopicConfig(
+        name,
+        props.duration("DefaultMessageTimeToLive", None),
+        props.boolean("RequiresDuplicateDetection", False),
+        DEFAULT_DUPLICATE_WINDOW if window is None else window,
+        subs,
+    )
 
 
 def _subscription(obj: JsonObject) -> SubscriptionConfig:
@@ -231,8 +278,10 @@ def _subscription(obj: JsonObject) -> SubscriptionConfig:
     name = _named(obj, _SUB_NAME)
     props = obj.obj("Properties")
     props.known(*_ENTITY_KEYS)
-    rules = tuple(_rule(JsonObject(r, obj.source, f"{obj.where} Rules[{i}]", obj.warnings))
-                  for i, r in enumerate(obj.array("Rules")))
+    rules = tuple(
+        _rule(JsonObject(r, obj.source, f"{obj.where} Rules[{i}]", obj.warnings))
+        for i, r in enumerate(obj.array("Rules"))
+    )
     seen: set[str] = set()
     for rule in rules:
         if rule.name.lower() in seen:
@@ -248,8 +297,10 @@ def _rule(obj: JsonObject) -> RuleConfig:
     props = obj.obj("Properties", required=True)
     props.known("FilterType", "CorrelationFilter", "SqlFilter", "Action")
     if props.raw("Action") is not None:
-        props.warnings.append(f"{props.source}: {props.where}: rule actions are not supported; "
-                              "the Action is ignored and messages are delivered unchanged")
+        props.warnings.append(
+            f"{props.source}: {props.where}: rule actions are not supported; "
+            "the Action is ignored and messages are delivered unchanged"
+        )
     kind = (props.string("FilterType", required=True) or "").strip().lower()
     if kind in ("correlation", "correlationfilter"):
         correlation = _correlation(props.obj("CorrelationFilter", required=True))
@@ -287,8 +338,9 @@ def _correlation(obj: JsonObject) -> CorrelationFilterConfig:
         else:
             obj.warnings.append(f"{obj.source}: {obj.where}: unknown key {original!r} ignored")
     if not system and not properties:
-        raise ConfigError(f"{obj.source}: {obj.where}: a correlation filter needs at least one "
-                          "property to match")
+        raise ConfigError(
+            f"{obj.source}: {obj.where}: a correlation filter needs at least one property to match"
+        )
     return CorrelationFilterConfig(system, properties)
 
 
@@ -296,11 +348,13 @@ def _validate(config: EmulatorConfig) -> None:
     """Cross-entity checks: unique names, forwarding targets that exist, no cycles."""
     where = config.source
     names: dict[str, str] = {}
-    for kind, name in [("queue", q.name) for q in config.queues] + \
-                      [("topic", t.name) for t in config.topics]:
+    for kind, name in [("queue", q.name) for q in config.queues] + [
+        ("topic", t.name) for t in config.topics
+    ]:
         if name.lower() in names:
-            raise ConfigError(f"{where}: {kind} {name!r}: name already used by "
-                              f"{names[name.lower()]}")
+            raise ConfigError(
+                f"{where}: {kind} {name!r}: name already used by {names[name.lower()]}"
+            )
         names[name.lower()] = f"{kind} {name!r}"
     forwards: dict[str, str] = {}
     sources = [(f"queue {q.name!r}", q.name.lower(), q.properties) for q in config.queues]
@@ -310,20 +364,29 @@ def _validate(config: EmulatorConfig) -> None:
             if s.name.lower() in seen:
                 raise ConfigError(f"{where}: topic {t.name!r}: duplicate subscription {s.name!r}")
             seen.add(s.name.lower())
-            sources.append((f"topic {t.name!r} subscription {s.name!r}",
-                            f"{t.name}/subscriptions/{s.name}".lower(), s.properties))
+            sources.append(
+                (
+                    f"topic {t.name!r} subscription {s.name!r}",
+                    f"{t.name}/subscriptions/{s.name}".lower(),
+                    s.properties,
+                )
+            )
     for label, key, props in sources:
-        targets = (("ForwardTo", props.forward_to),
-                   ("ForwardDeadLetteredMessagesTo", props.forward_dead_lettered_to))
+        targets = (
+            ("ForwardTo", props.forward_to),
+            ("ForwardDeadLetteredMessagesTo", props.forward_dead_lettered_to),
+        )
         for fieldname, target in targets:
             if target is None:
                 continue
             if target.lower() not in names:
-                raise ConfigError(f"{where}: {label}: {fieldname}: no queue or topic named "
-                                  f"{target!r}")
+                raise ConfigError(
+                    f"{where}: {label}: {fieldname}: no queue or topic named {target!r}"
+                )
             if target.lower() == key:
-                raise ConfigError(f"{where}: {label}: {fieldname}: an entity cannot forward to "
-                                  "itself")
+                raise ConfigError(
+                    f"{where}: {label}: {fieldname}: an entity cannot forward to itself"
+                )
         if props.forward_to:
             forwards[key] = props.forward_to.lower()
     _check_forward_cycles(config, forwards)
@@ -333,8 +396,9 @@ def _check_forward_cycles(config: EmulatorConfig, forwards: dict[str, str]) -> N
     # A topic forwards to every subscription; a subscription or queue to its ForwardTo.
     edges: dict[str, list[str]] = {k: [v] for k, v in forwards.items()}
     for t in config.topics:
-        edges[t.name.lower()] = [f"{t.name}/subscriptions/{s.name}".lower()
-                                 for s in t.subscriptions]
+        edges[t.name.lower()] = [
+            f"{t.name}/subscriptions/{s.name}".lower() for s in t.subscriptions
+        ]
     for start in edges:
         path = [start]
         stack = [(start, iter(edges.get(start, [])))]
@@ -348,7 +412,7 @@ def _check_forward_cycles(config: EmulatorConfig, forwards: dict[str, str]) -> N
                 path.pop()
                 continue
             if child in on_path:
-                cycle = " -> ".join(path[path.index(child):] + [child])
+                cycle = " -> ".join(path[path.index(child) :] + [child])
                 raise ConfigError(f"{config.source}: ForwardTo creates a cycle: {cycle}")
             if child in edges:
                 on_path.add(child)
