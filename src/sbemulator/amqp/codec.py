@@ -1,16 +1,20 @@
-"""Just enough AMQP 1.0 encoding for the data plane, in pure Python.
+"""The AMQP 1.0 value codec of the data plane, in pure Python.
 
 Messages are kept as the bytes the sender sent. On the way in, the sections are located
-and the few properties the broker needs are decoded; on the way out, only the header and
-the message annotations are written fresh (delivery count, sequence number, lock) and the
-other sections are copied byte for byte. That keeps messages exactly as sent and avoids
-a full decode/encode per delivery.
+(`skip`) and the few properties the broker needs are decoded (`decode`); on the way out,
+only the header and the message annotations are written fresh and every other section is
+copied byte for byte, so the writers here cover just the values a delivery rewrites.
+
+proton's `Message` would decode every section and encode it again: slower per message
+than this, and not byte for byte. So user messages stay here, while the small
+request/response messages of `$cbs` and `$management` use proton (`control_messages`).
 """
 
 from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +44,6 @@ SERVER_ANNOTATIONS = frozenset(
     }
 )
 DEAD_LETTER_PROPERTIES = frozenset({"DeadLetterReason", "DeadLetterErrorDescription"})
-_UINT_MAX = 2**32 - 1
 
 
 class CodecError(ValueError):
@@ -55,36 +58,24 @@ class Timestamp(int):
     """An AMQP timestamp: milliseconds since the Unix epoch."""
 
 
-class Int(int):
-    """An AMQP int (32-bit signed); a plain Python int encodes as a long."""
-
-
-class ULong(int):
-    """An AMQP ulong (the integer type a message-id or correlation-id may have)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Described:
     descriptor: Any
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Array:
-    """An AMQP array of one primitive type: `code` is the element format code
-    (0x81 long, 0x83 timestamp, 0x98 uuid)."""
-
-    code: int
-    items: tuple[Any, ...]
-
-
 # -- decoding -------------------------------------------------------------------------
+# A format code's high nibble says how wide its value is (AMQP 1.0, part 1, 1.6).
 _WIDTH = {0x4: 0, 0x5: 1, 0x6: 2, 0x7: 4, 0x8: 8, 0x9: 16}
 _U32 = struct.Struct(">I")
 
 
 def skip(buf: bytes, pos: int) -> int:
-    """Position just after the encoded value starting at `pos`."""
+    """Position just after the encoded value starting at `pos`, without decoding it.
+
+    Raises:
+        CodecError: an unknown format code, or a value running past the end of `buf`.
+    """
     try:
         code = buf[pos]
         pos += 1
@@ -107,83 +98,81 @@ def skip(buf: bytes, pos: int) -> int:
 
 
 def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
-    """The value encoded at `pos`, and the position after it."""
+    """The value encoded at `pos`, and the position after it.
+
+    Symbols come back as `Symbol`, timestamps as `Timestamp`, described values as
+    `Described`, lists as lists, maps as dicts, arrays as lists, decimals as their raw
+    bytes (nothing the broker reads is a decimal).
+
+    Raises:
+        CodecError: an unknown format code, or a malformed or truncated value.
+    """
     try:
         code = buf[pos]
         if code == 0x00:
             descriptor, pos = decode(buf, pos + 1)
             value, pos = decode(buf, pos)
             return Described(descriptor, value), pos
-        return _decode_body(code, buf, pos + 1)
-    except (IndexError, struct.error, UnicodeDecodeError):
+        return _read(code, buf, pos + 1)
+    except CodecError:
+        raise
+    except (IndexError, struct.error, ValueError, OverflowError):  # bad UTF-8, char range
         raise CodecError("malformed or truncated value") from None
 
 
-_FIXED: dict[int, tuple[struct.Struct, int]] = {
-    0x50: (struct.Struct(">B"), 1),
-    0x51: (struct.Struct(">b"), 1),
-    0x52: (struct.Struct(">B"), 1),
-    0x53: (struct.Struct(">B"), 1),
-    0x54: (struct.Struct(">b"), 1),
-    0x55: (struct.Struct(">b"), 1),
-    0x60: (struct.Struct(">H"), 2),
-    0x61: (struct.Struct(">h"), 2),
-    0x70: (struct.Struct(">I"), 4),
-    0x71: (struct.Struct(">i"), 4),
-    0x72: (struct.Struct(">f"), 4),
-    0x80: (struct.Struct(">Q"), 8),
-    0x81: (struct.Struct(">q"), 8),
-    0x82: (struct.Struct(">d"), 8),
-}
-_CONSTANTS = {0x40: None, 0x41: True, 0x42: False, 0x43: 0, 0x44: 0}
+_Reader = Callable[[bytes, int], tuple[Any, int]]
 
 
-def _decode_body(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
-    if code in _CONSTANTS:
-        return _CONSTANTS[code], pos
-    if code in _FIXED:
-        fmt, width = _FIXED[code]
-        return fmt.unpack_from(buf, pos)[0], pos + width
-    if code == 0x45:
-        return [], pos
-    if code == 0x56:
-        return buf[pos] != 0, pos + 1
-    if code == 0x83:
-        return Timestamp(struct.unpack_from(">q", buf, pos)[0]), pos + 8
-    if code == 0x98:
-        return uuid.UUID(bytes=bytes(buf[pos : pos + 16])), pos + 16
-    if code == 0x73:
-        return chr(_U32.unpack_from(buf, pos)[0]), pos + 4
-    if code in (0x74, 0x84, 0x94):  # decimals: kept opaque
-        end = skip(buf, pos - 1)
-        return bytes(buf[pos:end]), end
-    if code in (0xA0, 0xA1, 0xA3, 0xB0, 0xB1, 0xB3):
-        if code < 0xB0:
+def _read(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
+    """The value of format `code` whose bytes start at `pos` (after the code)."""
+    reader = _READERS.get(code)
+    if reader is None:
+        raise CodecError(f"unknown format code 0x{code:02x}")
+    return reader(buf, pos)
+
+
+def _constant(value: Any) -> _Reader:
+    return lambda buf, pos: (value, pos)
+
+
+def _fixed(fmt: str, wrap: Callable[[Any], Any] | None = None) -> _Reader:
+    packed = struct.Struct(fmt)
+    size = packed.size
+
+    def read(buf: bytes, pos: int) -> tuple[Any, int]:
+        value = packed.unpack_from(buf, pos)[0]
+        return (value if wrap is None else wrap(value)), pos + size
+
+    return read
+
+
+def _uuid(buf: bytes, pos: int) -> tuple[uuid.UUID, int]:
+    raw = bytes(buf[pos : pos + 16])
+    if len(raw) != 16:
+        raise CodecError("truncated uuid")
+    return uuid.UUID(bytes=raw), pos + 16
+
+
+def _opaque(buf: bytes, pos: int) -> tuple[bytes, int]:
+    """Decimals: kept as their encoded bytes."""
+    end = skip(buf, pos - 1)
+    return bytes(buf[pos:end]), end
+
+
+def _variable(size_width: int, convert: Callable[[bytes], Any]) -> _Reader:
+    """Binary, string or symbol with a one- or four-byte size."""
+
+    def read(buf: bytes, pos: int) -> tuple[Any, int]:
+        if size_width == 1:
             size, pos = buf[pos], pos + 1
         else:
             size, pos = _U32.unpack_from(buf, pos)[0], pos + 4
         raw = bytes(buf[pos : pos + size])
         if len(raw) != size:
             raise CodecError("truncated string or binary")
-        end = pos + size
-        if code in (0xA0, 0xB0):
-            return raw, end
-        text = raw.decode("utf-8")
-        return (Symbol(text) if code in (0xA3, 0xB3) else text), end
-    if code in (0xC0, 0xC1, 0xD0, 0xD1):
-        count, pos, end = _sized(buf, pos, small=code < 0xD0)
-        items = []
-        for _ in range(count):
-            item, pos = decode(buf, pos)
-            items.append(item)
-        if pos != end:
-            raise CodecError("compound size does not match its contents")
-        if code in (0xC0, 0xD0):
-            return items, end
-        return {_key(items[i]): items[i + 1] for i in range(0, len(items), 2)}, end
-    if code in (0xE0, 0xF0):
-        return _decode_array(code, buf, pos)
-    raise CodecError(f"unknown format code 0x{code:02x}")
+        return convert(raw), pos + size
+
+    return read
 
 
 def _sized(buf: bytes, pos: int, *, small: bool) -> tuple[int, int, int]:
@@ -200,78 +189,102 @@ def _key(value: Any) -> Any:
     return value.value if isinstance(value, Described) else value
 
 
-def _decode_array(code: int, buf: bytes, pos: int) -> tuple[list[Any], int]:
-    count, pos, end = _sized(buf, pos, small=code == 0xE0)
-    descriptor = None
-    element = buf[pos]
-    pos += 1
-    if element == 0x00:
-        descriptor, pos = decode(buf, pos)
+def _compound(*, small: bool, is_map: bool) -> _Reader:
+    def read(buf: bytes, pos: int) -> tuple[Any, int]:
+        count, pos, end = _sized(buf, pos, small=small)
+        items = []
+        for _ in range(count):
+            item, pos = decode(buf, pos)
+            items.append(item)
+        if pos != end:
+            raise CodecError("compound size does not match its contents")
+        if not is_map:
+            return items, end
+        return {_key(items[i]): items[i + 1] for i in range(0, len(items), 2)}, end
+
+    return read
+
+
+def _array(*, small: bool) -> _Reader:
+    def read(buf: bytes, pos: int) -> tuple[list[Any], int]:
+        count, pos, end = _sized(buf, pos, small=small)
+        descriptor = None
         element, pos = buf[pos], pos + 1
-    items = []
-    for _ in range(count):
-        item, pos = _decode_body(element, buf, pos)
-        items.append(Described(descriptor, item) if descriptor is not None else item)
-    if pos != end:
-        raise CodecError("array size does not match its contents")
-    return items, end
+        if element == 0x00:
+            descriptor, pos = decode(buf, pos)
+            element, pos = buf[pos], pos + 1
+        items = []
+        for _ in range(count):
+            item, pos = _read(element, buf, pos)
+            items.append(Described(descriptor, item) if descriptor is not None else item)
+        if pos != end:
+            raise CodecError("array size does not match its contents")
+        return items, end
+
+    return read
 
 
-# -- encoding -------------------------------------------------------------------------
-def encode(value: Any) -> bytes:
-    """Encode a Python value: None, bool, int (long), Timestamp, str, Symbol, bytes,
-    UUID, float, list, dict, Described."""
-    if value is None:
-        return b"\x40"
-    if value is True:
-        return b"\x41"
-    if value is False:
-        return b"\x42"
-    if isinstance(value, Timestamp):
-        return b"\x83" + struct.pack(">q", value)
-    if isinstance(value, Int):
-        return b"\x71" + struct.pack(">i", value)
-    if isinstance(value, ULong):
-        return b"\x80" + struct.pack(">Q", value)
-    if isinstance(value, int):
-        return b"\x81" + struct.pack(">q", value)
-    if isinstance(value, float):
-        return b"\x82" + struct.pack(">d", value)
-    if isinstance(value, Symbol):
-        return _variable(0xA3, value.encode("utf-8"))
-    if isinstance(value, str):
-        return _variable(0xA1, value.encode("utf-8"))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _variable(0xA0, bytes(value))
-    if isinstance(value, uuid.UUID):
-        return b"\x98" + value.bytes
-    if isinstance(value, Described):
-        return b"\x00" + encode(value.descriptor) + encode(value.value)
-    if isinstance(value, Array):
-        return _array(value)
-    if isinstance(value, list):
-        return compound(0xC0, b"".join(encode(v) for v in value), len(value))
-    if isinstance(value, dict):
-        return compound(0xC1, pairs(value), 2 * len(value))
-    raise TypeError(f"cannot encode {type(value).__name__}")
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8")
 
 
-_ARRAY_ELEMENTS = {0x81: struct.Struct(">q"), 0x83: struct.Struct(">q")}
+def _symbol(raw: bytes) -> Symbol:
+    return Symbol(raw.decode("utf-8"))
 
 
-def _array(value: Array) -> bytes:
-    if value.code == 0x98:
-        body = b"".join(u.bytes for u in value.items)
-    elif value.code in _ARRAY_ELEMENTS:
-        fmt = _ARRAY_ELEMENTS[value.code]
-        body = b"".join(fmt.pack(v) for v in value.items)
-    else:
-        raise TypeError(f"arrays of 0x{value.code:02x} are not supported")
-    body = bytes((value.code,)) + body
-    return b"\xf0" + struct.pack(">II", len(body) + 4, len(value.items)) + body
+_READERS: dict[int, _Reader] = {
+    0x40: _constant(None),
+    0x41: _constant(True),
+    0x42: _constant(False),
+    0x43: _constant(0),  # uint0
+    0x44: _constant(0),  # ulong0
+    0x45: _constant([]),  # list0
+    0x50: _fixed(">B"),
+    0x51: _fixed(">b"),
+    0x52: _fixed(">B"),
+    0x53: _fixed(">B"),
+    0x54: _fixed(">b"),
+    0x55: _fixed(">b"),
+    0x56: _fixed(">B", bool),
+    0x60: _fixed(">H"),
+    0x61: _fixed(">h"),
+    0x70: _fixed(">I"),
+    0x71: _fixed(">i"),
+    0x72: _fixed(">f"),
+    0x73: _fixed(">I", chr),
+    0x74: _opaque,
+    0x80: _fixed(">Q"),
+    0x81: _fixed(">q"),
+    0x82: _fixed(">d"),
+    0x83: _fixed(">q", Timestamp),
+    0x84: _opaque,
+    0x94: _opaque,
+    0x98: _uuid,
+    0xA0: _variable(1, bytes),
+    0xA1: _variable(1, _text),
+    0xA3: _variable(1, _symbol),
+    0xB0: _variable(4, bytes),
+    0xB1: _variable(4, _text),
+    0xB3: _variable(4, _symbol),
+    0xC0: _compound(small=True, is_map=False),
+    0xC1: _compound(small=True, is_map=True),
+    0xD0: _compound(small=False, is_map=False),
+    0xD1: _compound(small=False, is_map=True),
+    0xE0: _array(small=True),
+    0xF0: _array(small=False),
+}
 
 
-def uint(value: int) -> bytes:
+# -- encoding: the values a delivery writes -------------------------------------------
+NULL = b"\x40"
+FALSE = b"\x42"
+
+
+def encode_bool(value: bool) -> bytes:
+    return b"\x41" if value else FALSE
+
+
+def encode_uint(value: int) -> bytes:
     if value == 0:
         return b"\x43"
     if value < 256:
@@ -279,14 +292,18 @@ def uint(value: int) -> bytes:
     return b"\x70" + _U32.pack(value)
 
 
-def pairs(mapping: dict[Any, Any]) -> bytes:
-    return b"".join(encode(k) + encode(v) for k, v in mapping.items())
-
-
-def _variable(small_code: int, raw: bytes) -> bytes:
+def _sized_bytes(small_code: int, raw: bytes) -> bytes:
     if len(raw) < 256:
         return bytes((small_code, len(raw))) + raw
     return bytes((small_code + 0x10,)) + _U32.pack(len(raw)) + raw
+
+
+def encode_string(text: str) -> bytes:
+    return _sized_bytes(0xA1, text.encode("utf-8"))
+
+
+def encode_symbol(name: str) -> bytes:
+    return _sized_bytes(0xA3, name.encode("utf-8"))
 
 
 def compound(small_code: int, body: bytes, count: int) -> bytes:
@@ -298,4 +315,5 @@ def compound(small_code: int, body: bytes, count: int) -> bytes:
 
 
 def section(code: int, encoded_value: bytes) -> bytes:
+    """A message section: the value described by the section's small-ulong code."""
     return b"\x00\x53" + bytes((code,)) + encoded_value

@@ -12,13 +12,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from proton import Data, timestamp
+
 from ..broker.message import MessageState
 from ..broker.message_queue import MessageQueue, Outcome
 from ..broker.namespace import Broker
 from ..errors import ArgumentError, BrokerError, NotImplementedOperation
-from .codec import Array, Timestamp
-from .control_messages import Request, encode_response, status_properties
-from .message_parsing import parse_envelope, render
+from .control_messages import Request, amqp_array, encode_response, status_properties
+from .message_parsing import parse_envelope
+from .message_rendering import render
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,8 @@ _RECEIVE_AND_DELETE = 0
 Handler = Callable[[str, dict[str, Any], object | None, float], tuple[int, Any]]
 
 
-def _ms(seconds: float) -> Timestamp:
-    return Timestamp(round(seconds * 1000))
+def _ms(seconds: float) -> timestamp:
+    return timestamp(round(seconds * 1000))
 
 
 def _items(value: Any) -> list[Any]:
@@ -114,7 +116,7 @@ class ManagementNode:
     ) -> tuple[int, Any]:
         queue = self._queue(path)
         expirations = [_ms(queue.renew_lock(token, now)) for token in _tokens(body)]
-        return 200, {"expirations": Array(0x83, tuple(expirations))}
+        return 200, {"expirations": amqp_array(Data.TIMESTAMP, expirations)}
 
     def _peek(
         self, path: str, body: dict[str, Any], owner: object | None, now: float
@@ -137,7 +139,7 @@ class ManagementNode:
                 raise ArgumentError("each scheduled message needs a binary 'message'")
             envelopes.append(parse_envelope(raw))
         seqs = self.broker.send(path, envelopes, now)
-        return 200, {"sequence-numbers": Array(0x81, tuple(s or 0 for s in seqs))}
+        return 200, {"sequence-numbers": amqp_array(Data.LONG, (s or 0 for s in seqs))}
 
     def _cancel(
         self, path: str, body: dict[str, Any], owner: object | None, now: float

@@ -17,7 +17,7 @@ from proton import Condition, Delivery, Link, Sender, symbol
 from ..broker.message_queue import MessageQueue, Outcome
 from ..broker.sessions import Session
 from ..errors import BrokerError
-from .message_parsing import render
+from .message_rendering import render
 
 log = logging.getLogger(__name__)
 
