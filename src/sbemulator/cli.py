@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from proton.reactor import Container
 
@@ -22,7 +22,8 @@ from .amqp.message_parsing import parse_envelope
 from .amqp.server import DEFAULT_MAX_MESSAGE_SIZE, AmqpServer
 from .broker.namespace import Broker
 from .broker.persistence import Journal, NullJournal, SqliteJournal
-from .config.config_json import EmulatorConfig, default_config, load_config, parse_config
+from .config.config_json import load_config, parse_config
+from .config.model import EmulatorConfig, default_config
 from .errors import ConfigError
 
 log = logging.getLogger("sbemulator")
@@ -152,13 +153,21 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("proton").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
+def _say(stream: TextIO, line: str) -> None:
+    """One line for a person or a parent process, flushed at once. Not a log record: the
+    ready lines are a protocol (parents wait for them on stdout, in exactly this form), and
+    a startup error is the one line a user reads."""
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:
         config = build_config(args)
     except ConfigError as exc:
-        print(f"sbemulator: config error: {exc}", file=sys.stderr)
+        _say(sys.stderr, f"sbemulator: config error: {exc}")
         return 2
     for warning in config.warnings:
         log.warning("%s", warning)
@@ -175,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         port = server.listen(container, args.host, args.port)
     except OSError as exc:
-        print(f"sbemulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        _say(sys.stderr, f"sbemulator: cannot listen on {args.host}:{args.port}: {exc}")
         return 1
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -189,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(config.queues),
         len(config.topics),
     )
-    print(f"sbemulator listening on {args.host}:{port}", flush=True)
-    print(connection_string(args.host, port), flush=True)
+    _say(sys.stdout, f"sbemulator listening on {args.host}:{port}")
+    _say(sys.stdout, connection_string(args.host, port))
     try:
         container.run()
     finally:

@@ -9,14 +9,9 @@ from typing import Any
 
 import pytest
 
-from sbemulator.config.config_json import (
-    BUILTIN_SOURCE,
-    EmulatorConfig,
-    default_config,
-    load_config,
-    parse_config,
-)
+from sbemulator.config.config_json import load_config, parse_config
 from sbemulator.config.durations import format_duration, parse_duration
+from sbemulator.config.model import BUILTIN_SOURCE, EmulatorConfig, default_config
 from sbemulator.errors import ConfigError
 
 # The sample Config.json of Microsoft's emulator installer, as users have it.
@@ -272,8 +267,8 @@ def _sub_rule(props: dict[str, Any]) -> dict[str, Any]:
         (_ns(Queues=[_queue("x")], Topics=[{"Name": "X"}]), "topic 'X': name already used"),
         (
             _sub_rule({"FilterType": "Sql", "SqlFilter": {"SqlExpression": "a ="}}),
-            "Subscriptions[0] 'audit' Rules[0] 'r1'.Properties.SqlFilter: SqlExpression: expected a "
-            "value",
+            "Subscriptions[0] 'audit' Rules[0] 'r1'.Properties.SqlFilter: SqlExpression: "
+            "expected a value",
         ),
         (
             _sub_rule({"FilterType": "Sql", "SqlFilter": {"SqlExpression": "sys.Nope = 1"}}),

@@ -17,6 +17,7 @@ from proton import Condition, Delivery, Link, Sender, symbol
 from ..broker.message_queue import MessageQueue, Outcome
 from ..broker.sessions import Session
 from ..errors import BrokerError
+from .control_messages import owned
 from .message_rendering import render
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,11 @@ def remote_session_filter(link: Link) -> tuple[bool, str | None]:
         return False, None
     for key, value in filters.items():
         if str(key) == SESSION_FILTER:
-            if hasattr(value, "value"):  # a described filter value
-                value = value.value
-            if isinstance(value, bytes):
-                value = value.decode("utf-8")
-            return True, None if value is None else str(value)
+            # owned(): a described filter's value, and binary copied out of proton's buffer.
+            session_id = owned(value)
+            if isinstance(session_id, bytes):
+                session_id = session_id.decode("utf-8")
+            return True, None if session_id is None else str(session_id)
     return False, None
 
 

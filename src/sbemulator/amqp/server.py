@@ -20,7 +20,7 @@ from proton.reactor import Container
 
 from ..broker.message_queue import MessageQueue
 from ..broker.namespace import Broker
-from ..errors import BrokerError, EntityNotFound, NotAllowed, OperationTimeout, SessionLockLost
+from ..errors import BrokerError, NotAllowed, OperationTimeout, SessionLockLost
 from .addresses import CBS, ENTITY, MANAGEMENT, parse_address
 from .connection_state import ConnectionState
 from .incoming_transfers import Inbound
@@ -54,7 +54,7 @@ def _guarded(method: F) -> F:
     def wrapper(self: AmqpServer, event: Event) -> None:
         try:
             method(self, event)
-        except Exception:  # noqa: BLE001 - a bug must not take the emulator down
+        except Exception:  # a bug must not take the emulator down: logged, the link closed
             log.exception("error handling %s", event.type)
             link = event.link
             if link is not None and link.state & Endpoint.LOCAL_ACTIVE:
@@ -395,10 +395,7 @@ class _Ticker(Handler):
     def on_timer_task(self, event: Event) -> None:
         try:
             self.server.tick()
-        except Exception:  # noqa: BLE001
+        except Exception:  # the timer must keep ticking: logged, scheduled again
             log.exception("timer failed")
         if self.server.container is not None and not self.server.stop_requested:
             self.server.container.schedule(TICK_SECONDS, self)
-
-
-__all__ = ["AmqpServer", "DEFAULT_MAX_MESSAGE_SIZE", "EntityNotFound"]

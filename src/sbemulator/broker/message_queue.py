@@ -15,7 +15,7 @@ import heapq
 import uuid
 from typing import Protocol
 
-from ..config.config_json import EntityProperties
+from ..config.model import EntityProperties
 from ..errors import MessageLockLost, MessageNotFound, NotAllowed, SessionLockLost
 from .message import MessageState, StoredMessage
 from .persistence import Journal

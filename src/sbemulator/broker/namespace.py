@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..config.config_json import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
+from ..config.model import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
 from ..errors import EntityNotFound, MessageNotFound, NotAllowed
 from .message import Envelope, MessageState, StoredMessage
 from .message_queue import MessageQueue

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import sql_filter
-from ..config.config_json import RuleConfig
+from ..config.model import RuleConfig
 from .message import MessageProperties
 
 Predicate = Callable[[MessageProperties], bool]

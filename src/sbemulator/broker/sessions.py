@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from ..config.config_json import EntityProperties
+from ..config.model import EntityProperties
 from ..errors import NotAllowed, SessionCannotBeLocked, SessionLockLost
 from .message import StoredMessage
 

@@ -1,5 +1,5 @@
 """Entities from a config file in the shape of Microsoft's Service Bus emulator
-`Config.json`, parsed once into frozen dataclasses.
+`Config.json`, parsed once into the frozen dataclasses of `model`.
 
     {"UserConfig": {"Namespaces": [{"Name": "sbemulatorns",
         "Queues": [{"Name": "q", "Properties": {"LockDuration": "PT1M", ...}}],
@@ -20,24 +20,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from . import sql_filter
 from .json_object import JsonObject
-
-BUILTIN_SOURCE = "<built-in default config>"
-
-# Service Bus defaults for properties a file leaves out.
-DEFAULT_LOCK_DURATION = 60.0
-DEFAULT_MAX_DELIVERY_COUNT = 10
-DEFAULT_DUPLICATE_WINDOW = 600.0
+from .model import (
+    DEFAULT_DUPLICATE_WINDOW,
+    DEFAULT_LOCK_DURATION,
+    DEFAULT_MAX_DELIVERY_COUNT,
+    TRUE_RULE,
+    CorrelationFilterConfig,
+    EmulatorConfig,
+    EntityProperties,
+    QueueConfig,
+    RuleConfig,
+    SubscriptionConfig,
+    TopicConfig,
+)
+from .validation import validate
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/~]{0,259}$")
 _SUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,49}$")
+
 
 # Correlation filter keys and the system property each one matches.
 CORRELATION_FIELDS = {
@@ -51,98 +57,6 @@ CORRELATION_FIELDS = {
     "sessionid": "session_id",
     "to": "to",
 }
-
-
-@dataclass(frozen=True)
-class EntityProperties:
-    """Settings of anything messages are received from: a queue or a subscription."""
-
-    lock_duration: float = DEFAULT_LOCK_DURATION
-    max_delivery_count: int = DEFAULT_MAX_DELIVERY_COUNT
-    requires_session: bool = False
-    default_ttl: float | None = None  # None: messages never expire
-    dead_lettering_on_expiration: bool = False
-    forward_to: str | None = None
-    forward_dead_lettered_to: str | None = None
-
-
-@dataclass(frozen=True)
-class QueueConfig:
-    name: str
-    properties: EntityProperties = EntityProperties()
-    requires_duplicate_detection: bool = False
-    duplicate_detection_window: float = DEFAULT_DUPLICATE_WINDOW
-
-
-@dataclass(frozen=True)
-class CorrelationFilterConfig:
-    # System property name (snake_case, see CORRELATION_FIELDS) -> required value.
-    system: Mapping[str, str] = field(default_factory=dict)
-    properties: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RuleConfig:
-    name: str
-    kind: str  # "true", "false", "correlation" or "sql"
-    correlation: CorrelationFilterConfig | None = None
-    sql: str | None = None
-
-
-TRUE_RULE = RuleConfig("$Default", "true")
-
-
-@dataclass(frozen=True)
-class SubscriptionConfig:
-    name: str
-    properties: EntityProperties = EntityProperties()
-    rules: tuple[RuleConfig, ...] = (TRUE_RULE,)
-
-
-@dataclass(frozen=True)
-class TopicConfig:
-    name: str
-    default_ttl: float | None = None
-    requires_duplicate_detection: bool = False
-    duplicate_detection_window: float = DEFAULT_DUPLICATE_WINDOW
-    subscriptions: tuple[SubscriptionConfig, ...] = ()
-
-
-@dataclass(frozen=True)
-class EmulatorConfig:
-    namespace: str = "sbemulatorns"
-    queues: tuple[QueueConfig, ...] = ()
-    topics: tuple[TopicConfig, ...] = ()
-    source: str = BUILTIN_SOURCE
-    warnings: tuple[str, ...] = ()
-
-    def with_entities(
-        self, queues: tuple[QueueConfig, ...] = (), topics: tuple[TopicConfig, ...] = ()
-    ) -> EmulatorConfig:
-        """A copy with more entities (from the command line), validated again."""
-        merged = replace(self, queues=self.queues + queues, topics=self.topics + topics)
-        _validate(merged)
-        return merged
-
-
-def default_config() -> EmulatorConfig:
-    """Usable out of the box, named like the official emulator's sample."""
-    return EmulatorConfig(
-        queues=(
-            QueueConfig("queue.1"),
-            QueueConfig("queue.2"),
-            QueueConfig("session.queue.1", EntityProperties(requires_session=True)),
-        ),
-        topics=(
-            TopicConfig(
-                "topic.1",
-                subscriptions=(
-                    SubscriptionConfig("subscription.1"),
-                    SubscriptionConfig("subscription.2"),
-                ),
-            ),
-        ),
-    )
 
 
 def load_config(path: Path) -> EmulatorConfig:
@@ -188,7 +102,7 @@ def parse_config(data: Any, source: str) -> EmulatorConfig:
         for i, t in enumerate(ns.array("Topics"))
     )
     config = EmulatorConfig(name, queues, topics, source, tuple(warnings))
-    _validate(config)
+    validate(config)
     return config
 
 
@@ -342,79 +256,3 @@ def _correlation(obj: JsonObject) -> CorrelationFilterConfig:
             f"{obj.source}: {obj.where}: a correlation filter needs at least one property to match"
         )
     return CorrelationFilterConfig(system, properties)
-
-
-def _validate(config: EmulatorConfig) -> None:
-    """Cross-entity checks: unique names, forwarding targets that exist, no cycles."""
-    where = config.source
-    names: dict[str, str] = {}
-    for kind, name in [("queue", q.name) for q in config.queues] + [
-        ("topic", t.name) for t in config.topics
-    ]:
-        if name.lower() in names:
-            raise ConfigError(
-                f"{where}: {kind} {name!r}: name already used by {names[name.lower()]}"
-            )
-        names[name.lower()] = f"{kind} {name!r}"
-    forwards: dict[str, str] = {}
-    sources = [(f"queue {q.name!r}", q.name.lower(), q.properties) for q in config.queues]
-    for t in config.topics:
-        seen: set[str] = set()
-        for s in t.subscriptions:
-            if s.name.lower() in seen:
-                raise ConfigError(f"{where}: topic {t.name!r}: duplicate subscription {s.name!r}")
-            seen.add(s.name.lower())
-            sources.append(
-                (
-                    f"topic {t.name!r} subscription {s.name!r}",
-                    f"{t.name}/subscriptions/{s.name}".lower(),
-                    s.properties,
-                )
-            )
-    for label, key, props in sources:
-        targets = (
-            ("ForwardTo", props.forward_to),
-            ("ForwardDeadLetteredMessagesTo", props.forward_dead_lettered_to),
-        )
-        for fieldname, target in targets:
-            if target is None:
-                continue
-            if target.lower() not in names:
-                raise ConfigError(
-                    f"{where}: {label}: {fieldname}: no queue or topic named {target!r}"
-                )
-            if target.lower() == key:
-                raise ConfigError(
-                    f"{where}: {label}: {fieldname}: an entity cannot forward to itself"
-                )
-        if props.forward_to:
-            forwards[key] = props.forward_to.lower()
-    _check_forward_cycles(config, forwards)
-
-
-def _check_forward_cycles(config: EmulatorConfig, forwards: dict[str, str]) -> None:
-    # A topic forwards to every subscription; a subscription or queue to its ForwardTo.
-    edges: dict[str, list[str]] = {k: [v] for k, v in forwards.items()}
-    for t in config.topics:
-        edges[t.name.lower()] = [
-            f"{t.name}/subscriptions/{s.name}".lower() for s in t.subscriptions
-        ]
-    for start in edges:
-        path = [start]
-        stack = [(start, iter(edges.get(start, [])))]
-        on_path = {start}
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                on_path.discard(node)
-                path.pop()
-                continue
-            if child in on_path:
-                cycle = " -> ".join(path[path.index(child) :] + [child])
-                raise ConfigError(f"{config.source}: ForwardTo creates a cycle: {cycle}")
-            if child in edges:
-                on_path.add(child)
-                path.append(child)
-                stack.append((child, iter(edges[child])))
