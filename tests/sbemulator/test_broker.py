@@ -325,7 +325,7 @@ def test_forwarding(broker: Broker) -> None:
     q = broker.receiver_queue("dlfwd")
     m = q.lock_next(OWNER, 0.0)
     q.settle(m.lock_token, Outcome.ABANDON, 0.0)
-    forwarded = [m for m in target.messages.values() if m.message_id == "b"][0]
+    forwarded = next(m for m in target.messages.values() if m.message_id == "b")
     assert (forwarded.dead_letter_reason, forwarded.dead_letter_source) == (
         "MaxDeliveryCountExceeded",
         "dlfwd",

@@ -23,7 +23,11 @@ VENV_BIN = Path(sys.executable).parent
 
 def _run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sbemulator", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "sbemulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # the tests read the exit code
     )
 
 

@@ -183,19 +183,27 @@ def test_receivers_in_threads_share_the_queue(servicebus_emulator):
 
 
 def test_unknown_entity_is_not_found(sb):
-    with pytest.raises(MessagingEntityNotFoundError, match="no-such-queue"):
-        with sb.get_queue_sender("no-such-queue") as sender:
-            sender.send_messages(ServiceBusMessage("x"))
-    with pytest.raises(MessagingEntityNotFoundError):
-        with sb.get_subscription_receiver("no-such-topic", "sub") as receiver:
-            receiver.receive_messages(max_wait_time=1)
+    with (
+        pytest.raises(MessagingEntityNotFoundError, match="no-such-queue"),
+        sb.get_queue_sender("no-such-queue") as sender,
+    ):
+        sender.send_messages(ServiceBusMessage("x"))
+    with (
+        pytest.raises(MessagingEntityNotFoundError),
+        sb.get_subscription_receiver("no-such-topic", "sub") as receiver,
+    ):
+        receiver.receive_messages(max_wait_time=1)
 
 
 def test_session_entity_refuses_messages_without_session_and_plain_receivers(sb, name):
     q = name("errors")
-    with sb.get_queue_sender(q) as sender:
-        with pytest.raises(ServiceBusError, match="requires sessions"):
-            sender.send_messages(ServiceBusMessage("no session id"))
-    with pytest.raises(ServiceBusError, match="requires sessions"):
-        with sb.get_queue_receiver(q) as receiver:
-            receiver.receive_messages(max_wait_time=1)
+    with (
+        sb.get_queue_sender(q) as sender,
+        pytest.raises(ServiceBusError, match="requires sessions"),
+    ):
+        sender.send_messages(ServiceBusMessage("no session id"))
+    with (
+        pytest.raises(ServiceBusError, match="requires sessions"),
+        sb.get_queue_receiver(q) as receiver,
+    ):
+        receiver.receive_messages(max_wait_time=1)

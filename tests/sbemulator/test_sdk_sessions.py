@@ -35,9 +35,11 @@ def test_exclusive_locks_next_available_and_state(sb, name):
         got = receive(r1, 2)
         assert [(body(m), m.session_id) for m in got] == [("a1", "A"), ("a2", "A")]
 
-        with pytest.raises(SessionCannotBeLockedError):
-            with sb.get_queue_receiver(q, session_id="A") as intruder:
-                intruder.receive_messages(max_wait_time=1)
+        with (
+            pytest.raises(SessionCannotBeLockedError),
+            sb.get_queue_receiver(q, session_id="A") as intruder,
+        ):
+            intruder.receive_messages(max_wait_time=1)
 
         with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2) as r2:
             assert r2.session.session_id == "B"  # A is locked, B is free with a message
@@ -64,9 +66,11 @@ def test_exclusive_locks_next_available_and_state(sb, name):
 def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor, aio_loop):
     q = name("sessionwait")
     started = time.monotonic()
-    with pytest.raises(OperationTimeoutError):
-        with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r:
-            r.receive_messages(max_wait_time=1)
+    with (
+        pytest.raises(OperationTimeoutError),
+        sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r,
+    ):
+        r.receive_messages(max_wait_time=1)
     assert time.monotonic() - started >= 1.0  # the server waited for the timeout
 
     # A receiver waiting for any session gets the one whose first message arrives.
