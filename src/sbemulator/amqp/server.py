@@ -35,8 +35,8 @@ PRODUCER_CREDIT = 1000
 TICK_SECONDS = 0.05
 _TIMEOUT = symbol("com.microsoft:timeout")
 
-F = TypeVar("F", bound=Callable[..., None])
 T = TypeVar("T")
+EventMethod = Callable[["AmqpServer", Event], None]
 
 
 def _need(value: T | None) -> T:
@@ -46,7 +46,7 @@ def _need(value: T | None) -> T:
     return value
 
 
-def _guarded(method: F) -> F:
+def _guarded(method: EventMethod) -> EventMethod:
     """Contain a failure to the event that caused it, and always finish the event's work
     (journal commit, waking receivers)."""
 
@@ -63,7 +63,7 @@ def _guarded(method: F) -> F:
         finally:
             self._after()
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class AmqpServer(Handler):
