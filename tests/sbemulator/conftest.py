@@ -30,8 +30,9 @@ def aio_loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture(scope="session")
-def sdk_clients(servicebus_emulator: ServiceBusEndpoint,
-                aio_loop: asyncio.AbstractEventLoop) -> Iterator[dict[str, Any]]:
+def sdk_clients(
+    servicebus_emulator: ServiceBusEndpoint, aio_loop: asyncio.AbstractEventLoop
+) -> Iterator[dict[str, Any]]:
     clients = {f: client(f, servicebus_emulator.connection_string, aio_loop) for f in FLAVORS}
     try:
         yield clients
@@ -52,11 +53,13 @@ def sb(flavor: str, sdk_clients: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def new_client(flavor: str, servicebus_emulator: ServiceBusEndpoint,
-               aio_loop: asyncio.AbstractEventLoop) -> Callable[..., Any]:
+def new_client(
+    flavor: str, servicebus_emulator: ServiceBusEndpoint, aio_loop: asyncio.AbstractEventLoop
+) -> Callable[..., Any]:
     """A fresh client of the test's flavor, e.g. with other retry settings."""
-    return lambda **kwargs: client(flavor, servicebus_emulator.connection_string, aio_loop,
-                                   **kwargs)
+    return lambda **kwargs: client(
+        flavor, servicebus_emulator.connection_string, aio_loop, **kwargs
+    )
 
 
 @pytest.fixture

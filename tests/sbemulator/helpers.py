@@ -12,8 +12,9 @@ def receive(receiver: Any, count: int, timeout: float = 5.0) -> list[Any]:
     deadline = time.monotonic() + timeout
     while len(got) < count and time.monotonic() < deadline:
         left = max(0.5, deadline - time.monotonic())
-        got += receiver.receive_messages(max_message_count=count - len(got),
-                                         max_wait_time=min(left, 2.0))
+        got += receiver.receive_messages(
+            max_message_count=count - len(got), max_wait_time=min(left, 2.0)
+        )
     return got
 
 
@@ -26,7 +27,8 @@ def settle_bypassing_client_checks(receiver: Any, message: Any) -> None:
     lock's expiry time (`_settle_message_with_retry`), so that what is tested is the
     server's answer: a rejected disposition carrying com.microsoft:message-lock-lost."""
     target = getattr(receiver, "target", receiver)  # the aio receiver behind the blocking view
-    operation = target._do_retryable_operation(target._settle_message, timeout=None,
-                                               message=message, settle_operation="complete")
+    operation = target._do_retryable_operation(
+        target._settle_message, timeout=None, message=message, settle_operation="complete"
+    )
     if hasattr(operation, "__await__"):
         receiver._loop.run_until_complete(operation)

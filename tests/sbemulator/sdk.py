@@ -45,9 +45,11 @@ class Blocking:
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
         if callable(value) and not isinstance(value, type):
+
             def call(*args: Any, **kwargs: Any) -> Any:
                 args = tuple(a.target if isinstance(a, Blocking) else a for a in args)
                 return self._run(value(*args, **kwargs))
+
             return call
         return self._wrap(value)
 
@@ -59,10 +61,13 @@ class Blocking:
         self._run(self._target.__aexit__(*exc))
 
 
-def client(flavor: str, connection_string: str, loop: asyncio.AbstractEventLoop | None = None,
-           **kwargs: Any) -> Any:
+def client(
+    flavor: str,
+    connection_string: str,
+    loop: asyncio.AbstractEventLoop | None = None,
+    **kwargs: Any,
+) -> Any:
     if flavor == "sync":
         return ServiceBusClient.from_connection_string(connection_string, **kwargs)
     assert loop is not None
-    return Blocking(AsyncServiceBusClient.from_connection_string(connection_string, **kwargs),
-                    loop)
+    return Blocking(AsyncServiceBusClient.from_connection_string(connection_string, **kwargs), loop)

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from sbemulator.broker import Broker, DuplicateDetector
-from sbemulator.config import parse_config
-from sbemulator.entities import Outcome
+from sbemulator.broker.message import Envelope, MessageProperties, MessageState
+from sbemulator.broker.message_queue import Outcome
+from sbemulator.broker.namespace import Broker, DuplicateDetector
+from sbemulator.config.config_json import parse_config
 from sbemulator.errors import (
     EntityNotFound,
     MessageLockLost,
@@ -19,29 +20,80 @@ from sbemulator.errors import (
     SessionCannotBeLocked,
     SessionLockLost,
 )
-from sbemulator.message import Envelope, MessageProperties, MessageState
 
-CONFIG = {"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [
-    {"Name": "q", "Properties": {"LockDuration": "PT10S", "MaxDeliveryCount": 3}},
-    {"Name": "ttl", "Properties": {"DefaultMessageTimeToLive": "PT5S",
-                                   "DeadLetteringOnMessageExpiration": True}},
-    {"Name": "drop", "Properties": {"DefaultMessageTimeToLive": "PT5S"}},
-    {"Name": "s", "Properties": {"RequiresSession": True, "LockDuration": "PT10S"}},
-    {"Name": "dedup", "Properties": {"RequiresDuplicateDetection": True,
-                                     "DuplicateDetectionHistoryTimeWindow": "PT30S"}},
-    {"Name": "fwd", "Properties": {"ForwardTo": "target"}},
-    {"Name": "target"},
-    {"Name": "dlfwd", "Properties": {"MaxDeliveryCount": 1,
-                                     "ForwardDeadLetteredMessagesTo": "target"}},
-], "Topics": [{"Name": "t", "Subscriptions": [
-    {"Name": "all"},
-    {"Name": "red", "Rules": [{"Name": "r", "Properties": {
-        "FilterType": "Sql", "SqlFilter": {"SqlExpression": "color = 'red'"}}}]},
-    {"Name": "corr", "Rules": [{"Name": "c", "Properties": {
-        "FilterType": "Correlation",
-        "CorrelationFilter": {"Label": "x", "Properties": {"n": 1}}}}]},
-    {"Name": "sess", "Properties": {"RequiresSession": True}},
-]}]}]}}
+CONFIG = {
+    "UserConfig": {
+        "Namespaces": [
+            {
+                "Name": "ns",
+                "Queues": [
+                    {"Name": "q", "Properties": {"LockDuration": "PT10S", "MaxDeliveryCount": 3}},
+                    {
+                        "Name": "ttl",
+                        "Properties": {
+                            "DefaultMessageTimeToLive": "PT5S",
+                            "DeadLetteringOnMessageExpiration": True,
+                        },
+                    },
+                    {"Name": "drop", "Properties": {"DefaultMessageTimeToLive": "PT5S"}},
+                    {"Name": "s", "Properties": {"RequiresSession": True, "LockDuration": "PT10S"}},
+                    {
+                        "Name": "dedup",
+                        "Properties": {
+                            "RequiresDuplicateDetection": True,
+                            "DuplicateDetectionHistoryTimeWindow": "PT30S",
+                        },
+                    },
+                    {"Name": "fwd", "Properties": {"ForwardTo": "target"}},
+                    {"Name": "target"},
+                    {
+                        "Name": "dlfwd",
+                        "Properties": {
+                            "MaxDeliveryCount": 1,
+                            "ForwardDeadLetteredMessagesTo": "target",
+                        },
+                    },
+                ],
+                "Topics": [
+                    {
+                        "Name": "t",
+                        "Subscriptions": [
+                            {"Name": "all"},
+                            {
+                                "Name": "red",
+                                "Rules": [
+                                    {
+                                        "Name": "r",
+                                        "Properties": {
+                                            "FilterType": "Sql",
+                                            "SqlFilter": {"SqlExpression": "color = 'red'"},
+                                        },
+                                    }
+                                ],
+                            },
+                            {
+                                "Name": "corr",
+                                "Rules": [
+                                    {
+                                        "Name": "c",
+                                        "Properties": {
+                                            "FilterType": "Correlation",
+                                            "CorrelationFilter": {
+                                                "Label": "x",
+                                                "Properties": {"n": 1},
+                                            },
+                                        },
+                                    }
+                                ],
+                            },
+                            {"Name": "sess", "Properties": {"RequiresSession": True}},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+}
 
 OWNER = object()
 
@@ -78,8 +130,11 @@ def test_abandon_counts_and_dead_letters_at_max_delivery(broker: Broker) -> None
     assert q.lock_next(OWNER, 1.0) is None
     dlq = broker.receiver_queue("q/$deadletterqueue")
     (dead,) = dlq.messages.values()
-    assert (dead.seq, dead.dead_letter_reason, dead.delivery_count) == \
-        (1, "MaxDeliveryCountExceeded", 3)
+    assert (dead.seq, dead.dead_letter_reason, dead.delivery_count) == (
+        1,
+        "MaxDeliveryCountExceeded",
+        3,
+    )
 
 
 def test_release_does_not_count(broker: Broker) -> None:
@@ -114,8 +169,12 @@ def test_dead_letter_keeps_sequence_number_and_reason(broker: Broker) -> None:
     q.settle(m.lock_token, Outcome.DEAD_LETTER, 1.0, reason="Bad", description="why")
     dlq = broker.receiver_queue("q/$deadletterqueue")
     d = dlq.lock_next(OWNER, 2.0)
-    assert (d.seq, d.enqueued_at, d.dead_letter_reason, d.dead_letter_description) == \
-        (1, 0.0, "Bad", "why")
+    assert (d.seq, d.enqueued_at, d.dead_letter_reason, d.dead_letter_description) == (
+        1,
+        0.0,
+        "Bad",
+        "why",
+    )
     with pytest.raises(NotAllowed):
         dlq.settle(d.lock_token, Outcome.DEAD_LETTER, 2.0)
     for _ in range(20):  # no MaxDeliveryCount in a dead-letter queue
@@ -143,8 +202,9 @@ def test_defer_and_receive_by_sequence_number(broker: Broker) -> None:
 
 def test_scheduled_messages_activate_and_cancel(broker: Broker) -> None:
     q = broker.receiver_queue("q")
-    s1, s2 = broker.send("q", [env("a", scheduled_enqueue_time=50.0),
-                               env("b", scheduled_enqueue_time=60.0)], 0.0)
+    s1, s2 = broker.send(
+        "q", [env("a", scheduled_enqueue_time=50.0), env("b", scheduled_enqueue_time=60.0)], 0.0
+    )
     assert [m.state for m in q.peek(1, 10)] == [MessageState.SCHEDULED] * 2
     assert q.lock_next(OWNER, 10.0) is None
     broker.cancel_scheduled("q", [s2])
@@ -183,8 +243,9 @@ def test_sessions_are_exclusive_and_next_available_skips_locked_ones(broker: Bro
     s = broker.receiver_queue("s")
     with pytest.raises(NotAllowed):
         broker.send("s", [env("no-session")], 0.0)
-    broker.send("s", [env("a1", session_id="A"), env("b1", session_id="B"),
-                      env("a2", session_id="A")], 0.0)
+    broker.send(
+        "s", [env("a1", session_id="A"), env("b1", session_id="B"), env("a2", session_id="A")], 0.0
+    )
     one, two = object(), object()
     sa = s.accept_next_session(one, 0.0)
     assert sa is not None and sa.id == "A"
@@ -224,21 +285,33 @@ def test_session_lock_expiry_is_reported(broker: Broker) -> None:
 
 
 def test_topic_rules_and_subscription_without_session_id(broker: Broker) -> None:
-    broker.send("t", [env("red", user={"color": "red"}), env("blue", user={"color": "blue"}),
-                      env("corr", subject="x", user={"n": 1}),
-                      env("sess", session_id="S")], 0.0)
+    broker.send(
+        "t",
+        [
+            env("red", user={"color": "red"}),
+            env("blue", user={"color": "blue"}),
+            env("corr", subject="x", user={"n": 1}),
+            env("sess", session_id="S"),
+        ],
+        0.0,
+    )
 
     def ids(path: str) -> list[str | None]:
         return [m.message_id for m in broker.receiver_queue(path).messages.values()]
+
     assert ids("t/subscriptions/all") == ["red", "blue", "corr", "sess"]
     assert ids("t/subscriptions/red") == ["red"]
     assert ids("t/subscriptions/corr") == ["corr"]
     # The session-enabled subscription cannot serve messages without a session id.
     assert ids("t/subscriptions/sess") == ["sess"]
-    assert [(m.message_id, m.dead_letter_reason) for m in
-            broker.receiver_queue("t/subscriptions/sess/$deadletterqueue").messages.values()] == [
-        ("red", "SessionIdIsMissing"), ("blue", "SessionIdIsMissing"),
-        ("corr", "SessionIdIsMissing")]
+    assert [
+        (m.message_id, m.dead_letter_reason)
+        for m in broker.receiver_queue("t/subscriptions/sess/$deadletterqueue").messages.values()
+    ] == [
+        ("red", "SessionIdIsMissing"),
+        ("blue", "SessionIdIsMissing"),
+        ("corr", "SessionIdIsMissing"),
+    ]
     seqs = {m.seq for m in broker.receiver_queue("t/subscriptions/all").messages.values()}
     assert seqs == {1, 2, 3, 4}  # subscriptions share the topic's numbering
 
@@ -252,19 +325,30 @@ def test_forwarding(broker: Broker) -> None:
     q = broker.receiver_queue("dlfwd")
     m = q.lock_next(OWNER, 0.0)
     q.settle(m.lock_token, Outcome.ABANDON, 0.0)
-    forwarded = [m for m in target.messages.values() if m.message_id == "b"][0]
-    assert (forwarded.dead_letter_reason, forwarded.dead_letter_source) == \
-        ("MaxDeliveryCountExceeded", "dlfwd")
+    forwarded = next(m for m in target.messages.values() if m.message_id == "b")
+    assert (forwarded.dead_letter_reason, forwarded.dead_letter_source) == (
+        "MaxDeliveryCountExceeded",
+        "dlfwd",
+    )
 
 
 def test_duplicate_detection(broker: Broker) -> None:
-    assert broker.send("dedup", [env("a"), env("a"), env("b"), env(None), env(None)], 0.0) == \
-        [1, None, 2, 3, 4]
+    assert broker.send("dedup", [env("a"), env("a"), env("b"), env(None), env(None)], 0.0) == [
+        1,
+        None,
+        2,
+        3,
+        4,
+    ]
     assert broker.send("dedup", [env("a")], 29.0) == [None]
     assert broker.send("dedup", [env("a")], 31.0) == [5]
     detector = DuplicateDetector(10)
-    assert [detector.is_duplicate(k, t) for k, t in [("x", 0), ("x", 5), ("x", 10), ("x", 11)]] \
-        == [False, True, False, True]
+    assert [detector.is_duplicate(k, t) for k, t in [("x", 0), ("x", 5), ("x", 10), ("x", 11)]] == [
+        False,
+        True,
+        False,
+        True,
+    ]
 
 
 def test_peek_ordering_and_sessions(broker: Broker) -> None:

@@ -22,16 +22,22 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sbemulator", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sbemulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # the tests read the exit code
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_ready_lines_and_clean_stop(sig: signal.Signals) -> None:
     exe = VENV_BIN / "sbemulator"
     argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "sbemulator"]
-    proc = subprocess.Popen([*argv, "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*argv, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         ready = proc.stdout.readline()
@@ -41,7 +47,8 @@ def test_ready_lines_and_clean_stop(sig: signal.Signals) -> None:
         assert port > 0
         assert proc.stdout.readline() == (
             f"Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
-            "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;\n")
+            "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;\n"
+        )
         started = time.monotonic()
         proc.send_signal(sig)
         assert proc.wait(5) == 0
@@ -62,19 +69,45 @@ def _ns(**entities: object) -> dict[str, object]:
     return {"UserConfig": {"Namespaces": [{"Name": "ns", **entities}]}}
 
 
-@pytest.mark.parametrize("doc,expected", [
-    ("{not json", r"invalid JSON at line 1"),
-    (_ns(Queues=[{"Name": "orders", "Properties": {"LockDuration": "one minute"}}]),
-     r"Queues\[0\] 'orders'.*LockDuration: not a duration: 'one minute'"),
-    (_ns(Queues=[{"Name": "orders", "Properties": {"ForwardTo": "nowhere"}}]),
-     r"queue 'orders': ForwardTo: no queue or topic named 'nowhere'"),
-    (_ns(Topics=[{"Name": "t", "Subscriptions": [{"Name": "s", "Rules": [
-        {"Name": "r", "Properties": {"FilterType": "Sql",
-                                    "SqlFilter": {"SqlExpression": "a = = 1"}}}]}]}]),
-     r"Subscriptions\[0\] 's' Rules\[0\] 'r'.*SqlExpression: expected a value"),
-])
-def test_bad_config_exits_with_a_precise_error(tmp_path: Path, doc: object,
-                                               expected: str) -> None:
+@pytest.mark.parametrize(
+    "doc,expected",
+    [
+        ("{not json", r"invalid JSON at line 1"),
+        (
+            _ns(Queues=[{"Name": "orders", "Properties": {"LockDuration": "one minute"}}]),
+            r"Queues\[0\] 'orders'.*LockDuration: not a duration: 'one minute'",
+        ),
+        (
+            _ns(Queues=[{"Name": "orders", "Properties": {"ForwardTo": "nowhere"}}]),
+            r"queue 'orders': ForwardTo: no queue or topic named 'nowhere'",
+        ),
+        (
+            _ns(
+                Topics=[
+                    {
+                        "Name": "t",
+                        "Subscriptions": [
+                            {
+                                "Name": "s",
+                                "Rules": [
+                                    {
+                                        "Name": "r",
+                                        "Properties": {
+                                            "FilterType": "Sql",
+                                            "SqlFilter": {"SqlExpression": "a = = 1"},
+                                        },
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            ),
+            r"Subscriptions\[0\] 's' Rules\[0\] 'r'.*SqlExpression: expected a value",
+        ),
+    ],
+)
+def test_bad_config_exits_with_a_precise_error(tmp_path: Path, doc: object, expected: str) -> None:
     path = _write(tmp_path, doc)
     result = _run("--port", "0", "--config", str(path))
     assert result.returncode == 2
@@ -91,8 +124,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_command_line_entities_and_auto_create() -> None:
-    emulator = ServiceBusEmulator(auto_create=True, extra_args=[
-        "--queue", "cli-q:MaxDeliveryCount=1", "--topic", "cli-t:one,two"])
+    emulator = ServiceBusEmulator(
+        auto_create=True,
+        extra_args=["--queue", "cli-q:MaxDeliveryCount=1", "--topic", "cli-t:one,two"],
+    )
     emulator.start()
     try:
         assert emulator.connection_string is not None

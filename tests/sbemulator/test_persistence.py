@@ -7,16 +7,30 @@ from pathlib import Path
 
 from proton import Message
 
-from sbemulator.broker import Broker
-from sbemulator.config import parse_config
-from sbemulator.entities import Outcome
-from sbemulator.message import MessageState
-from sbemulator.persistence import SqliteJournal
-from sbemulator.wireformat import parse_envelope
+from sbemulator.amqp.message_parsing import parse_envelope
+from sbemulator.broker.message import MessageState
+from sbemulator.broker.message_queue import Outcome
+from sbemulator.broker.namespace import Broker
+from sbemulator.broker.persistence import SqliteJournal
+from sbemulator.config.config_json import parse_config
 
-CONFIG = parse_config({"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [
-    {"Name": "q"}, {"Name": "s", "Properties": {"RequiresSession": True}}],
-    "Topics": [{"Name": "t", "Subscriptions": [{"Name": "a"}]}]}]}}, "test")
+CONFIG = parse_config(
+    {
+        "UserConfig": {
+            "Namespaces": [
+                {
+                    "Name": "ns",
+                    "Queues": [
+                        {"Name": "q"},
+                        {"Name": "s", "Properties": {"RequiresSession": True}},
+                    ],
+                    "Topics": [{"Name": "t", "Subscriptions": [{"Name": "a"}]}],
+                }
+            ]
+        }
+    },
+    "test",
+)
 OWNER = object()
 
 
@@ -56,10 +70,13 @@ def test_broker_state_survives_a_reopen(tmp_path: Path) -> None:
 
     broker, journal = _open(tmp_path)
     q = broker.receiver_queue("q")
-    assert {m.seq: (_body(m.envelope.raw), m.state, m.delivery_count)
-            for m in q.messages.values()} == {
-        2: ("abandoned", MessageState.ACTIVE, 1), 3: ("deferred", MessageState.DEFERRED, 0),
-        5: ("locked", MessageState.ACTIVE, 0)}
+    assert {
+        m.seq: (_body(m.envelope.raw), m.state, m.delivery_count) for m in q.messages.values()
+    } == {
+        2: ("abandoned", MessageState.ACTIVE, 1),
+        3: ("deferred", MessageState.DEFERRED, 0),
+        5: ("locked", MessageState.ACTIVE, 0),
+    }
     # The message locked at shutdown is available again; the order is kept.
     assert [q.lock_next(OWNER, 11.0).seq for _ in range(2)] == [2, 5]
     (dl,) = broker.receiver_queue("q/$deadletterqueue").messages.values()

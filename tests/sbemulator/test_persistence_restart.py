@@ -23,10 +23,20 @@ from .sdk import client
 
 pytestmark = pytest.mark.integration
 
-CONFIG = {"UserConfig": {"Namespaces": [{"Name": "sbemulatorns",
-    "Queues": [{"Name": "p", "Properties": {}},
-               {"Name": "ps", "Properties": {"RequiresSession": True}}],
-    "Topics": [{"Name": "pt", "Subscriptions": [{"Name": "sub"}]}]}]}}
+CONFIG = {
+    "UserConfig": {
+        "Namespaces": [
+            {
+                "Name": "sbemulatorns",
+                "Queues": [
+                    {"Name": "p", "Properties": {}},
+                    {"Name": "ps", "Properties": {"RequiresSession": True}},
+                ],
+                "Topics": [{"Name": "pt", "Subscriptions": [{"Name": "sub"}]}],
+            }
+        ]
+    }
+}
 
 
 def test_state_survives_restart(tmp_path: Path) -> None:
@@ -43,8 +53,12 @@ def test_state_survives_restart(tmp_path: Path) -> None:
     try:
         with client(writer, first.connection_string, loop) as sb:
             with sb.get_queue_sender("p") as sender:
-                sender.send_messages([ServiceBusMessage(t, application_properties={"t": t})
-                                      for t in ("done", "abandoned", "deferred", "dead", "idle")])
+                sender.send_messages(
+                    [
+                        ServiceBusMessage(t, application_properties={"t": t})
+                        for t in ("done", "abandoned", "deferred", "dead", "idle")
+                    ]
+                )
                 (scheduled_seq,) = sender.schedule_messages(ServiceBusMessage("scheduled"), far)
             with sb.get_queue_receiver("p") as receiver:
                 done, abandoned, deferred, dead, _idle = receive(receiver, 5)
@@ -76,8 +90,9 @@ def test_state_survives_restart(tmp_path: Path) -> None:
                 states = {body(m): m.state for m in peeked}
                 assert states["deferred"] == ServiceBusMessageState.DEFERRED
                 assert states["scheduled"] == ServiceBusMessageState.SCHEDULED
-                assert {m.sequence_number for m in peeked if body(m) == "scheduled"} == \
-                    {scheduled_seq}
+                assert {m.sequence_number for m in peeked if body(m) == "scheduled"} == {
+                    scheduled_seq
+                }
                 (again,) = receiver.receive_deferred_messages([deferred.sequence_number])
                 for m in [*got.values(), again]:
                     receiver.complete_message(m)
@@ -89,11 +104,15 @@ def test_state_survives_restart(tmp_path: Path) -> None:
                 receiver.complete_message(new)
             with sb.get_queue_receiver("p", sub_queue=ServiceBusSubQueue.DEAD_LETTER) as dlq:
                 (dl,) = receive(dlq, 1)
-                assert (body(dl), dl.dead_letter_reason, dl.sequence_number) == \
-                    ("dead", "R", dead.sequence_number)
+                assert (body(dl), dl.dead_letter_reason, dl.sequence_number) == (
+                    "dead",
+                    "R",
+                    dead.sequence_number,
+                )
                 dlq.complete_message(dl)
-            with sb.get_queue_receiver("ps", session_id=NEXT_AVAILABLE_SESSION,
-                                       max_wait_time=2) as receiver:
+            with sb.get_queue_receiver(
+                "ps", session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2
+            ) as receiver:
                 assert receiver.session.session_id == "s1"
                 assert receiver.session.get_state() == b"checkpoint"
                 (m,) = receive(receiver, 1)

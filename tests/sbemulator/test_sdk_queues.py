@@ -27,11 +27,19 @@ def test_send_peek_receive_and_every_settlement(sb, name):
     q = name("basic")
     mid = str(uuid.uuid4())
     with sb.get_queue_sender(q) as sender:
-        sender.send_messages(ServiceBusMessage(
-            "complete", message_id=mid, subject="subj", content_type="text/plain",
-            correlation_id="corr", to="dest", reply_to="replies",
-            time_to_live=dt.timedelta(hours=1),
-            application_properties={"n": 7, "s": "x", "f": 1.5, "b": True}))
+        sender.send_messages(
+            ServiceBusMessage(
+                "complete",
+                message_id=mid,
+                subject="subj",
+                content_type="text/plain",
+                correlation_id="corr",
+                to="dest",
+                reply_to="replies",
+                time_to_live=dt.timedelta(hours=1),
+                application_properties={"n": 7, "s": "x", "f": 1.5, "b": True},
+            )
+        )
         batch = sender.create_message_batch()
         for text in ("abandon", "defer", "dead-letter"):
             batch.add_message(ServiceBusMessage(text, application_properties={"k": text}))
@@ -42,14 +50,30 @@ def test_send_peek_receive_and_every_settlement(sb, name):
         peeked = receiver.peek_messages(2)
         assert [body(m) for m in peeked] == ["complete", "abandon"]
         assert peeked[0].lock_token is None
-        assert [body(m) for m in receiver.peek_messages(10)] == ["defer", "dead-letter",
-                                                                 "list-0", "list-1"]
+        assert [body(m) for m in receiver.peek_messages(10)] == [
+            "defer",
+            "dead-letter",
+            "list-0",
+            "list-1",
+        ]
         messages = receive(receiver, 6)
-        assert [body(m) for m in messages] == ["complete", "abandon", "defer", "dead-letter",
-                                               "list-0", "list-1"]
+        assert [body(m) for m in messages] == [
+            "complete",
+            "abandon",
+            "defer",
+            "dead-letter",
+            "list-0",
+            "list-1",
+        ]
         first = messages[0]
-        assert (first.message_id, first.subject, first.content_type, first.correlation_id,
-                first.to, first.reply_to) == (mid, "subj", "text/plain", "corr", "dest", "replies")
+        assert (
+            first.message_id,
+            first.subject,
+            first.content_type,
+            first.correlation_id,
+            first.to,
+            first.reply_to,
+        ) == (mid, "subj", "text/plain", "corr", "dest", "replies")
         assert first.application_properties == {b"n": 7, b"s": b"x", b"f": 1.5, b"b": True}
         assert first.time_to_live == dt.timedelta(hours=1)
         assert all(m.delivery_count == 0 for m in messages)
@@ -70,8 +94,11 @@ def test_send_peek_receive_and_every_settlement(sb, name):
         receiver.dead_letter_message(dead, reason="Invalid", error_description="cannot parse")
 
         (again,) = receive(receiver, 1)  # only the abandoned one comes back
-        assert (body(again), again.sequence_number, again.delivery_count) == \
-            ("abandon", abandon.sequence_number, 1)
+        assert (body(again), again.sequence_number, again.delivery_count) == (
+            "abandon",
+            abandon.sequence_number,
+            1,
+        )
         assert again.lock_token != abandon.lock_token
         receiver.complete_message(again)
 
@@ -85,8 +112,10 @@ def test_send_peek_receive_and_every_settlement(sb, name):
     with sb.get_queue_receiver(q, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as dlq:
         (dead_copy,) = receive(dlq, 1)
         assert body(dead_copy) == "dead-letter"
-        assert (dead_copy.dead_letter_reason, dead_copy.dead_letter_error_description) == \
-            ("Invalid", "cannot parse")
+        assert (dead_copy.dead_letter_reason, dead_copy.dead_letter_error_description) == (
+            "Invalid",
+            "cannot parse",
+        )
         assert dead_copy.sequence_number == dead.sequence_number
         assert dead_copy.enqueued_time_utc == dead.enqueued_time_utc
         assert dead_copy.application_properties[b"k"] == b"dead-letter"
@@ -143,6 +172,7 @@ def test_receivers_in_threads_share_the_queue(servicebus_emulator):
                 for m in batch:
                     out.append(body(m))
                     r.complete_message(m)
+
     threads = [threading.Thread(target=work, args=(out,)) for out in results]
     for t in threads:
         t.start()
@@ -153,19 +183,27 @@ def test_receivers_in_threads_share_the_queue(servicebus_emulator):
 
 
 def test_unknown_entity_is_not_found(sb):
-    with pytest.raises(MessagingEntityNotFoundError, match="no-such-queue"):
-        with sb.get_queue_sender("no-such-queue") as sender:
-            sender.send_messages(ServiceBusMessage("x"))
-    with pytest.raises(MessagingEntityNotFoundError):
-        with sb.get_subscription_receiver("no-such-topic", "sub") as receiver:
-            receiver.receive_messages(max_wait_time=1)
+    with (
+        pytest.raises(MessagingEntityNotFoundError, match="no-such-queue"),
+        sb.get_queue_sender("no-such-queue") as sender,
+    ):
+        sender.send_messages(ServiceBusMessage("x"))
+    with (
+        pytest.raises(MessagingEntityNotFoundError),
+        sb.get_subscription_receiver("no-such-topic", "sub") as receiver,
+    ):
+        receiver.receive_messages(max_wait_time=1)
 
 
 def test_session_entity_refuses_messages_without_session_and_plain_receivers(sb, name):
     q = name("errors")
-    with sb.get_queue_sender(q) as sender:
-        with pytest.raises(ServiceBusError, match="requires sessions"):
-            sender.send_messages(ServiceBusMessage("no session id"))
-    with pytest.raises(ServiceBusError, match="requires sessions"):
-        with sb.get_queue_receiver(q) as receiver:
-            receiver.receive_messages(max_wait_time=1)
+    with (
+        sb.get_queue_sender(q) as sender,
+        pytest.raises(ServiceBusError, match="requires sessions"),
+    ):
+        sender.send_messages(ServiceBusMessage("no session id"))
+    with (
+        pytest.raises(ServiceBusError, match="requires sessions"),
+        sb.get_queue_receiver(q) as receiver,
+    ):
+        receiver.receive_messages(max_wait_time=1)

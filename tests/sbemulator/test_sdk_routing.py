@@ -17,7 +17,8 @@ def _drain(sb, topic, subscription, count):
     """Everything in a subscription: asks for one more than expected, so that an extra
     message would show (the wait for it is short, the copies are there already)."""
     with sb.get_subscription_receiver(
-            topic, subscription, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE) as r:
+        topic, subscription, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE
+    ) as r:
         got = r.receive_messages(max_message_count=count + 1, max_wait_time=0.5)
         return sorted(body(m) for m in got)
 
@@ -29,12 +30,19 @@ def test_topic_fans_out_through_rules(sb, name):
         ServiceBusMessage("eu-order", subject="order", application_properties={"region": "eu"}),
         ServiceBusMessage("us-order", subject="order", application_properties={"region": "us"}),
         # amount > 100, content type application/*, region not us/ca: the SQL rule of "big"
-        ServiceBusMessage("big-eu", content_type="application/json",
-                          application_properties={"amount": 250, "region": "eu"}),
-        ServiceBusMessage("big-ca", content_type="application/json",
-                          application_properties={"amount": 250, "region": "ca"}),
-        ServiceBusMessage("small", content_type="application/json",
-                          application_properties={"amount": 5}),
+        ServiceBusMessage(
+            "big-eu",
+            content_type="application/json",
+            application_properties={"amount": 250, "region": "eu"},
+        ),
+        ServiceBusMessage(
+            "big-ca",
+            content_type="application/json",
+            application_properties={"amount": 250, "region": "ca"},
+        ),
+        ServiceBusMessage(
+            "small", content_type="application/json", application_properties={"amount": 5}
+        ),
         ServiceBusMessage("no-props"),
     ]
     with sb.get_topic_sender(topic) as sender:
@@ -83,8 +91,12 @@ def test_duplicate_detection_within_the_window(sb, name):
     with sb.get_queue_sender(q) as sender:
         sender.send_messages(ServiceBusMessage("one", message_id="m-1"))
         sender.send_messages(ServiceBusMessage("one again", message_id="m-1"))  # dropped
-        sender.send_messages([ServiceBusMessage("two", message_id="m-2"),
-                              ServiceBusMessage("two again", message_id="m-2")])
+        sender.send_messages(
+            [
+                ServiceBusMessage("two", message_id="m-2"),
+                ServiceBusMessage("two again", message_id="m-2"),
+            ]
+        )
         time.sleep(2.1)
         sender.send_messages(ServiceBusMessage("one later", message_id="m-1"))  # window over
     with sb.get_queue_receiver(q) as receiver:

@@ -23,7 +23,8 @@ def test_schedule_cancel_and_deliver_when_due(sb, name):
     due = _soon(4.5)  # opening the sender and receiver takes about 1.5 s, more when busy
     with sb.get_queue_sender(q) as sender:
         kept, cancelled = sender.schedule_messages(
-            [ServiceBusMessage("scheduled"), ServiceBusMessage("cancelled")], due)
+            [ServiceBusMessage("scheduled"), ServiceBusMessage("cancelled")], due
+        )
         sender.cancel_scheduled_messages(cancelled)
         # Setting scheduled_enqueue_time_utc on a plain send schedules too.
         sender.send_messages(ServiceBusMessage("via-send", scheduled_enqueue_time_utc=due))
@@ -33,7 +34,8 @@ def test_schedule_cancel_and_deliver_when_due(sb, name):
         assert [(body(m), m.state) for m in peeked] == [
             ("scheduled", ServiceBusMessageState.SCHEDULED),
             ("via-send", ServiceBusMessageState.SCHEDULED),
-            ("now", ServiceBusMessageState.ACTIVE)]
+            ("now", ServiceBusMessageState.ACTIVE),
+        ]
         assert peeked[0].sequence_number == kept
         assert abs(peeked[0].scheduled_enqueue_time_utc - due) < dt.timedelta(milliseconds=5)
         (now,) = receive(receiver, 1)
@@ -53,7 +55,8 @@ def test_topic_scheduled_messages_fan_out_when_due(sb, name):
     with sb.get_topic_sender(topic) as sender:
         due = _soon(1.0)
         keep, drop = sender.schedule_messages(
-            [ServiceBusMessage("t-kept"), ServiceBusMessage("t-dropped")], due)
+            [ServiceBusMessage("t-kept"), ServiceBusMessage("t-dropped")], due
+        )
         sender.cancel_scheduled_messages(drop)
     time.sleep(1.1)
     for sub in ("s1", "s2"):

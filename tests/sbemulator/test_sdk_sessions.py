@@ -23,17 +23,23 @@ pytestmark = pytest.mark.integration
 def test_exclusive_locks_next_available_and_state(sb, name):
     q = name("sessions")
     with sb.get_queue_sender(q) as sender:
-        sender.send_messages([ServiceBusMessage("a1", session_id="A"),
-                              ServiceBusMessage("b1", session_id="B"),
-                              ServiceBusMessage("a2", session_id="A")])
+        sender.send_messages(
+            [
+                ServiceBusMessage("a1", session_id="A"),
+                ServiceBusMessage("b1", session_id="B"),
+                ServiceBusMessage("a2", session_id="A"),
+            ]
+        )
     with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2) as r1:
         assert r1.session.session_id == "A"  # the session of the oldest message
         got = receive(r1, 2)
         assert [(body(m), m.session_id) for m in got] == [("a1", "A"), ("a2", "A")]
 
-        with pytest.raises(SessionCannotBeLockedError):
-            with sb.get_queue_receiver(q, session_id="A") as intruder:
-                intruder.receive_messages(max_wait_time=1)
+        with (
+            pytest.raises(SessionCannotBeLockedError),
+            sb.get_queue_receiver(q, session_id="A") as intruder,
+        ):
+            intruder.receive_messages(max_wait_time=1)
 
         with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=2) as r2:
             assert r2.session.session_id == "B"  # A is locked, B is free with a message
@@ -60,9 +66,11 @@ def test_exclusive_locks_next_available_and_state(sb, name):
 def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor, aio_loop):
     q = name("sessionwait")
     started = time.monotonic()
-    with pytest.raises(OperationTimeoutError):
-        with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r:
-            r.receive_messages(max_wait_time=1)
+    with (
+        pytest.raises(OperationTimeoutError),
+        sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r,
+    ):
+        r.receive_messages(max_wait_time=1)
     assert time.monotonic() - started >= 1.0  # the server waited for the timeout
 
     # A receiver waiting for any session gets the one whose first message arrives.
@@ -70,11 +78,11 @@ def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor,
         got: list[tuple[str, str]] = []
 
         def wait_for_session() -> None:
-            with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION,
-                                       max_wait_time=6) as r:
+            with sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=6) as r:
                 for m in receive(r, 1):
                     got.append((r.session.session_id, body(m)))
                     r.complete_message(m)
+
         waiter = threading.Thread(target=wait_for_session)
         waiter.start()
         time.sleep(1.5)
@@ -87,8 +95,9 @@ def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor,
     client = sb.target  # the aio client itself: waiting and sending run concurrently
 
     async def wait_for_session() -> tuple[str, str]:
-        async with client.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION,
-                                             max_wait_time=6) as r:
+        async with client.get_queue_receiver(
+            q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=6
+        ) as r:
             messages = await r.receive_messages(max_wait_time=3)
             await r.complete_message(messages[0])
             return r.session.session_id, body(messages[0])
@@ -101,6 +110,7 @@ def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor,
     async def both() -> tuple[str, str]:
         result, _ = await asyncio.gather(wait_for_session(), send_later())
         return result
+
     assert aio_loop.run_until_complete(both()) == ("late-session", "late")
 
 

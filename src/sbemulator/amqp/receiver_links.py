@@ -14,10 +14,11 @@ from typing import Any
 
 from proton import Condition, Delivery, Link, Sender, symbol
 
-from .entities import MessageQueue, Outcome
-from .errors import BrokerError
-from .sessions import Session
-from .wireformat import render
+from ..broker.message_queue import MessageQueue, Outcome
+from ..broker.sessions import Session
+from ..errors import BrokerError
+from .control_messages import owned
+from .message_rendering import render
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,11 @@ def remote_session_filter(link: Link) -> tuple[bool, str | None]:
         return False, None
     for key, value in filters.items():
         if str(key) == SESSION_FILTER:
-            if hasattr(value, "value"):  # a described filter value
-                value = value.value
-            if isinstance(value, bytes):
-                value = value.decode("utf-8")
-            return True, None if value is None else str(value)
+            # owned(): a described filter's value, and binary copied out of proton's buffer.
+            session_id = owned(value)
+            if isinstance(session_id, bytes):
+                session_id = session_id.decode("utf-8")
+            return True, None if session_id is None else str(session_id)
     return False, None
 
 
@@ -58,16 +59,26 @@ def _dead_letter_info(delivery: Delivery) -> tuple[str | None, str | None]:
     values = {str(k): v for k, v in info.items()}
     reason = values.get("DeadLetterReason")
     description = values.get("DeadLetterErrorDescription", condition.description)
-    return (None if reason is None else str(reason),
-            None if description is None else str(description))
+    return (
+        None if reason is None else str(reason),
+        None if description is None else str(description),
+    )
 
 
 class Consumer:
     """One receiver link on one queue, subscription or dead-letter queue."""
 
-    def __init__(self, link: Sender, queue: MessageQueue, *, peek_lock: bool, owner_key: Any,
-                 wants_session: bool = False, session_id: str | None = None,
-                 deadline: float = 0.0) -> None:
+    def __init__(
+        self,
+        link: Sender,
+        queue: MessageQueue,
+        *,
+        peek_lock: bool,
+        owner_key: Any,
+        wants_session: bool = False,
+        session_id: str | None = None,
+        deadline: float = 0.0,
+    ) -> None:
         self.link = link
         self.queue = queue
         self.peek_lock = peek_lock
@@ -128,9 +139,9 @@ class Consumer:
     # -- delivering ----------------------------------------------------------------
     @property
     def can_send(self) -> bool:
-        return (self.opened and not self.link_closed and not self.released
-                and self.link.credit > 0) and (
-            not self.wants_session or self.session is not None)
+        return (
+            self.opened and not self.link_closed and not self.released and self.link.credit > 0
+        ) and (not self.wants_session or self.session is not None)
 
     def send_one(self, now: float) -> bool:
         """Deliver one message if there is credit and a message; True if one went out."""
@@ -179,8 +190,13 @@ class Consumer:
         elif state == Delivery.MODIFIED:
             remote = delivery.remote
             # The SDK's abandon is modified(failed); defer adds undeliverable-here.
-            outcome = (Outcome.DEFER if remote.undeliverable
-                       else Outcome.ABANDON if remote.failed else Outcome.RELEASE)
+            outcome = (
+                Outcome.DEFER
+                if remote.undeliverable
+                else Outcome.ABANDON
+                if remote.failed
+                else Outcome.RELEASE
+            )
         else:
             return
         token = getattr(delivery, "sb_token", None)
@@ -191,8 +207,9 @@ class Consumer:
         if outcome is Outcome.DEAD_LETTER:
             reason, description = _dead_letter_info(delivery)
         try:
-            self.queue.settle(token, outcome, now, owner=self, reason=reason,
-                              description=description)
+            self.queue.settle(
+                token, outcome, now, owner=self, reason=reason, description=description
+            )
         except BrokerError as exc:
             log.debug("settlement %s of %s refused: %s", outcome.value, token, exc.description)
             delivery.local.condition = Condition(exc.condition, exc.description)

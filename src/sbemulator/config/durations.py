@@ -17,11 +17,19 @@ _ISO = re.compile(
     re.IGNORECASE,
 )
 _TIMESPAN = re.compile(
-    r"^(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<mi>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)$")
+    r"^(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<mi>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)$"
+)
 
 # Years and months as .NET's XmlConvert.ToTimeSpan counts them.
-_ISO_UNITS = {"y": 365 * 86400.0, "mo": 30 * 86400.0, "w": 7 * 86400.0, "d": 86400.0,
-              "h": 3600.0, "mi": 60.0, "s": 1.0}
+_ISO_UNITS = {
+    "y": 365 * 86400.0,
+    "mo": 30 * 86400.0,
+    "w": 7 * 86400.0,
+    "d": 86400.0,
+    "h": 3600.0,
+    "mi": 60.0,
+    "s": 1.0,
+}
 
 
 def parse_duration(text: str) -> float:
@@ -37,10 +45,16 @@ def parse_duration(text: str) -> float:
     m = _TIMESPAN.match(value)
     if m:
         parts = m.groupdict()
-        return (int(parts["d"] or 0) * 86400.0 + int(parts["h"]) * 3600.0
-                + int(parts["mi"]) * 60.0 + float(parts["s"]))
-    raise ValueError(f"not a duration: {text!r} (expected ISO-8601 like 'PT1M' or 'P14D', "
-                     "or a TimeSpan like '00:01:00')")
+        return (
+            int(parts["d"] or 0) * 86400.0
+            + int(parts["h"]) * 3600.0
+            + int(parts["mi"]) * 60.0
+            + float(parts["s"])
+        )
+    raise ValueError(
+        f"not a duration: {text!r} (expected ISO-8601 like 'PT1M' or 'P14D', "
+        "or a TimeSpan like '00:01:00')"
+    )
 
 
 def format_duration(seconds: float | None) -> str:

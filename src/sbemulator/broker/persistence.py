@@ -123,27 +123,49 @@ class SqliteJournal:
     def inserted(self, path: str, msg: StoredMessage) -> None:
         self._begin().execute(
             "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (path, msg.seq, msg.envelope.raw, msg.enqueued_at, msg.expires_at, int(msg.state),
-             msg.scheduled_at, msg.delivery_count, msg.dead_letter_reason,
-             msg.dead_letter_description, msg.dead_letter_source))
+            (
+                path,
+                msg.seq,
+                msg.envelope.raw,
+                msg.enqueued_at,
+                msg.expires_at,
+                int(msg.state),
+                msg.scheduled_at,
+                msg.delivery_count,
+                msg.dead_letter_reason,
+                msg.dead_letter_description,
+                msg.dead_letter_source,
+            ),
+        )
 
     def updated(self, path: str, msg: StoredMessage) -> None:
         self._begin().execute(
             "UPDATE messages SET enqueued_at=?, expires_at=?, state=?, scheduled_at=?, "
             "delivery_count=? WHERE path=? AND seq=?",
-            (msg.enqueued_at, msg.expires_at, int(msg.state), msg.scheduled_at,
-             msg.delivery_count, path, msg.seq))
+            (
+                msg.enqueued_at,
+                msg.expires_at,
+                int(msg.state),
+                msg.scheduled_at,
+                msg.delivery_count,
+                path,
+                msg.seq,
+            ),
+        )
 
     def removed(self, path: str, seq: int) -> None:
         self._begin().execute("DELETE FROM messages WHERE path=? AND seq=?", (path, seq))
 
     def session_state(self, path: str, session_id: str, state: bytes | None) -> None:
         if state is None:
-            self._begin().execute("DELETE FROM session_state WHERE path=? AND session_id=?",
-                                  (path, session_id))
+            self._begin().execute(
+                "DELETE FROM session_state WHERE path=? AND session_id=?", (path, session_id)
+            )
         else:
-            self._begin().execute("INSERT OR REPLACE INTO session_state VALUES (?,?,?)",
-                                  (path, session_id, bytes(state)))
+            self._begin().execute(
+                "INSERT OR REPLACE INTO session_state VALUES (?,?,?)",
+                (path, session_id, bytes(state)),
+            )
 
     def sequence(self, path: str, next_seq: int) -> None:
         # Counters change on every send; only the last value per commit is written.
@@ -154,8 +176,9 @@ class SqliteJournal:
         if not self._in_tx:
             return
         if self._pending_sequences:
-            self._db.executemany("INSERT OR REPLACE INTO sequences VALUES (?,?)",
-                                 self._pending_sequences.items())
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sequences VALUES (?,?)", self._pending_sequences.items()
+            )
             self._pending_sequences.clear()
         self._db.execute("COMMIT")
         self._in_tx = False
@@ -163,11 +186,24 @@ class SqliteJournal:
     def load(self) -> Snapshot:
         snap = Snapshot()
         for row in self._db.execute("SELECT * FROM messages ORDER BY path, seq"):
-            snap.messages.append(StoredRow(row[0], row[1], bytes(row[2]), row[3], row[4],
-                                           MessageState(row[5]), row[6], row[7], row[8],
-                                           row[9], row[10]))
-        snap.session_states = [(p, s, bytes(v)) for p, s, v in
-                               self._db.execute("SELECT * FROM session_state")]
+            snap.messages.append(
+                StoredRow(
+                    row[0],
+                    row[1],
+                    bytes(row[2]),
+                    row[3],
+                    row[4],
+                    MessageState(row[5]),
+                    row[6],
+                    row[7],
+                    row[8],
+                    row[9],
+                    row[10],
+                )
+            )
+        snap.session_states = [
+            (p, s, bytes(v)) for p, s, v in self._db.execute("SELECT * FROM session_state")
+        ]
         snap.sequences = dict(self._db.execute("SELECT * FROM sequences"))
         return snap
 
@@ -177,9 +213,18 @@ class SqliteJournal:
 
 
 def restore_message(row: StoredRow, envelope: Envelope) -> StoredMessage:
-    return StoredMessage(row.seq, envelope, row.enqueued_at, row.expires_at, row.state,
-                         row.scheduled_at, row.delivery_count, row.dead_letter_reason,
-                         row.dead_letter_description, row.dead_letter_source)
+    return StoredMessage(
+        row.seq,
+        envelope,
+        row.enqueued_at,
+        row.expires_at,
+        row.state,
+        row.scheduled_at,
+        row.delivery_count,
+        row.dead_letter_reason,
+        row.dead_letter_description,
+        row.dead_letter_source,
+    )
 
 
 def rows_by_path(snapshot: Snapshot) -> Iterator[tuple[str, list[StoredRow]]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ConfigError
 from .durations import INFINITE_SECONDS, parse_duration
-from .errors import ConfigError
 
 
 class JsonObject:
@@ -13,8 +13,9 @@ class JsonObject:
 
     def __init__(self, data: Any, source: str, where: str, warnings: list[str]) -> None:
         if not isinstance(data, dict):
-            raise ConfigError(f"{source}: {where} must be a JSON object, found "
-                              f"{type(data).__name__}")
+            raise ConfigError(
+                f"{source}: {where} must be a JSON object, found {type(data).__name__}"
+            )
         self.source, self.where, self.warnings = source, where, warnings
         self._data = {str(k).lower(): v for k, v in data.items()}
         self._keys = {str(k).lower(): str(k) for k in data}
@@ -26,8 +27,10 @@ class JsonObject:
         allowed = {k.lower() for k in keys}
         for low, original in self._keys.items():
             if low not in allowed:
-                self.warnings.append(f"{self.source}: {self.where}: unknown key {original!r} "
-                                     f"ignored (expected one of: {', '.join(keys)})")
+                self.warnings.append(
+                    f"{self.source}: {self.where}: unknown key {original!r} "
+                    f"ignored (expected one of: {', '.join(keys)})"
+                )
 
     def raw(self, key: str, required: bool = False) -> Any:
         value = self._data.get(key.lower())
@@ -37,8 +40,12 @@ class JsonObject:
 
     def obj(self, key: str, required: bool = False) -> JsonObject:
         value = self.raw(key, required)
-        return JsonObject({} if value is None else value, self.source, f"{self.where}.{key}"
-                    if self.where != "top level" else key, self.warnings)
+        return JsonObject(
+            {} if value is None else value,
+            self.source,
+            f"{self.where}.{key}" if self.where != "top level" else key,
+            self.warnings,
+        )
 
     def array(self, key: str, required: bool = False) -> list[Any]:
         value = self.raw(key, required)

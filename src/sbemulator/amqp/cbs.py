@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from .control import Request, encode_response, status_properties
+from .control_messages import Request, encode_response, status_properties
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,9 @@ def handle_cbs(request: Request) -> bytes:
     operation = request.prop("operation")
     if operation != "put-token":
         log.warning("unsupported $cbs operation %r", operation)
-        return encode_response(request.message_id, status_properties(
-            400, f"unsupported $cbs operation {operation!r}", hyphenated=True))
+        return encode_response(
+            request.message_id,
+            status_properties(400, f"unsupported $cbs operation {operation!r}", hyphenated=True),
+        )
     log.debug("put-token for %s", request.prop("name"))
     return encode_response(request.message_id, status_properties(200, "OK", hyphenated=True))

@@ -15,11 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _SYSTEM = {
-    "messageid": "message_id", "correlationid": "correlation_id", "to": "to",
-    "replyto": "reply_to", "label": "subject", "subject": "subject",
-    "contenttype": "content_type", "sessionid": "session_id",
-    "replytosessionid": "reply_to_session_id", "partitionkey": "partition_key",
-    "timetolive": "time_to_live", "scheduledenqueuetimeutc": "scheduled_enqueue_time",
+    "messageid": "message_id",
+    "correlationid": "correlation_id",
+    "to": "to",
+    "replyto": "reply_to",
+    "label": "subject",
+    "subject": "subject",
+    "contenttype": "content_type",
+    "sessionid": "session_id",
+    "replytosessionid": "reply_to_session_id",
+    "partitionkey": "partition_key",
+    "timetolive": "time_to_live",
+    "scheduledenqueuetimeutc": "scheduled_enqueue_time",
 }
 
 
@@ -105,5 +112,4 @@ class StoredMessage:
 
     def copy_for(self, seq: int, enqueued_at: float) -> StoredMessage:
         """A fresh copy for another entity (forwarding): new sequence number, no lock."""
-        return StoredMessage(seq, self.envelope, enqueued_at, self.expires_at,
-                             delivery_count=0)
+        return StoredMessage(seq, self.envelope, enqueued_at, self.expires_at, delivery_count=0)

@@ -9,7 +9,7 @@ from typing import Any
 from proton import Link
 
 from .addresses import entity_path
-from .consumers import Consumer
+from .receiver_links import Consumer
 
 
 class ReplyLink:

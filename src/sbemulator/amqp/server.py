@@ -18,14 +18,14 @@ from typing import TypeVar, cast
 from proton import Condition, Connection, Endpoint, Event, Handler, Link, Sender, symbol
 from proton.reactor import Container
 
+from ..broker.message_queue import MessageQueue
+from ..broker.namespace import Broker
+from ..errors import BrokerError, NotAllowed, OperationTimeout, SessionLockLost
 from .addresses import CBS, ENTITY, MANAGEMENT, parse_address
-from .broker import Broker
 from .connection_state import ConnectionState
-from .consumers import Consumer, remote_session_filter
-from .entities import MessageQueue
-from .errors import BrokerError, EntityNotFound, NotAllowed, OperationTimeout, SessionLockLost
-from .inbound import Inbound
+from .incoming_transfers import Inbound
 from .management import ManagementNode
+from .receiver_links import Consumer, remote_session_filter
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ PRODUCER_CREDIT = 1000
 TICK_SECONDS = 0.05
 _TIMEOUT = symbol("com.microsoft:timeout")
 
-F = TypeVar("F", bound=Callable[..., None])
 T = TypeVar("T")
+EventMethod = Callable[["AmqpServer", Event], None]
 
 
 def _need(value: T | None) -> T:
@@ -46,14 +46,15 @@ def _need(value: T | None) -> T:
     return value
 
 
-def _guarded(method: F) -> F:
+def _guarded(method: EventMethod) -> EventMethod:
     """Contain a failure to the event that caused it, and always finish the event's work
     (journal commit, waking receivers)."""
+
     @functools.wraps(method)
     def wrapper(self: AmqpServer, event: Event) -> None:
         try:
             method(self, event)
-        except Exception:  # noqa: BLE001 - a bug must not take the emulator down
+        except Exception:  # a bug must not take the emulator down: logged, the link closed
             log.exception("error handling %s", event.type)
             link = event.link
             if link is not None and link.state & Endpoint.LOCAL_ACTIVE:
@@ -61,14 +62,20 @@ def _guarded(method: F) -> F:
                 link.close()
         finally:
             self._after()
-    return wrapper  # type: ignore[return-value]
+
+    return wrapper
 
 
 class AmqpServer(Handler):
     """Serves one broker. Use `listen()` then `Container.run()`."""
 
-    def __init__(self, broker: Broker, *, clock: Callable[[], float] = time.time,
-                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
         super().__init__()
         self.broker = broker
         self.clock = clock
@@ -97,8 +104,11 @@ class AmqpServer(Handler):
         for queue, waiters in list(self._waiters.items()):
             for consumer in [w for w in waiters if w.deadline <= now]:
                 self._drop(consumer)
-                consumer.fail(OperationTimeout(
-                    f"No session of {queue.name} became available before the timeout."))
+                consumer.fail(
+                    OperationTimeout(
+                        f"No session of {queue.name} became available before the timeout."
+                    )
+                )
         self._after()
         if self.stop_requested and self.container is not None:
             self.container.stop()
@@ -218,16 +228,30 @@ class AmqpServer(Handler):
             return
         wants_session, session_id = remote_session_filter(link)
         if queue.requires_session and not wants_session:
-            self._reject(link, NotAllowed(f"{queue.name} requires sessions: use a session "
-                                          "receiver (session_id=...)."))
+            self._reject(
+                link,
+                NotAllowed(
+                    f"{queue.name} requires sessions: use a session receiver (session_id=...)."
+                ),
+            )
             return
         if wants_session and not queue.requires_session:
-            self._reject(link, NotAllowed(f"{queue.name} does not require sessions: use a "
-                                          "receiver without session_id."))
+            self._reject(
+                link,
+                NotAllowed(
+                    f"{queue.name} does not require sessions: use a receiver without session_id."
+                ),
+            )
             return
         peek_lock = link.remote_snd_settle_mode != Link.SND_SETTLED
-        consumer = Consumer(cast(Sender, link), queue, peek_lock=peek_lock, owner_key=state,
-                            wants_session=wants_session, session_id=session_id)
+        consumer = Consumer(
+            cast(Sender, link),
+            queue,
+            peek_lock=peek_lock,
+            owner_key=state,
+            wants_session=wants_session,
+            session_id=session_id,
+        )
         link.sb_consumer = consumer
         state.consumers[consumer.name] = consumer
         now = self.clock()
@@ -324,8 +348,9 @@ class AmqpServer(Handler):
                 if isinstance(owner, Consumer) and not owner.released:
                     owner.session = None
                     self._drop(owner)
-                    owner.fail(SessionLockLost("The session lock expired; accept the session "
-                                               "again."))
+                    owner.fail(
+                        SessionLockLost("The session lock expired; accept the session again.")
+                    )
             ready = broker.take_ready() | self._to_pump
             self._to_pump = set()
             if not ready and not lost:
@@ -370,10 +395,7 @@ class _Ticker(Handler):
     def on_timer_task(self, event: Event) -> None:
         try:
             self.server.tick()
-        except Exception:  # noqa: BLE001
+        except Exception:  # the timer must keep ticking: logged, scheduled again
             log.exception("timer failed")
         if self.server.container is not None and not self.server.stop_requested:
             self.server.container.schedule(TICK_SECONDS, self)
-
-
-__all__ = ["AmqpServer", "DEFAULT_MAX_MESSAGE_SIZE", "EntityNotFound"]

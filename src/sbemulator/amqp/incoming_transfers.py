@@ -10,20 +10,25 @@ from typing import Any
 
 from proton import Condition, Delivery, Link, symbol
 
+from ..broker.namespace import Broker
+from ..errors import BrokerError, MessageTooLarge
 from .addresses import CBS, ENTITY
-from .amqpcodec import CodecError
-from .broker import Broker
 from .cbs import handle_cbs
+from .codec import CodecError
 from .connection_state import ConnectionState
-from .control import decode_request
-from .errors import BrokerError, MessageTooLarge
+from .control_messages import decode_request
 from .management import ManagementNode
-from .wireformat import parse_envelope, split_batch
+from .message_parsing import parse_envelope, split_batch
 
 
 class Inbound:
-    def __init__(self, broker: Broker, management: ManagementNode, clock: Callable[[], float],
-                 max_message_size: int) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        management: ManagementNode,
+        clock: Callable[[], float],
+        max_message_size: int,
+    ) -> None:
         self.broker = broker
         self.management = management
         self.clock = clock
@@ -50,8 +55,10 @@ class Inbound:
     def _on_send(self, path: str, data: bytes, delivery: Delivery) -> None:
         try:
             if len(data) > self.max_message_size:
-                raise MessageTooLarge(f"The message ({len(data)} bytes) exceeds the maximum "
-                                      f"message size of {self.max_message_size} bytes.")
+                raise MessageTooLarge(
+                    f"The message ({len(data)} bytes) exceeds the maximum "
+                    f"message size of {self.max_message_size} bytes."
+                )
             parts = split_batch(data) or [data]
             self.broker.send(path, [parse_envelope(p) for p in parts], self.clock())
         except CodecError as exc:
@@ -70,8 +77,15 @@ class Inbound:
         delivery.local.condition = Condition(condition, description, info)
         delivery.update(Delivery.REJECTED)
 
-    def _on_request(self, link: Link, kind: str, path: str, data: bytes, delivery: Delivery,
-                    state: ConnectionState) -> None:
+    def _on_request(
+        self,
+        link: Link,
+        kind: str,
+        path: str,
+        data: bytes,
+        delivery: Delivery,
+        state: ConnectionState,
+    ) -> None:
         try:
             request = decode_request(data)
         except CodecError as exc:
@@ -89,4 +103,3 @@ class Inbound:
         state.reply_link(link.session, request.reply_to or node).send(reply)
         delivery.update(Delivery.ACCEPTED)
         delivery.settle()
-

@@ -3,7 +3,7 @@
 A subscription receives a copy of a message when any of its rules matches: TrueFilter
 (the `$Default` rule of a subscription declared without rules), FalseFilter, a
 CorrelationFilter (every listed property equal, strings compared exactly), or a SqlFilter
-(see `sqlfilter`).
+(see `config.sql_filter`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import sqlfilter
-from .config import RuleConfig
+from ..config import sql_filter
+from ..config.model import RuleConfig
 from .message import MessageProperties
 
 Predicate = Callable[[MessageProperties], bool]
@@ -41,6 +41,7 @@ def _correlation(rule: RuleConfig) -> Predicate:
             if key not in props.user or not _same(props.user[key], value):
                 return False
         return True
+
     return matches
 
 
@@ -53,7 +54,7 @@ def rule_predicate(rule: RuleConfig) -> Predicate:
     if rule.kind == "correlation":
         return _correlation(rule)
     assert rule.sql is not None
-    return sqlfilter.compile_filter(rule.sql)
+    return sql_filter.compile_filter(rule.sql)
 
 
 def subscription_predicate(rules: Sequence[RuleConfig]) -> Predicate:

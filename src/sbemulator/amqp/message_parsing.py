@@ -1,15 +1,16 @@
-"""Messages in and out: locate the sections of what a sender sent, decode the properties
-the broker needs, split batches, and render a stored message for delivery."""
+"""Messages as senders send them: locate the sections, decode the properties the broker
+needs, and split batch envelopes. What is kept is the sender's bytes plus a `Layout` of
+them, from which `message_rendering` writes a delivery without decoding again."""
 
 from __future__ import annotations
 
 import struct
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .amqpcodec import (
+from ..broker.message import Envelope, MessageProperties
+from .codec import (
     APPLICATION_PROPERTIES,
     BODY_SECTIONS,
     DATA,
@@ -22,17 +23,9 @@ from .amqpcodec import (
     CodecError,
     Described,
     Symbol,
-    Timestamp,
-    compound,
     decode,
-    encode,
-    section,
     skip,
-    uint,
 )
-from .message import Envelope, MessageProperties, MessageState, StoredMessage
-
-_UINT_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +161,8 @@ def parse_envelope(raw: bytes) -> Envelope:
     body_start = len(raw)
     for s in sections(raw):
         if s.code == HEADER:
-            header, _ = decode(raw, s.value)
-            header = list(header) + [None] * 5
+            value, _ = decode(raw, s.value)
+            header = (value if isinstance(value, list) else []) + [None] * 5
             durable, priority, ttl_ms = bool(header[0]), header[1], header[2]
         elif s.code == MESSAGE_ANNOTATIONS:
             ann_parts, scheduled, partition_key = _annotations(raw, s)
@@ -184,16 +177,30 @@ def parse_envelope(raw: bytes) -> Envelope:
             body_start = min(body_start, s.start)
     fields += [None] * (13 - len(fields))
     properties = MessageProperties(
-        message_id=_text(fields[0]), to=_text(fields[2]), subject=_text(fields[3]),
-        reply_to=_text(fields[4]), correlation_id=_text(fields[5]),
-        content_type=_text(fields[6]), session_id=_text(fields[10]),
-        reply_to_session_id=_text(fields[12]), partition_key=partition_key,
+        message_id=_text(fields[0]),
+        to=_text(fields[2]),
+        subject=_text(fields[3]),
+        reply_to=_text(fields[4]),
+        correlation_id=_text(fields[5]),
+        content_type=_text(fields[6]),
+        session_id=_text(fields[10]),
+        reply_to_session_id=_text(fields[12]),
+        partition_key=partition_key,
         time_to_live=ttl_ms / 1000.0 if isinstance(ttl_ms, int) else None,
-        scheduled_enqueue_time=scheduled, user=user,
+        scheduled_enqueue_time=scheduled,
+        user=user,
     )
-    layout = Layout(durable, priority if isinstance(priority, int) else None,
-                    b"".join(ann_parts), 2 * len(ann_parts), props_span, app_span,
-                    b"".join(app_parts), 2 * len(app_parts), body_start)
+    layout = Layout(
+        durable,
+        priority if isinstance(priority, int) else None,
+        b"".join(ann_parts),
+        2 * len(ann_parts),
+        props_span,
+        app_span,
+        b"".join(app_parts),
+        2 * len(app_parts),
+        body_start,
+    )
     return Envelope(properties, raw, layout)
 
 
@@ -229,70 +236,3 @@ def _application_properties(raw: bytes, s: Section) -> tuple[dict[str, Any], lis
         if name not in DEAD_LETTER_PROPERTIES:
             kept.append(raw[start:end])
     return user, kept
-
-
-def _annotation(name: str) -> bytes:
-    return encode(Symbol(name))
-
-
-_SEQ = _annotation("x-opt-sequence-number")
-_ENQUEUED = _annotation("x-opt-enqueued-time")
-_LOCKED_UNTIL = _annotation("x-opt-locked-until")
-_STATE = _annotation("x-opt-message-state")
-_DL_SOURCE = _annotation("x-opt-deadletter-source")
-_LONG = struct.Struct(">q")
-
-
-def render(msg: StoredMessage, locked_until: float | None = None,
-           state: MessageState | None = None) -> bytes:
-    """The message as delivered: fresh header and broker annotations, the rest as sent."""
-    env = msg.envelope
-    layout: Layout = env.wire
-    raw = memoryview(env.raw)
-    ttl = None
-    if msg.expires_at is not None:
-        ttl = max(0, round((msg.expires_at - msg.enqueued_at) * 1000))
-    header = (encode(layout.durable)
-              + (b"\x40" if layout.priority is None else b"\x50" + bytes((layout.priority & 0xFF,)))
-              + (uint(ttl) if ttl is not None and ttl <= _UINT_MAX else b"\x40")
-              + b"\x42" + uint(msg.delivery_count))
-    ann = [_SEQ, b"\x81", _LONG.pack(msg.seq),
-           _ENQUEUED, b"\x83", _LONG.pack(round(msg.enqueued_at * 1000))]
-    count = 4
-    if locked_until is not None:
-        ann += [_LOCKED_UNTIL, b"\x83", _LONG.pack(round(locked_until * 1000))]
-        count += 2
-    effective_state = msg.state if state is None else state
-    if effective_state != MessageState.ACTIVE:
-        ann += [_STATE, b"\x71", struct.pack(">i", int(effective_state))]
-        count += 2
-    if msg.dead_letter_source is not None:
-        ann += [_DL_SOURCE, encode(msg.dead_letter_source)]
-        count += 2
-    ann.append(layout.annotation_pairs)
-    parts: list[bytes | memoryview] = [
-        section(HEADER, compound(0xC0, header, 5)),
-        section(MESSAGE_ANNOTATIONS,
-                compound(0xC1, b"".join(ann), count + layout.annotation_count)),
-    ]
-    if layout.properties[1]:
-        parts.append(raw[layout.properties[0]:layout.properties[1]])
-    if msg.dead_letter_reason is not None or msg.dead_letter_description is not None:
-        extra = {"DeadLetterReason": msg.dead_letter_reason or "",
-                 "DeadLetterErrorDescription": msg.dead_letter_description or ""}
-        body = layout.application_pairs + b"".join(encode(k) + encode(v) for k, v in extra.items())
-        parts.append(section(APPLICATION_PROPERTIES,
-                             compound(0xC1, body, layout.application_count + 4)))
-    elif layout.application[1]:
-        parts.append(raw[layout.application[0]:layout.application[1]])
-    parts.append(raw[layout.body_start:])
-    return b"".join(parts)
-
-
-def lock_token_tag(token: uuid.UUID) -> bytes:
-    """The delivery tag for a lock token: the SDK reads it back as UUID(bytes_le=tag)."""
-    return token.bytes_le
-
-
-__all__ = ["Layout", "Section", "lock_token_tag", "parse_envelope", "render", "sections",
-           "split_batch", "Timestamp"]

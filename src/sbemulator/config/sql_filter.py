@@ -40,15 +40,28 @@ class FilterSubject(Protocol):
 
 
 # sys.<name> (lower-cased) the emulator can evaluate; any other is an error, as in Azure.
-SYSTEM_PROPERTIES = frozenset({
-    "messageid", "correlationid", "to", "replyto", "label", "subject", "contenttype",
-    "sessionid", "replytosessionid", "partitionkey", "timetolive", "scheduledenqueuetimeutc",
-})
+SYSTEM_PROPERTIES = frozenset(
+    {
+        "messageid",
+        "correlationid",
+        "to",
+        "replyto",
+        "label",
+        "subject",
+        "contenttype",
+        "sessionid",
+        "replytosessionid",
+        "partitionkey",
+        "timetolive",
+        "scheduledenqueuetimeutc",
+    }
+)
 
 Value = Any
 Expr = Callable[[FilterSubject], Value]
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
@@ -56,10 +69,13 @@ _TOKEN = re.compile(r"""
   | (?P<quoted>"(?:[^"]|"")*")
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op><>|!=|<=|>=|[=<>(),+\-*/%.])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
-_KEYWORDS = frozenset({"and", "or", "not", "in", "like", "escape", "is", "null", "exists",
-                       "true", "false"})
+_KEYWORDS = frozenset(
+    {"and", "or", "not", "in", "like", "escape", "is", "null", "exists", "true", "false"}
+)
 
 
 @dataclass(frozen=True)
@@ -135,7 +151,9 @@ class _Parser:
 
     def fail(self, what: str) -> SqlFilterError:
         tok = self.peek()
-        found = "end of expression" if tok.kind == "end" else repr(self.text[tok.pos:tok.pos + 12])
+        found = (
+            "end of expression" if tok.kind == "end" else repr(self.text[tok.pos : tok.pos + 12])
+        )
         return SqlFilterError(f"expected {what} at position {tok.pos + 1}, found {found}")
 
     def expect(self, kind: str, value: Any, what: str) -> None:
@@ -207,6 +225,7 @@ class _Parser:
                     return True
                 unknown = unknown or eq is None
             return None if unknown else False
+
         return in_list
 
     def parse_like(self, left: Expr) -> Expr:
@@ -226,6 +245,7 @@ class _Parser:
         def like(m: FilterSubject) -> bool | None:
             value = left(m)
             return None if not isinstance(value, str) else regex.fullmatch(value) is not None
+
         return like
 
     # -- expressions ---------------------------------------------------------------
@@ -284,12 +304,13 @@ class _Parser:
         if scope == "sys":
             low = name.lower()
             if low not in SYSTEM_PROPERTIES:
-                raise SqlFilterError(f"unknown system property sys.{name} at position "
-                                     f"{tok.pos + 1} (supported: "
-                                     f"{', '.join(sorted(SYSTEM_PROPERTIES))})")
+                raise SqlFilterError(
+                    f"unknown system property sys.{name} at position "
+                    f"{tok.pos + 1} (supported: "
+                    f"{', '.join(sorted(SYSTEM_PROPERTIES))})"
+                )
             return _Property(lambda m: m.system_property(low))
-        return _Property(lambda m: m.user_properties.get(name),
-                         lambda m: name in m.user_properties)
+        return _Property(lambda m: m.user_properties.get(name), lambda m: name in m.user_properties)
 
 
 @dataclass(frozen=True)
@@ -320,11 +341,19 @@ def _equal(a: Any, b: Any) -> bool | None:
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operator.lt,
-    ">": operator.gt, "<=": operator.le, ">=": operator.ge,
+    "=": operator.eq,
+    "<>": operator.ne,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
 }
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
     "%": operator.mod,
 }
 
@@ -337,6 +366,7 @@ def _compare(op: Callable[[Any, Any], bool], left: Expr, right: Expr) -> Expr:
         if isinstance(a, bool) and op not in (operator.eq, operator.ne):
             return None  # booleans only support = and <>
         return bool(op(a, b))
+
     return compare
 
 
@@ -351,6 +381,7 @@ def _arith(op: Callable[[Any, Any], Any], left: Expr, right: Expr) -> Expr:
             return op(a, b)
         except ZeroDivisionError:
             return None
+
     return arith
 
 
@@ -363,6 +394,7 @@ def _and(left: Expr, right: Expr) -> Expr:
         if b is False:
             return False
         return True if a is True and b is True else None
+
     return both
 
 
@@ -375,6 +407,7 @@ def _or(left: Expr, right: Expr) -> Expr:
         if b is True:
             return True
         return False if a is False and b is False else None
+
     return either
 
 

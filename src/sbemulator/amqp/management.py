@@ -12,19 +12,24 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .amqpcodec import Array, Timestamp
-from .broker import Broker
-from .control import Request, encode_response, status_properties
-from .entities import MessageQueue, Outcome
-from .errors import ArgumentError, BrokerError, NotImplementedOperation
-from .message import MessageState
-from .wireformat import parse_envelope, render
+from proton import Data, timestamp
+
+from ..broker.message import MessageState
+from ..broker.message_queue import MessageQueue, Outcome
+from ..broker.namespace import Broker
+from ..errors import ArgumentError, BrokerError, NotImplementedOperation
+from .control_messages import Request, amqp_array, encode_response, status_properties
+from .message_parsing import parse_envelope
+from .message_rendering import render
 
 log = logging.getLogger(__name__)
 
 _DISPOSITIONS = {
-    "completed": Outcome.COMPLETE, "abandoned": Outcome.ABANDON, "defered": Outcome.DEFER,
-    "deferred": Outcome.DEFER, "suspended": Outcome.DEAD_LETTER,
+    "completed": Outcome.COMPLETE,
+    "abandoned": Outcome.ABANDON,
+    "defered": Outcome.DEFER,
+    "deferred": Outcome.DEFER,
+    "suspended": Outcome.DEAD_LETTER,
 }
 # receiver-settle-mode in receive-by-sequence-number: 0 = receive-and-delete.
 _RECEIVE_AND_DELETE = 0
@@ -32,8 +37,8 @@ _RECEIVE_AND_DELETE = 0
 Handler = Callable[[str, dict[str, Any], object | None, float], tuple[int, Any]]
 
 
-def _ms(seconds: float) -> Timestamp:
-    return Timestamp(round(seconds * 1000))
+def _ms(seconds: float) -> timestamp:
+    return timestamp(round(seconds * 1000))
 
 
 def _items(value: Any) -> list[Any]:
@@ -91,8 +96,9 @@ class ManagementNode:
         body = request.body if isinstance(request.body, dict) else {}
         try:
             if handler is None:
-                raise NotImplementedOperation(f"The management operation {operation!r} is not "
-                                              "supported by the emulator.")
+                raise NotImplementedOperation(
+                    f"The management operation {operation!r} is not supported by the emulator."
+                )
             status, response = handler(path, {str(k): v for k, v in body.items()}, owner, now)
             description = "OK" if status == 200 else "No Content"
             props = status_properties(status, description)
@@ -105,14 +111,16 @@ class ManagementNode:
     def _queue(self, path: str) -> MessageQueue:
         return self.broker.receiver_queue(path)
 
-    def _renew_lock(self, path: str, body: dict[str, Any], owner: object | None,
-                    now: float) -> tuple[int, Any]:
+    def _renew_lock(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         queue = self._queue(path)
         expirations = [_ms(queue.renew_lock(token, now)) for token in _tokens(body)]
-        return 200, {"expirations": Array(0x83, tuple(expirations))}
+        return 200, {"expirations": amqp_array(Data.TIMESTAMP, expirations)}
 
-    def _peek(self, path: str, body: dict[str, Any], owner: object | None,
-              now: float) -> tuple[int, Any]:
+    def _peek(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         queue = self._queue(path)
         start = int(body.get("from-sequence-number") or 0)
         count = int(body.get("message-count") or 1)
@@ -121,8 +129,9 @@ class ManagementNode:
             return 204, None
         return 200, {"messages": [{"message": render(m)} for m in found]}
 
-    def _schedule(self, path: str, body: dict[str, Any], owner: object | None,
-                  now: float) -> tuple[int, Any]:
+    def _schedule(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         envelopes = []
         for item in _items(body.get("messages")):
             raw = item.get("message") if isinstance(item, dict) else None
@@ -130,41 +139,54 @@ class ManagementNode:
                 raise ArgumentError("each scheduled message needs a binary 'message'")
             envelopes.append(parse_envelope(raw))
         seqs = self.broker.send(path, envelopes, now)
-        return 200, {"sequence-numbers": Array(0x81, tuple(s or 0 for s in seqs))}
+        return 200, {"sequence-numbers": amqp_array(Data.LONG, (s or 0 for s in seqs))}
 
-    def _cancel(self, path: str, body: dict[str, Any], owner: object | None,
-                now: float) -> tuple[int, Any]:
+    def _cancel(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         self.broker.cancel_scheduled(path, _ints(body, "sequence-numbers"))
         return 200, {}
 
-    def _update_disposition(self, path: str, body: dict[str, Any], owner: object | None,
-                            now: float) -> tuple[int, Any]:
+    def _update_disposition(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         status = _text(body.get("disposition-status")) or ""
         outcome = _DISPOSITIONS.get(status.lower())
         if outcome is None:
             raise ArgumentError(f"unknown disposition-status {status!r}")
         queue = self._queue(path)
         for token in _tokens(body):
-            queue.settle(token, outcome, now, owner=owner,
-                         reason=_text(body.get("deadletter-reason")),
-                         description=_text(body.get("deadletter-description")))
+            queue.settle(
+                token,
+                outcome,
+                now,
+                owner=owner,
+                reason=_text(body.get("deadletter-reason")),
+                description=_text(body.get("deadletter-description")),
+            )
         return 200, {}
 
-    def _receive_by_sequence(self, path: str, body: dict[str, Any], owner: object | None,
-                             now: float) -> tuple[int, Any]:
+    def _receive_by_sequence(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         queue = self._queue(path)
         session_id = _text(body.get("session-id"))
         session = queue.held_session(session_id, owner, now) if session_id else None
         peek_lock = body.get("receiver-settle-mode") != _RECEIVE_AND_DELETE
-        found = queue.receive_deferred(_ints(body, "sequence-numbers"), owner, now,
-                                       peek_lock=peek_lock, session=session)
+        found = queue.receive_deferred(
+            _ints(body, "sequence-numbers"), owner, now, peek_lock=peek_lock, session=session
+        )
         if not found:
             return 204, None
         messages = []
         for msg in found:
-            item: dict[str, Any] = {"message": render(
-                msg, locked_until=msg.locked_until if peek_lock else None,
-                state=MessageState.DEFERRED)}
+            item: dict[str, Any] = {
+                "message": render(
+                    msg,
+                    locked_until=msg.locked_until if peek_lock else None,
+                    state=MessageState.DEFERRED,
+                )
+            }
             if peek_lock:
                 item["lock-token"] = msg.lock_token
             messages.append(item)
@@ -176,30 +198,34 @@ class ManagementNode:
             raise ArgumentError("'session-id' is required")
         return session_id
 
-    def _get_session_state(self, path: str, body: dict[str, Any], owner: object | None,
-                           now: float) -> tuple[int, Any]:
+    def _get_session_state(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         state = self._queue(path).session_state(self._session_id(body), owner, now)
         return 200, {"session-state": state}
 
-    def _set_session_state(self, path: str, body: dict[str, Any], owner: object | None,
-                           now: float) -> tuple[int, Any]:
+    def _set_session_state(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         state = body.get("session-state")
         if state is not None and not isinstance(state, bytes):
             raise ArgumentError("'session-state' must be binary")
         self._queue(path).set_session_state(self._session_id(body), state, owner, now)
         return 200, {}
 
-    def _renew_session_lock(self, path: str, body: dict[str, Any], owner: object | None,
-                            now: float) -> tuple[int, Any]:
+    def _renew_session_lock(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         until = self._queue(path).renew_session(self._session_id(body), owner, now)
         return 200, {"expiration": _ms(until)}
 
-    def _message_sessions(self, path: str, body: dict[str, Any], owner: object | None,
-                          now: float) -> tuple[int, Any]:
+    def _message_sessions(
+        self, path: str, body: dict[str, Any], owner: object | None, now: float
+    ) -> tuple[int, Any]:
         ids = self._queue(path).session_ids()
         skip = int(body.get("skip") or 0)
         top = int(body.get("top") or len(ids) or 1)
-        page = ids[skip:skip + top]
+        page = ids[skip : skip + top]
         if not page:
             return 204, None
         return 200, {"skip": skip + len(page), "sessions-ids": page}

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from .config import EntityProperties
-from .errors import NotAllowed, SessionCannotBeLocked, SessionLockLost
+from ..config.model import EntityProperties
+from ..errors import NotAllowed, SessionCannotBeLocked, SessionLockLost
 from .message import StoredMessage
 
 if TYPE_CHECKING:
-    from .entities import MessageQueue, QueueHooks
+    from .message_queue import MessageQueue, QueueHooks
 
 
 @dataclass(eq=False)
@@ -123,8 +123,9 @@ class SessionLocking:
     # -- sessions ------------------------------------------------------------------
     def _session_table(self) -> SessionTable:
         if self.sessions is None:
-            raise NotAllowed(f"{self.name} does not require sessions; session operations are "
-                             "not allowed on it.")
+            raise NotAllowed(
+                f"{self.name} does not require sessions; session operations are not allowed on it."
+            )
         return self.sessions
 
     def accept_session(self, session_id: str, owner: object, now: float) -> Session:
@@ -136,8 +137,10 @@ class SessionLocking:
         table = self._session_table()
         session = table.get(session_id)
         if not session.free(now) and session.owner is not owner:
-            raise SessionCannotBeLocked(f"The requested session '{session_id}' cannot be "
-                                        "accepted: it is locked by another receiver.")
+            raise SessionCannotBeLocked(
+                f"The requested session '{session_id}' cannot be "
+                "accepted: it is locked by another receiver."
+            )
         if session.owner is not None and session.owner is not owner:
             previous = session.owner
             self._drop_session_lock(session, now)
@@ -169,8 +172,10 @@ class SessionLocking:
     def held_session(self, session_id: str, owner: object | None, now: float) -> Session:
         session = self._session_table().find(session_id)
         if session is None or not session.held_by(owner, now):
-            raise SessionLockLost(f"The session lock on '{session_id}' is not held (it expired "
-                                  "or was never accepted by this receiver).")
+            raise SessionLockLost(
+                f"The session lock on '{session_id}' is not held (it expired "
+                "or was never accepted by this receiver)."
+            )
         return session
 
     def renew_session(self, session_id: str, owner: object | None, now: float) -> float:
@@ -182,8 +187,9 @@ class SessionLocking:
     def session_state(self, session_id: str, owner: object | None, now: float) -> bytes | None:
         return self.held_session(session_id, owner, now).state
 
-    def set_session_state(self, session_id: str, state: bytes | None, owner: object | None,
-                          now: float) -> None:
+    def set_session_state(
+        self, session_id: str, state: bytes | None, owner: object | None, now: float
+    ) -> None:
         session = self.held_session(session_id, owner, now)
         session.state = state
         self._hooks.journal.session_state(self.path, session_id, state)

@@ -13,12 +13,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .config import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
-from .entities import MessageQueue
-from .errors import EntityNotFound, MessageNotFound, NotAllowed
-from .filters import Predicate, subscription_predicate
+from ..config.model import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
+from ..errors import EntityNotFound, MessageNotFound, NotAllowed
 from .message import Envelope, MessageState, StoredMessage
+from .message_queue import MessageQueue
 from .persistence import Journal, NullJournal, Snapshot, restore_message, rows_by_path
+from .rules import Predicate, subscription_predicate
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ def _min_ttl(*ttls: float | None) -> float | None:
 class Broker:
     """All entities of the namespace. Implements `QueueHooks` for its queues."""
 
-    def __init__(self, config: EmulatorConfig, *, journal: Journal | None = None,
-                 auto_create: bool = False) -> None:
+    def __init__(
+        self, config: EmulatorConfig, *, journal: Journal | None = None, auto_create: bool = False
+    ) -> None:
         self.config = config
         self.journal: Journal = journal or NullJournal()
         self.auto_create = auto_create
@@ -104,10 +105,13 @@ class Broker:
         # The transfer dead-letter queue holds messages whose forwarding failed. Forward
         # targets are checked at startup, so here it exists (receivers can attach) and
         # stays empty.
-        transfer = MessageQueue(f"{queue.path}/$transfer/$deadletterqueue",
-                                f"{queue.name}/$Transfer/$DeadLetterQueue",
-                                EntityProperties(lock_duration=queue.props.lock_duration), self,
-                                dead_letter=True)
+        transfer = MessageQueue(
+            f"{queue.path}/$transfer/$deadletterqueue",
+            f"{queue.name}/$Transfer/$DeadLetterQueue",
+            EntityProperties(lock_duration=queue.props.lock_duration),
+            self,
+            dead_letter=True,
+        )
         self.receivable[transfer.path] = transfer
 
     def _add_queue(self, q: QueueConfig) -> MessageQueue:
@@ -162,8 +166,10 @@ class Broker:
         if queue is not None:
             return queue
         if path in self.topics:
-            raise NotAllowed(f"'{self.topics[path].name}' is a topic: receive from one of its "
-                             "subscriptions ('<topic>/Subscriptions/<name>').")
+            raise NotAllowed(
+                f"'{self.topics[path].name}' is a topic: receive from one of its "
+                "subscriptions ('<topic>/Subscriptions/<name>')."
+            )
         return self._auto_created(path)
 
     def check_send_target(self, path: str) -> None:
@@ -171,17 +177,20 @@ class Broker:
         if path in self.queues or path in self.topics:
             return
         if path in self.receivable:
-            raise NotAllowed(f"Cannot send to '{self.receivable[path].name}': send to its queue "
-                             "or topic.")
+            raise NotAllowed(
+                f"Cannot send to '{self.receivable[path].name}': send to its queue or topic."
+            )
         self._auto_created(path)
 
     def _auto_created(self, path: str) -> MessageQueue:
         if self.auto_create and path and "/" not in path and not path.startswith("$"):
             log.info("auto-creating queue %r", path)
             return self._add_queue(QueueConfig(path))
-        raise EntityNotFound(f"The messaging entity '{path}' could not be found in namespace "
-                             f"'{self.config.namespace}' (entities come from "
-                             f"{self.config.source}).")
+        raise EntityNotFound(
+            f"The messaging entity '{path}' could not be found in namespace "
+            f"'{self.config.namespace}' (entities come from "
+            f"{self.config.source})."
+        )
 
     # -- sending -------------------------------------------------------------------
     _now = 0.0
@@ -199,15 +208,21 @@ class Broker:
         if queue is not None and queue.requires_session:
             for env in envelopes:
                 if env.properties.session_id is None:
-                    raise NotAllowed(f"'{queue.name}' requires sessions: set a session id on "
-                                     "every message sent to it.")
+                    raise NotAllowed(
+                        f"'{queue.name}' requires sessions: set a session id on "
+                        "every message sent to it."
+                    )
         return [self._route(path, env, now, 0, None) for env in envelopes]
 
-    def _route(self, path: str, env: Envelope, now: float, hops: int,
-               dead_letter: DeadLetterInfo | None) -> int | None:
+    def _route(
+        self, path: str, env: Envelope, now: float, hops: int, dead_letter: DeadLetterInfo | None
+    ) -> int | None:
         if hops > MAX_FORWARD_HOPS:
-            log.error("dropping message %s: more than %d ForwardTo hops", env.properties.message_id,
-                      MAX_FORWARD_HOPS)
+            log.error(
+                "dropping message %s: more than %d ForwardTo hops",
+                env.properties.message_id,
+                MAX_FORWARD_HOPS,
+            )
             return None
         dedup = self._dedup.get(path)
         mid = env.properties.message_id
@@ -220,8 +235,12 @@ class Broker:
         queue = self.queues[path]
         if queue.props.forward_to:
             return self._route(queue.props.forward_to.lower(), env, now, hops + 1, dead_letter)
-        msg = self._new_message(queue.allocate_seq(), env, now,
-                                _min_ttl(env.properties.time_to_live, queue.props.default_ttl))
+        msg = self._new_message(
+            queue.allocate_seq(),
+            env,
+            now,
+            _min_ttl(env.properties.time_to_live, queue.props.default_ttl),
+        )
         if dead_letter is not None:
             msg.dead_letter_reason = dead_letter.reason
             msg.dead_letter_description = dead_letter.description
@@ -234,12 +253,14 @@ class Broker:
     def _new_message(seq: int, env: Envelope, now: float, ttl: float | None) -> StoredMessage:
         at = env.properties.scheduled_enqueue_time
         if at is not None and at > now:
-            return StoredMessage(seq, env, now, at + ttl if ttl else None,
-                                 MessageState.SCHEDULED, at)
+            return StoredMessage(
+                seq, env, now, at + ttl if ttl else None, MessageState.SCHEDULED, at
+            )
         return StoredMessage(seq, env, now, now + ttl if ttl else None)
 
-    def _to_topic(self, topic: Topic, env: Envelope, now: float, hops: int,
-                  dead_letter: DeadLetterInfo | None) -> int:
+    def _to_topic(
+        self, topic: Topic, env: Envelope, now: float, hops: int, dead_letter: DeadLetterInfo | None
+    ) -> int:
         seq = topic.next_seq
         topic.next_seq += 1
         self.journal.sequence(topic.path, topic.next_seq)
@@ -253,8 +274,15 @@ class Broker:
         self._fan_out(topic, seq, env, now, hops, dead_letter)
         return seq
 
-    def _fan_out(self, topic: Topic, seq: int, env: Envelope, now: float, hops: int,
-                 dead_letter: DeadLetterInfo | None) -> None:
+    def _fan_out(
+        self,
+        topic: Topic,
+        seq: int,
+        env: Envelope,
+        now: float,
+        hops: int,
+        dead_letter: DeadLetterInfo | None,
+    ) -> None:
         for sub in topic.subscriptions:
             if not sub.predicate(env.properties):
                 continue
@@ -262,8 +290,9 @@ class Broker:
             if queue.props.forward_to:
                 self._route(queue.props.forward_to.lower(), env, now, hops + 1, dead_letter)
                 continue
-            ttl = _min_ttl(env.properties.time_to_live, topic.config.default_ttl,
-                           queue.props.default_ttl)
+            ttl = _min_ttl(
+                env.properties.time_to_live, topic.config.default_ttl, queue.props.default_ttl
+            )
             msg = StoredMessage(seq, env, now, now + ttl if ttl else None)
             if dead_letter is not None:
                 msg.dead_letter_reason = dead_letter.reason
@@ -282,8 +311,9 @@ class Broker:
             return
         for seq in seqs:
             if topic.scheduled.pop(seq, None) is None:
-                raise MessageNotFound(f"No scheduled message with sequence number {seq} in "
-                                      f"{topic.name}.")
+                raise MessageNotFound(
+                    f"No scheduled message with sequence number {seq} in {topic.name}."
+                )
             self.journal.removed(topic.path, seq)
 
     # -- time ----------------------------------------------------------------------
@@ -310,8 +340,12 @@ class Broker:
             queue = self.receivable.get(path)
             topic = self.topics.get(path)
             if queue is None and topic is None:
-                log.warning("%d stored message(s) for %r, which is not in the config, are kept "
-                            "on disk but not served", len(rows), path)
+                log.warning(
+                    "%d stored message(s) for %r, which is not in the config, are kept "
+                    "on disk but not served",
+                    len(rows),
+                    path,
+                )
                 continue
             for row in rows:
                 msg = restore_message(row, parse(row.raw))

@@ -15,8 +15,8 @@ import heapq
 import uuid
 from typing import Protocol
 
-from .config import EntityProperties
-from .errors import MessageLockLost, MessageNotFound, NotAllowed, SessionLockLost
+from ..config.model import EntityProperties
+from ..errors import MessageLockLost, MessageNotFound, NotAllowed, SessionLockLost
 from .message import MessageState, StoredMessage
 from .persistence import Journal
 from .sessions import Session, SessionLocking, SessionTable
@@ -53,8 +53,15 @@ class MessageQueue(SessionLocking):
     """Messages that receivers take: a queue, a subscription, or the dead-letter queue of
     one of them (`dead_letter_queue` is None for the latter)."""
 
-    def __init__(self, path: str, name: str, props: EntityProperties, hooks: QueueHooks,
-                 *, dead_letter: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        props: EntityProperties,
+        hooks: QueueHooks,
+        *,
+        dead_letter: bool = False,
+    ) -> None:
         self.path = path  # lower-case key, e.g. "orders" or "t/subscriptions/s/$deadletterqueue"
         self.name = name
         self.props = props
@@ -72,8 +79,12 @@ class MessageQueue(SessionLocking):
         self.dead_letter_queue: MessageQueue | None = None
         if not dead_letter:
             self.dead_letter_queue = MessageQueue(
-                f"{path}/$deadletterqueue", f"{name}/$DeadLetterQueue",
-                EntityProperties(lock_duration=props.lock_duration), hooks, dead_letter=True)
+                f"{path}/$deadletterqueue",
+                f"{name}/$DeadLetterQueue",
+                EntityProperties(lock_duration=props.lock_duration),
+                hooks,
+                dead_letter=True,
+            )
 
     def __repr__(self) -> str:
         return f"<MessageQueue {self.name} messages={len(self.messages)}>"
@@ -94,8 +105,9 @@ class MessageQueue(SessionLocking):
         since no session receiver could ever take it."""
         if self.sessions is not None and msg.session_id is None:
             msg.dead_letter_reason = SESSION_ID_MISSING
-            msg.dead_letter_description = "A session-enabled entity received a message " \
-                                          "without a session id."
+            msg.dead_letter_description = (
+                "A session-enabled entity received a message without a session id."
+            )
             assert self.dead_letter_queue is not None
             msg.expires_at = None
             self.dead_letter_queue.add(msg, now, journal=journal)
@@ -162,8 +174,9 @@ class MessageQueue(SessionLocking):
             heapq.heappop(lane)
         return False
 
-    def lock_next(self, owner: object, now: float,
-                  session: Session | None = None) -> StoredMessage | None:
+    def lock_next(
+        self, owner: object, now: float, session: Session | None = None
+    ) -> StoredMessage | None:
         """Peek-lock the next available message (of `session`, for session entities)."""
         msg = self._pop_available(self._ready if session is None else session.lane, now)
         if msg is not None:
@@ -177,8 +190,7 @@ class MessageQueue(SessionLocking):
             self._remove(msg)
         return msg
 
-    def _lock(self, msg: StoredMessage, owner: object, now: float,
-              session: Session | None) -> None:
+    def _lock(self, msg: StoredMessage, owner: object, now: float, session: Session | None) -> None:
         token = uuid.uuid4()
         msg.lock_token, msg.lock_owner = token, owner
         self._locks[token] = msg
@@ -195,8 +207,9 @@ class MessageQueue(SessionLocking):
         msg.lock_token, msg.lock_owner, msg.locked_until = None, None, 0.0
 
     # -- settling ------------------------------------------------------------------
-    def locked_message(self, token: uuid.UUID, now: float,
-                       owner: object | None = None) -> StoredMessage:
+    def locked_message(
+        self, token: uuid.UUID, now: float, owner: object | None = None
+    ) -> StoredMessage:
         """The message locked under `token`.
 
         Raises:
@@ -206,22 +219,36 @@ class MessageQueue(SessionLocking):
         msg = self._locks.get(token)
         if self.sessions is not None:
             session = self.sessions.find(msg.session_id or "") if msg is not None else None
-            if (msg is None or session is None or not session.held_by(msg.lock_owner, now)
-                    or (owner is not None and owner is not msg.lock_owner)):
-                raise SessionLockLost(f"The session lock was lost for lock token {token}; "
-                                      "accept the session again.")
+            if (
+                msg is None
+                or session is None
+                or not session.held_by(msg.lock_owner, now)
+                or (owner is not None and owner is not msg.lock_owner)
+            ):
+                raise SessionLockLost(
+                    f"The session lock was lost for lock token {token}; accept the session again."
+                )
             return msg
         if msg is None:
-            raise MessageLockLost(f"The lock {token} is invalid: it expired, or the message was "
-                                  "already settled or received by another receiver.")
+            raise MessageLockLost(
+                f"The lock {token} is invalid: it expired, or the message was "
+                "already settled or received by another receiver."
+            )
         if msg.locked_until <= now:
             self._lock_expired(msg, now)
             raise MessageLockLost(f"The lock {token} expired.")
         return msg
 
-    def settle(self, token: uuid.UUID, outcome: Outcome, now: float, *,
-               owner: object | None = None, reason: str | None = None,
-               description: str | None = None) -> None:
+    def settle(
+        self,
+        token: uuid.UUID,
+        outcome: Outcome,
+        now: float,
+        *,
+        owner: object | None = None,
+        reason: str | None = None,
+        description: str | None = None,
+    ) -> None:
         """Apply a receiver's verdict to the message locked under `token`.
 
         Raises:
@@ -247,8 +274,9 @@ class MessageQueue(SessionLocking):
     def renew_lock(self, token: uuid.UUID, now: float) -> float:
         msg = self.locked_message(token, now)
         if self.sessions is not None:
-            raise NotAllowed("Session messages are locked by their session: renew the session "
-                             "lock instead.")
+            raise NotAllowed(
+                "Session messages are locked by their session: renew the session lock instead."
+            )
         msg.locked_until = now + self.props.lock_duration
         heapq.heappush(self._lock_heap, (msg.locked_until, msg.seq, token))
         return msg.locked_until
@@ -260,9 +288,13 @@ class MessageQueue(SessionLocking):
         if failed:
             msg.delivery_count += 1
             if not self.is_dead_letter and msg.delivery_count >= self.props.max_delivery_count:
-                self.dead_letter(msg, MAX_DELIVERY_COUNT_EXCEEDED,
-                                 f"Message could not be consumed after "
-                                 f"{self.props.max_delivery_count} delivery attempts.", now)
+                self.dead_letter(
+                    msg,
+                    MAX_DELIVERY_COUNT_EXCEEDED,
+                    f"Message could not be consumed after "
+                    f"{self.props.max_delivery_count} delivery attempts.",
+                    now,
+                )
                 return
             self._hooks.journal.updated(self.path, msg)
         if msg.state != MessageState.ACTIVE:
@@ -276,14 +308,21 @@ class MessageQueue(SessionLocking):
         self._unlock(msg)
         self._return(msg, now, failed=True)
 
-    def dead_letter(self, msg: StoredMessage, reason: str | None, description: str | None,
-                    now: float) -> None:
+    def dead_letter(
+        self, msg: StoredMessage, reason: str | None, description: str | None, now: float
+    ) -> None:
         """Move `msg` to the dead-letter queue (or where ForwardDeadLetteredMessagesTo says),
         keeping its sequence number, enqueued time and delivery count."""
         self._remove(msg)
-        moved = StoredMessage(msg.seq, msg.envelope, msg.enqueued_at, None,
-                              delivery_count=msg.delivery_count, dead_letter_reason=reason,
-                              dead_letter_description=description)
+        moved = StoredMessage(
+            msg.seq,
+            msg.envelope,
+            msg.enqueued_at,
+            None,
+            delivery_count=msg.delivery_count,
+            dead_letter_reason=reason,
+            dead_letter_description=description,
+        )
         if self.props.forward_dead_lettered_to:
             self._hooks.forward_dead_letter(self, moved)
         else:
@@ -300,12 +339,20 @@ class MessageQueue(SessionLocking):
     def cancel_scheduled(self, seq: int) -> None:
         msg = self.messages.get(seq)
         if msg is None or msg.state != MessageState.SCHEDULED:
-            raise MessageNotFound(f"No scheduled message with sequence number {seq} in "
-                                  f"{self.name}.")
+            raise MessageNotFound(
+                f"No scheduled message with sequence number {seq} in {self.name}."
+            )
         self._remove(msg)
 
-    def receive_deferred(self, seqs: list[int], owner: object, now: float, *, peek_lock: bool,
-                         session: Session | None = None) -> list[StoredMessage]:
+    def receive_deferred(
+        self,
+        seqs: list[int],
+        owner: object,
+        now: float,
+        *,
+        peek_lock: bool,
+        session: Session | None = None,
+    ) -> list[StoredMessage]:
         """Take deferred messages by sequence number, locked or (receive-and-delete) removed.
 
         Raises:
@@ -314,11 +361,15 @@ class MessageQueue(SessionLocking):
         found = []
         for seq in seqs:
             msg = self.messages.get(seq)
-            if (msg is None or msg.state != MessageState.DEFERRED
-                    or (session is not None and msg.session_id != session.id)
-                    or (msg.lock_token is not None and msg.locked_until > now)):
-                raise MessageNotFound(f"No deferred message with sequence number {seq} in "
-                                      f"{self.name}.")
+            if (
+                msg is None
+                or msg.state != MessageState.DEFERRED
+                or (session is not None and msg.session_id != session.id)
+                or (msg.lock_token is not None and msg.locked_until > now)
+            ):
+                raise MessageNotFound(
+                    f"No deferred message with sequence number {seq} in {self.name}."
+                )
             found.append(msg)
         for msg in found:
             if msg.lock_token is not None:
@@ -360,8 +411,12 @@ class MessageQueue(SessionLocking):
         while self._expiry and self._expiry[0][0] <= now:
             at, seq = heapq.heappop(self._expiry)
             msg = self.messages.get(seq)
-            if (msg is not None and msg.expires_at == at and msg.state == MessageState.ACTIVE
-                    and msg.lock_token is None):
+            if (
+                msg is not None
+                and msg.expires_at == at
+                and msg.state == MessageState.ACTIVE
+                and msg.lock_token is None
+            ):
                 self._expire(msg, now)
         if self.sessions is not None:
             for session in self.sessions.expired(now):
