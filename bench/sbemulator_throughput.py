@@ -18,10 +18,10 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 
 from funchost.devservices.servicebus import ServiceBusEmulator
-from sbemulator.broker import Broker
-from sbemulator.config import EmulatorConfig, QueueConfig
-from sbemulator.entities import Outcome
-from sbemulator.message import Envelope, MessageProperties
+from sbemulator.broker.message import Envelope, MessageProperties
+from sbemulator.broker.message_queue import Outcome
+from sbemulator.broker.namespace import Broker
+from sbemulator.config.model import EmulatorConfig, QueueConfig
 
 MESSAGES = 3000
 BATCH = 100

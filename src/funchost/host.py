@@ -35,6 +35,7 @@ from funchost.http.throttle import Throttle
 
 log = logging.getLogger("funchost.host")
 
+WORKER_THREAD_PREFIX = "funchost-worker"  # the threads sync functions run in
 # After the grace period, how long listeners get to release what was cut short.
 SETTLE_SECONDS = 10.0
 
@@ -96,7 +97,7 @@ class Host:
         self._tg: TaskGroup | None = None
         self._clients = ClientCache(environ)
         self._executor = ThreadPoolExecutor(
-            thread_count(environ), thread_name_prefix="funchost-worker"
+            thread_count(environ), thread_name_prefix=WORKER_THREAD_PREFIX
         )
 
     # -- HostView (admin API) -------------------------------------------------------------

@@ -12,7 +12,6 @@ import pytest
 from azure.storage.queue import QueueClient as SyncQueueClient
 from azure.storage.queue.aio import QueueClient
 
-from funchost.storage import queue_poller
 from funchost.storage.notify import QueueNotifier
 from funchost.storage.queue_poller import PollerSettings, QueuePoller
 from funchost.storage.queues import Codec
@@ -21,11 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_running_message_stays_invisible_past_its_lease(
-        storage_connection_string: str, unique_name: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queue_poller, "LEASE_SECONDS", 2)
-    monkeypatch.setattr(queue_poller, "RENEW_SECONDS", 1)
-    monkeypatch.setattr(queue_poller, "RENEW_CHECK_SECONDS", 0.2)
+        storage_connection_string: str, unique_name: str) -> None:
     sync = SyncQueueClient.from_connection_string(storage_connection_string, unique_name)
     sync.create_queue()
     sync.send_message(base64.b64encode(b"long").decode())
@@ -35,15 +30,16 @@ def test_running_message_stays_invisible_past_its_lease(
         stopping = anyio.Event()
         async with QueueClient.from_connection_string(storage_connection_string,
                                                       unique_name) as queue:
-            async def handler(msg: Any, body: bytes) -> bool:
+            async def handler(msg: Any, body: bytes) -> None:
                 # Runs for 5 s, well past the 2 s lease: only renewal keeps it hidden.
                 for _ in range(5):
                     await anyio.sleep(1)
                     seen_meanwhile.extend(sync.peek_messages())
                 stopping.set()
-                return True
 
-            settings = PollerSettings(1, 0, 5, timedelta(0), timedelta(seconds=1))
+            # A 2 s lease, renewed every second (the real host: 10 minutes, every 5).
+            settings = PollerSettings(1, 0, 5, timedelta(0), timedelta(seconds=1),
+                                      lease_seconds=2)
             poller = QueuePoller(queue, lambda _m: None, settings, Codec("base64"), handler,
                                  QueueNotifier().watch(unique_name), stopping, "test queue")
             with anyio.fail_after(30):

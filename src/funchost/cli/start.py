@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +19,7 @@ from funchost.cli.common import Prepared, app_options, fail, prepare
 from funchost.cli.display import announce
 from funchost.core import logs
 from funchost.errors import HostError
-from funchost.host import Host, HostOptions
+from funchost.host import WORKER_THREAD_PREFIX, Host, HostOptions
 
 DEFAULT_PORT = 7071
 
@@ -102,6 +105,24 @@ def run_host(prepared: Prepared, options: HostOptions, began: float) -> None:
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+    _exit_past_stuck_threads()
+
+
+def _exit_past_stuck_threads() -> None:
+    """A sync function cut short by the stop still runs in its thread (Python cannot stop
+    a thread), and the interpreter would wait for it at exit: end the process instead,
+    as the real host ends its worker process."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        stuck = [t for t in threading.enumerate() if t.name.startswith(WORKER_THREAD_PREFIX)]
+        if not any(t.is_alive() for t in stuck):
+            return
+        time.sleep(0.05)
+    click.echo(f"{len(stuck)} function thread(s) still running; exiting without them.", err=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 async def _signals(host: Host, scope: anyio.CancelScope) -> None:

@@ -12,9 +12,13 @@ import contextlib
 import contextvars
 import logging
 import logging.config
+import sys
 import threading
 import time
 from typing import Any
+
+if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio brings
+    from exceptiongroup import BaseExceptionGroup
 
 current_invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "funchost_invocation_id", default=None
@@ -93,7 +97,10 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def brief(exc: BaseException) -> str:
-    """`Type: first line of the message`: an expected fault in one line of a log."""
+    """`Type: first line of the message`: an expected fault in one line of a log (of a
+    task group's error, the errors inside it)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(brief(e) for e in exc.exceptions)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 

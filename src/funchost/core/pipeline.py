@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import time
 import traceback
 from datetime import timedelta
 
@@ -117,9 +118,21 @@ def with_logging(inner: Invoke) -> Invoke:
         name = inv.function.qualified_name
         token_id = current_invocation.set(inv.id)
         token_fn = current_function.set(inv.function.name)
+        began = time.perf_counter()
         try:
             log.info("Executing '%s' (Reason='%s', Id=%s)", name, inv.reason, inv.id)
-            outcome = await inner(inv)
+            try:
+                outcome = await inner(inv)
+            except anyio.get_cancelled_exc_class():
+                # The host's stop cut it short (InFlight.cancel_all): still one Executed line.
+                log.error(
+                    "Executed '%s' (Failed, Id=%s, Duration=%dms)\nThe host stopped before "
+                    "the function finished (its grace period ran out).",
+                    name,
+                    inv.id,
+                    (time.perf_counter() - began) * 1000,
+                )
+                raise
             if isinstance(outcome, Failed):
                 log.error(
                     "Executed '%s' (Failed, Id=%s, Duration=%dms)\n%s",
@@ -198,11 +211,6 @@ class InFlight:
                     return await inner(inv)
                 # Only cancel_all() lands here: a sync function's thread is abandoned, as
                 # the real worker cannot stop it either; the trigger releases the event.
-                log.warning(
-                    "Invocation %s of '%s' cut short: the host is stopping",
-                    inv.id,
-                    inv.function.qualified_name,
-                )
                 return Failed(inv.id, InvocationCancelled("the host stopped before it finished"))
             finally:
                 self._scopes.discard(scope)

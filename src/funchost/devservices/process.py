@@ -141,6 +141,29 @@ class ServiceProcess:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(grace)
 
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would end it (no drain, no clean-up)."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the process (SIGINT for Ctrl-C, SIGTERM for a stop)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code once it ended within `timeout`, else None."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def __enter__(self) -> ServiceProcess:
         return self
 

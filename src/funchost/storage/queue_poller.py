@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,8 +31,9 @@ from funchost.storage.queues import Codec, UndecodableMessage, ensure_queue, rec
 log = logging.getLogger("funchost.queue")
 
 LEASE_SECONDS = 600  # messages stay invisible 10 minutes while they run (§2.1.2)
-RENEW_SECONDS = 300  # and are renewed every 5 minutes (§2.1.3)
-RENEW_CHECK_SECONDS = 10
+# and are renewed every half lease, 5 minutes (§2.1.3). FUNCHOST_QUEUE_LEASE_SECONDS
+# shortens the lease (crash tests: a killed host's messages reappear sooner).
+LEASE_SETTING = "FUNCHOST_QUEUE_LEASE_SECONDS"
 # A settlement (delete, release, poison) is tried this often, with backoff, while storage
 # is unreachable, before the message is left to reappear (about 20 s in all).
 SETTLE_ATTEMPTS = 6
@@ -49,6 +50,21 @@ class PollerSettings:
     max_dequeue_count: int
     visibility_timeout: timedelta
     max_polling_interval: timedelta
+    lease_seconds: int = LEASE_SECONDS
+
+    @property
+    def renew_seconds(self) -> float:
+        return self.lease_seconds / 2
+
+    @property
+    def renew_check_seconds(self) -> float:
+        return min(10.0, self.lease_seconds / 6)
+
+
+def lease_seconds(environ: Mapping[str, str]) -> int:
+    """The invisibility of a running message: 10 minutes, or FUNCHOST_QUEUE_LEASE_SECONDS."""
+    raw = environ.get(LEASE_SETTING, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) >= 2 else LEASE_SECONDS
 
 
 class QueuePoller:
@@ -102,7 +118,7 @@ class QueuePoller:
                     await ensure_queue(self._queue)
                     created = True
                 messages = await receive_batch(
-                    self._queue, self._settings.batch_size, LEASE_SECONDS
+                    self._queue, self._settings.batch_size, self._settings.lease_seconds
                 )
             except ResourceNotFoundError:
                 created = False
@@ -160,7 +176,7 @@ class QueuePoller:
             why = str(exc)
             await self._settle(msg, lambda: self._to_poison(msg, why, msg.pop_receipt))
             return
-        lease = _Lease(msg.id, msg.pop_receipt, time.monotonic() + RENEW_SECONDS)
+        lease = _Lease(msg.id, msg.pop_receipt, time.monotonic() + self._settings.renew_seconds)
         if self._stopping.is_set():
             # Received as the host began to stop: not started, so released at once.
             await self._settle(msg, lambda: self._release(lease, 0))
@@ -220,17 +236,17 @@ class QueuePoller:
         """One loop renews every running message every 5 minutes (a task per message would
         cost more than a no-op function)."""
         while True:
-            await anyio.sleep(RENEW_CHECK_SECONDS)
+            await anyio.sleep(self._settings.renew_check_seconds)
             now = time.monotonic()
             for lease in [lease for lease in self._leases.values() if lease.due <= now]:
                 try:
                     updated = await self._queue.update_message(
                         lease.message_id,
                         pop_receipt=lease.receipt,
-                        visibility_timeout=LEASE_SECONDS,
+                        visibility_timeout=self._settings.lease_seconds,
                     )
                     lease.receipt = updated.pop_receipt
-                    lease.due = time.monotonic() + RENEW_SECONDS
+                    lease.due = time.monotonic() + self._settings.renew_seconds
                 except Exception as exc:  # noqa: BLE001 - retried at the next check
                     fault(
                         log,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from funchost.core.invocation import Failed, Invocation, Invoke, Outcome
+from funchost.core.invocation import Failed, Invocation, InvocationCancelled, Invoke, Outcome
 from funchost.core.logs import InvocationFilter
 
 
@@ -56,7 +56,12 @@ class Recorder:
 
     def wrap(self, inner: Invoke) -> Invoke:
         async def invoke(inv: Invocation) -> Outcome:
-            outcome = await inner(inv)
+            try:
+                outcome = await inner(inv)
+            except BaseException:
+                # Cut short by the host's stop (cancellation passes through here).
+                self._add(inv, Failed(inv.id, InvocationCancelled("cut short by the stop")))
+                raise
             self._add(inv, outcome)
             return outcome
 

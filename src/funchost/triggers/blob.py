@@ -34,7 +34,7 @@ from funchost.storage.blobs import (
     properties_json,
 )
 from funchost.storage.notify import QueueNotifier, Watch
-from funchost.storage.queue_poller import PollerSettings, QueuePoller
+from funchost.storage.queue_poller import PollerSettings, QueuePoller, lease_seconds
 from funchost.storage.queues import Codec, ensure_queue
 from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton
 
@@ -247,6 +247,7 @@ class BlobTriggerHub:
             config.blobs.poison_blob_threshold,
             config.queues.visibility_timeout,
             config.queues.max_polling_interval,
+            lease_seconds(self._services.environ),
         )
         await ensure_container(self._hosts)
         poller = QueuePoller(

@@ -19,7 +19,7 @@ from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
 from funchost.storage.notify import QueueNotifier
-from funchost.storage.queue_poller import PollerSettings, QueuePoller
+from funchost.storage.queue_poller import PollerSettings, QueuePoller, lease_seconds
 from funchost.storage.queues import Codec, poison_queue_name
 
 MAX_VALUE_TIME = "9999-12-31T23:59:59.9999999+00:00"  # DateTimeOffset.MaxValue
@@ -113,6 +113,7 @@ class QueueTrigger:
                 options.max_dequeue_count,
                 options.visibility_timeout,
                 options.max_polling_interval,
+                lease_seconds(services.environ),
             ),
             Codec(options.message_encoding),
             self._run_message,
