@@ -41,6 +41,10 @@ class ConsoleFormatter(logging.Formatter):
     _second = -1
     _stamp = ""
 
+    def __init__(self, verbose: bool = False) -> None:
+        super().__init__()
+        self.verbose = verbose
+
     def format(self, record: logging.LogRecord) -> str:
         second = int(record.created)
         if second != self._second:  # strftime once a second, not once a record
@@ -55,7 +59,12 @@ class ConsoleFormatter(logging.Formatter):
             message = f"{record.levelname.capitalize()}: {message}"
         text = f"[{stamp}.{millis:03d}Z] {message}"
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            if self.verbose or record.name.startswith("funchost"):
+                text += "\n" + self.formatException(record.exc_info)
+            elif record.exc_info[1] is not None:
+                # The SDKs log their own faults with tracebacks (a dropped connection while
+                # settling): one line here, the traceback with --verbose.
+                text += f" ({brief(record.exc_info[1])})"
         return text
 
 
@@ -125,7 +134,7 @@ def configure(verbose: bool = False) -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "filters": {"invocation": {"()": InvocationFilter}},
-            "formatters": {"console": {"()": ConsoleFormatter}},
+            "formatters": {"console": {"()": ConsoleFormatter, "verbose": verbose}},
             "handlers": {
                 "console": {
                     "()": ConsoleHandler,
