@@ -111,19 +111,3 @@ def wait_for_where(
             f"{count}; all: {[(r.reason, r.ok) for r in host.invocations(function)]}"
         )
     return found
-
-
-# -- still used by the blob and Service Bus tests until they move to the harness ----------
-def send(client: QueueClient, body: str | bytes) -> None:
-    """As the real host sends (messageEncoding base64)."""
-    client.send_message(encoded(body))
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 15, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()
