@@ -1,50 +1,46 @@
-"""The queue loop in-process against real Azurite: visibility renewal while a message runs
-(semantics §2.1.3), with the 10-minute lease and 5-minute renewal scaled down."""
+"""The queue loop renews a running message's visibility (semantics §2.1.3), in the real
+host on the in-process harness against real Azurite, with the 10-minute lease and
+5-minute renewal scaled down to 2 s and 1 s."""
 
 from __future__ import annotations
 
-import base64
-from datetime import timedelta
-from typing import Any
+import time
 
-import anyio
 import pytest
-from azure.storage.queue import QueueClient as SyncQueueClient
-from azure.storage.queue.aio import QueueClient
 
-from funchost.storage.notify import QueueNotifier
-from funchost.storage.queue_poller import PollerSettings, QueuePoller
-from funchost.storage.queues import Codec
+from funchost.testing.plugin import HostFactory
+from tests.integration.queue_helpers import (
+    QUEUE_APP,
+    eventually,
+    logged,
+    peek_all,
+    queue,
+    queue_names,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def test_running_message_stays_invisible_past_its_lease(
-        storage_connection_string: str, unique_name: str) -> None:
-    sync = SyncQueueClient.from_connection_string(storage_connection_string, unique_name)
-    sync.create_queue()
-    sync.send_message(base64.b64encode(b"long").decode())
-    seen_meanwhile: list[Any] = []
-
-    async def main() -> None:
-        stopping = anyio.Event()
-        async with QueueClient.from_connection_string(storage_connection_string,
-                                                      unique_name) as queue:
-            async def handler(msg: Any, body: bytes) -> None:
-                # Runs for 5 s, well past the 2 s lease: only renewal keeps it hidden.
-                for _ in range(5):
-                    await anyio.sleep(1)
-                    seen_meanwhile.extend(sync.peek_messages())
-                stopping.set()
-
-            # A 2 s lease, renewed every second (the real host: 10 minutes, every 5).
-            settings = PollerSettings(1, 0, 5, timedelta(0), timedelta(seconds=1),
-                                      lease_seconds=2)
-            poller = QueuePoller(queue, lambda _m: None, settings, Codec("base64"), handler,
-                                 QueueNotifier().watch(unique_name), stopping, "test queue")
-            with anyio.fail_after(30):
-                await poller.run()
-
-    anyio.run(main)
+    funchost: HostFactory, storage_connection_string: str
+) -> None:
+    names = queue_names()
+    # A 2 s lease renewed every second (the real host's: 10 minutes, renewed every 5).
+    settings = {**names, "FUNCHOST_QUEUE_LEASE_SECONDS": "2"}
+    host = funchost.start(QUEUE_APP, settings=settings, functions=("slow",))
+    # Runs for 4 s, two leases of 2 s: only renewal keeps it hidden meanwhile.
+    host.send_queue(names["Q_SLOW"], "long:4")
+    eventually(lambda: "CONCURRENT 1" in host.logs, what="the message runs")
+    q = queue(storage_connection_string, names["Q_SLOW"])
+    seen_meanwhile: list[str] = []
+    while not host.invocations("slow"):  # sample what is visible while it runs
+        seen_meanwhile.extend(peek_all(q))
+        time.sleep(0.2)
+    (run,) = host.invocations("slow")
+    assert run.ok, run.error
+    assert logged([run], "DONE ") == ["long"]
     assert seen_meanwhile == []  # never visible again while it ran
-    assert sync.get_queue_properties().approximate_message_count == 0  # and deleted after
+    # And deleted after: nothing left, not even invisible; it ran once.
+    eventually(lambda: q.get_queue_properties().approximate_message_count == 0, what="deleted")
+    host.wait_idle()
+    assert len(host.invocations("slow")) == 1
