@@ -30,53 +30,55 @@ from tests.hostprocess import HostProcess
 
 class LogWatch(logging.Handler):
     """Every line logged while attached (to the root logger), as `Harness.logs` shows
-    them, with `wait_for` to block until a line matching a pattern appears. With
-    `thread`, only the lines logged on that thread (see `loop_thread`)."""
+    them, with the thread that logged it; `wait_for` blocks until a line matching a
+    pattern appears. With `thread`, `lines`, `matching` and `wait_for` look only at the
+    lines logged on that thread (a host's event loop: see `loop_thread`)."""
 
-    def __init__(self, thread: int | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        assert thread is None or logging.logThreads, "log records carry no thread"
-        self._thread = thread
+        assert logging.logThreads, "log records carry no thread"
         self._cond = threading.Condition()
-        self._lines: list[str] = []
+        self._lines: list[tuple[int | None, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._thread is not None and record.thread != self._thread:
-            return
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             text += f"\n{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
         with self._cond:
-            self._lines.append(text)
+            self._lines.append((record.thread, text))
             self._cond.notify_all()
 
-    @property
-    def lines(self) -> list[str]:
+    def lines(self, thread: int | None = None) -> list[str]:
         with self._cond:
-            return list(self._lines)
+            return self._select(thread)
 
-    def matching(self, pattern: str) -> list[str]:
+    def matching(self, pattern: str, thread: int | None = None) -> list[str]:
         regex = re.compile(pattern)
-        return [line for line in self.lines if regex.search(line)]
+        return [line for line in self.lines(thread) if regex.search(line)]
 
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0) -> list[str]:
+    def wait_for(
+        self, pattern: str, count: int = 1, *, thread: int | None = None, timeout: float = 30.0
+    ) -> list[str]:
         """Block until `count` lines match `pattern` (re.search); those lines.
         AssertionError with the last lines on timeout."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                found = [line for line in self._lines if regex.search(line)]
+                found = [line for line in self._select(thread) if regex.search(line)]
                 if len(found) >= count:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    tail = "\n".join(self._lines[-20:])
+                    tail = "\n".join(self._select(thread)[-20:])
                     raise AssertionError(
                         f"{len(found)} line(s) matching {pattern!r} within {timeout}s, "
                         f"expected {count}; last lines:\n{tail}"
                     )
                 self._cond.wait(left)
+
+    def _select(self, thread: int | None) -> list[str]:
+        return [text for t, text in self._lines if thread is None or t == thread]
 
     @contextlib.contextmanager
     def attached(self) -> Iterator[LogWatch]:
