@@ -1,4 +1,10 @@
-"""Loading apps as a user meets it: loud, precise errors; the good functions still run."""
+"""Loading apps as a user meets it: loud, precise errors; the good functions still run.
+
+Hosts run in-process on the test harness, without storage (the apps are HTTP only). What
+only the CLI shows stays on a process: `funchost start` of an app that cannot import (exit
+code 1, file:line:error on stderr) and the output of `funchost list --json`. No test here
+needs Azurite; they are integration tests for the real hosts and processes they start.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,56 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-import httpx
+import click
 import pytest
 
-from tests.hostprocess import APPS, HostProcess
+from funchost.cli.display import function_lines
+from funchost.errors import AppLoadError
+from funchost.testing import Harness, running_host
 
 pytestmark = pytest.mark.integration
 
+APPS = Path(__file__).resolve().parents[1] / "apps"
+NO_BINDING = "these parameters have no binding: id"
+RESERVED = "route 'admin/mine' conflicts with the host's built-in routes"
+BAD_CONSTRAINT = "route 'bad/{id:nosuchconstraint}': unknown route constraint 'nosuchconstraint'"
+NO_PLUGIN = "no trigger plug-in for 'eventHubTrigger'"
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "funchost", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "funchost", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_app_that_cannot_import_fails_with_file_line_and_error() -> None:
-    out = run_cli("start", "--app-dir", str(APPS / "broken_import"), "--port", "0",
-                  "--host", "127.0.0.1", "--no-auth")
+    out = run_cli(
+        "start",
+        "--app-dir",
+        str(APPS / "broken_import"),
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--no-auth",
+    )
     assert out.returncode == 1
     script = APPS / "broken_import" / "function_app.py"
     assert f"{script}:5: cannot import the app: KeyError: 'missing'" in out.stderr
+    assert "Host started" not in out.stdout
+
+
+def test_app_that_cannot_import_raises_the_same_error_in_process() -> None:
+    script = APPS / "broken_import" / "function_app.py"
+    with pytest.raises(AppLoadError) as raised:
+        Harness(APPS / "broken_import").start()
+    assert str(raised.value) == f"{script}:5: cannot import the app: KeyError: 'missing'"
 
 
 def test_list_reports_each_bad_function_and_keeps_the_good_ones() -> None:
@@ -35,58 +71,67 @@ def test_list_reports_each_bad_function_and_keeps_the_good_ones() -> None:
     names = {f["name"] for f in data["functions"]}
     assert {"good", "from_blueprint"} <= names
     errors = {e["name"]: e["error"] for e in data["errors"]}
-    assert "extra_param" in errors and "these parameters have no binding: id" in errors["extra_param"]
+    assert "extra_param" in errors and NO_BINDING in errors["extra_param"]
 
 
 @pytest.fixture(scope="module")
-def partial_host() -> Iterator[HostProcess]:
-    proc = HostProcess("partial", args=["--no-auth"])
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def partial_host() -> Iterator[Harness]:
+    with running_host(APPS / "partial") as harness:  # HTTP only: no storage needed
+        yield harness
 
 
-def test_partial_app_serves_good_functions_and_names_the_broken(partial_host: HostProcess) -> None:
-    out = partial_host.output()
-    assert "extra_param: error: these parameters have no binding: id" in out
-    assert "reserved: error: route 'admin/mine' conflicts with the host's built-in routes" in out
-    assert "bad_constraint: error: route 'bad/{id:nosuchconstraint}': unknown route " \
-           "constraint 'nosuchconstraint'" in out
-    assert "hub: error: no trigger plug-in for 'eventHubTrigger'" in out
-    with httpx.Client(base_url=partial_host.url) as c:
-        assert c.get("/api/good").text == "still here"
-        assert c.get("/api/from-blueprint").text == "blueprint"
-        status = c.get("/admin/host/status").json()
-    assert any("extra_param" in e for e in status["errors"])
-    assert any("hub" in e for e in status["errors"])
+def test_partial_app_serves_good_functions_and_names_the_broken(partial_host: Harness) -> None:
+    host = partial_host
+    # Each broken function is named with its reason: one could not be indexed at load...
+    assert {e.function: e.reason.startswith(NO_BINDING) for e in host.app.errors} == {
+        "extra_param": True
+    }
+    # ...and three could not start; the good ones did.
+    failed = {name: state.error for name, state in host.host.functions.items()}
+    assert failed["good"] is None and failed["from_blueprint"] is None
+    assert (failed["reserved"] or "").startswith(RESERVED)
+    assert (failed["bad_constraint"] or "").startswith(BAD_CONSTRAINT)
+    assert (failed["hub"] or "").startswith(NO_PLUGIN)
+    # The start-up listing (what `funchost start` prints) names each with its reason.
+    listing = [click.unstyle(line) for line in function_lines(host.host, host.url)]
+    for name, reason in [
+        ("extra_param", NO_BINDING),
+        ("reserved", RESERVED),
+        ("bad_constraint", BAD_CONSTRAINT),
+        ("hub", NO_PLUGIN),
+    ]:
+        assert any(line.startswith(f"{name}: error: {reason}") for line in listing), name
+    assert f"good: [*] {host.url}/api/good" in listing
+
+    assert host.get("/api/good").text == "still here"
+    assert host.get("/api/from-blueprint").text == "blueprint"
+    assert host.get("/api/bad/1").status_code == 404
+    status = host.get("/admin/host/status").json()
+    assert status["state"] == "Running"
+    for name in ("extra_param", "reserved", "bad_constraint", "hub"):
+        assert any(f"'{name}'" in e for e in status["errors"]), name
 
 
-def test_functions_filter_loads_only_named(tmp_path: object) -> None:
-    out = run_cli("list", "--json", "--app-dir", str(APPS / "partial"), "--functions", "good")
-    data = json.loads(out.stdout)
-    assert [f["name"] for f in data["functions"]] == ["good"] and data["errors"] == []
+def test_functions_filter_loads_only_named() -> None:
+    with running_host(APPS / "partial", functions=("good",)) as host:
+        assert [f.name for f in host.app.functions] == ["good"] and host.app.errors == ()
+        assert host.host.errors() == []
+        assert host.get("/api/good").text == "still here"
+        assert host.get("/api/from-blueprint").status_code == 404
 
 
-@pytest.mark.parametrize("app,path,expected", [
-    ("asgi_app", "/api/widgets/w1?q=x", {"path": "/api/widgets/w1", "id": "w1", "q": "x"}),
-])
-def test_asgi_function_app(app: str, path: str, expected: dict[str, str]) -> None:
-    proc = HostProcess(app, args=["--no-auth"])
-    proc.start()
-    try:
-        r = httpx.get(proc.url + path)
-        assert r.status_code == 200 and r.json() == expected
-    finally:
-        proc.stop()
+def test_asgi_function_app() -> None:
+    with running_host(APPS / "asgi_app") as host:
+        r = host.get("/api/widgets/w1", params={"q": "x"})
+        assert r.status_code == 200
+        assert r.json() == {"path": "/api/widgets/w1", "id": "w1", "q": "x"}
+        (record,) = host.wait_for("http_app_func")  # the one function AsgiFunctionApp makes
+        assert record.ok
 
 
 def test_wsgi_function_app() -> None:
-    proc = HostProcess("wsgi_app", args=["--no-auth"])
-    proc.start()
-    try:
-        r = httpx.post(proc.url + "/api/anything/here?x=1")
+    with running_host(APPS / "wsgi_app") as host:
+        r = host.post("/api/anything/here?x=1")
         assert r.status_code == 200 and r.text == "POST /api/anything/here?x=1"
-    finally:
-        proc.stop()
+        (record,) = host.wait_for("http_app_func")
+        assert record.ok

@@ -1,201 +1,318 @@
-"""HTTP trigger over real HTTP against a `funchost start` process (semantics §6)."""
+"""HTTP trigger over real HTTP (semantics §6).
+
+The app runs on the in-process test harness (`funchost.testing`), which serves it on a
+real socket exactly as `funchost start` does; what only the process shows, the console
+output in the shape of `func start` and the stop on a signal, is tested on a real
+`funchost start` process at the end.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.hostprocess import HostProcess
+from funchost.testing import Harness, InvocationRecord
+from tests.integration.harness_support import CliHost, invocation
 
 pytestmark = pytest.mark.integration
 
+APP = Path(__file__).resolve().parents[1] / "apps" / "http_basic"
+SETTINGS = {"AzureWebJobs.off.Disabled": "true"}
+PROGRAMMATIC = "This function was programmatically called via the host APIs."
+
 
 @pytest.fixture(scope="module")
-def host(storage_connection_string: str) -> Iterator[HostProcess]:
-    proc = HostProcess("http_basic", env={"AzureWebJobsStorage": storage_connection_string,
-                                          "AzureWebJobs.off.Disabled": "true"},
-                       args=["--no-auth"])
-    proc.start()
+def host(storage_connection_string: str) -> Iterator[Harness]:
+    harness = Harness(APP, settings={**SETTINGS, "AzureWebJobsStorage": storage_connection_string})
+    harness.start()
     try:
-        yield proc
+        yield harness
     finally:
-        proc.stop()
+        harness.stop()
 
 
-@pytest.fixture
-def client(host: HostProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=host.url, timeout=10, follow_redirects=False) as c:
-        yield c
+def next_invocation(host: Harness, function: str, before: int) -> InvocationRecord:
+    """The invocation of `function` that follows the `before` ones already recorded."""
+    return host.wait_for(function, before + 1)[before]
 
 
-def test_startup_lists_each_function_with_methods_and_url(host: HostProcess) -> None:
-    out = host.output()
-    assert "Functions:" in out
-    assert f"hello: [GET] http://localhost:{host.port}/api/hello" in out
-    assert f"items: [GET,POST] http://localhost:{host.port}/api/items/{{id:int?}}" in out
-    assert f"files: [*] http://localhost:{host.port}/api/files/{{*rest}}" in out
-    assert "off: [*]" in out and "(disabled)" in out
-
-
-def test_get_with_query_and_user_logs_each_on_own_line(host: HostProcess,
-                                                        client: httpx.Client) -> None:
-    r = client.get("/api/hello", params={"name": "ada"})
+def test_get_with_query_and_user_logs_each_on_own_line(host: Harness) -> None:
+    before = len(host.invocations("hello"))
+    r = host.get("/api/hello", params={"name": "ada"})
     assert r.status_code == 200 and r.text == "hello ada"
     assert r.headers["content-type"].startswith("text/plain")
-    m = host.wait_for_output(
-        r"Executing 'Functions.hello' \(Reason='This function was programmatically called via "
-        r"the host APIs.', Id=([0-9a-f-]{36})\)")
-    assert m is not None
-    inv = m.group(1)
-    done = host.wait_for_output(rf"Executed 'Functions.hello' \(Succeeded, Id={inv}, "
-                                r"Duration=\d+ms\)")
-    assert done is not None
-    lines = host.output().splitlines()
-    assert any(re.fullmatch(r"\[.+Z\] saying hello to ada", line) for line in lines)
-    assert any(line.endswith("] Warning: second line from user code") for line in lines)
+    record = next_invocation(host, "hello", before)
+    inv = record.invocation_id
+    assert record.ok and re.fullmatch(r"[0-9a-f-]{36}", inv)
+    assert record.reason == PROGRAMMATIC
+    # Executing, each user line on its own line in the order logged, Executed.
+    assert record.logs[0] == f"Executing 'Functions.hello' (Reason='{PROGRAMMATIC}', Id={inv})"
+    assert record.logs[1:-1] == ("saying hello to ada", "second line from user code")
+    assert re.fullmatch(
+        rf"Executed 'Functions.hello' \(Succeeded, Id={inv}, Duration=\d+ms\)", record.logs[-1]
+    )
 
 
-def test_route_template_optional_int_parameter(client: httpx.Client) -> None:
-    r = client.get("/api/items/42", params={"a": "1", "empty": ""}, headers={"X-Custom": "v"})
+def test_route_template_optional_int_parameter(host: Harness) -> None:
+    r = host.get("/api/items/42", params={"a": "1", "empty": ""}, headers={"X-Custom": "v"})
     assert r.status_code == 201
     body = r.json()
     assert body["route"] == {"id": "42"}
     # Empty query values are dropped, as the real host drops them (semantics §6.2).
     assert body["query"] == {"a": "1"}
     assert body["header"] == "v"
-    assert body["url"].startswith("http://127.0.0.1:") and "/api/items/42?" in body["url"]
-    assert client.get("/api/items").json()["route"] == {}
+    assert body["method"] == "GET" and body["json"] is None
+    assert body["url"] == f"{host.url}/api/items/42?a=1&empty="
+    assert host.get("/api/items").json()["route"] == {}
 
 
-def test_route_constraint_rejects_non_int_with_404(client: httpx.Client) -> None:
-    r = client.get("/api/items/abc")
+def test_route_constraint_rejects_non_int_with_404(host: Harness) -> None:
+    r = host.get("/api/items/abc")
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
 
 
-def test_literal_route_beats_parameter_route(client: httpx.Client) -> None:
-    assert client.get("/api/items/special").text == "literal route wins"
+def test_literal_route_beats_parameter_route(host: Harness) -> None:
+    assert host.get("/api/items/special").text == "literal route wins"
 
 
-def test_catch_all_route(client: httpx.Client) -> None:
-    assert client.get("/api/files/a/b/c.txt").text == "a/b/c.txt"
-    assert client.get("/api/files").text == "<none>"
+def test_catch_all_route(host: Harness) -> None:
+    assert host.get("/api/files/a/b/c.txt").text == "a/b/c.txt"
+    assert host.get("/api/files").text == "<none>"
 
 
-def test_post_json_body(client: httpx.Client) -> None:
-    r = client.post("/api/items/7", json={"k": [1, 2]})
+def test_post_json_body(host: Harness) -> None:
+    r = host.post("/api/items/7", json={"k": [1, 2]})
     assert r.status_code == 201 and r.json()["json"] == {"k": [1, 2]}
     assert r.json()["method"] == "POST"
 
 
-def test_known_route_other_method_is_405_with_allow(client: httpx.Client) -> None:
-    r = client.delete("/api/hello")
+def test_known_route_other_method_is_405_with_allow(host: Harness) -> None:
+    r = host.request("DELETE", "/api/hello")
     assert r.status_code == 405
     assert r.headers["allow"] == "GET"
     assert r.json()["status"] == 405
 
 
-def test_unknown_route_is_404_json(client: httpx.Client) -> None:
-    r = client.get("/api/nope")
+def test_unknown_route_is_404_json(host: Harness) -> None:
+    r = host.get("/api/nope")
     assert r.status_code == 404 and r.json()["title"] == "Not Found"
 
 
-def test_binary_body_round_trips(client: httpx.Client) -> None:
+def test_binary_body_round_trips(host: Harness) -> None:
     data = bytes(range(256)) * 4
-    r = client.post("/api/echo/binary", content=data,
-                    headers={"content-type": "application/octet-stream"})
+    r = host.post(
+        "/api/echo/binary", content=data, headers={"content-type": "application/octet-stream"}
+    )
     assert r.status_code == 200
     assert r.content == data[::-1]
     assert r.headers["x-length"] == str(len(data))
     assert r.headers["content-type"] == "application/octet-stream"
 
 
-def test_cookies_and_redirect(client: httpx.Client) -> None:
-    r = client.get("/api/cookies")
+def test_cookies_and_redirect(host: Harness) -> None:
+    r = host.get("/api/cookies")
     assert "session=abc" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
-    r = client.get("/api/redirect")
+    r = host.get("/api/redirect")  # not followed
     assert r.status_code == 302 and r.headers["location"] == "/api/hello"
 
 
 def test_user_exception_is_500_with_invocation_id_and_host_keeps_serving(
-        host: HostProcess, client: httpx.Client) -> None:
-    r = client.get("/api/fail")
+    host: Harness,
+) -> None:
+    r = host.get("/api/fail")
     assert r.status_code == 500
+    assert r.headers["content-type"] == "application/problem+json"
     inv = r.json()["invocationId"]
     assert re.fullmatch(r"[0-9a-f-]{36}", inv)
-    assert host.wait_for_output(rf"Executed 'Functions.fail' \(Failed, Id={inv}") is not None
-    assert host.wait_for_output(r"ValueError: boom from user code") is not None
-    assert client.get("/api/hello").status_code == 200
+    record = invocation(host, inv)
+    assert record.function == "fail" and not record.ok
+    assert isinstance(record.error, ValueError) and str(record.error) == "boom from user code"
+    executed = record.logs[-1]
+    assert executed.startswith(f"Executed 'Functions.fail' (Failed, Id={inv}")
+    assert executed.endswith("ValueError: boom from user code")  # the traceback follows
+    assert host.get("/api/hello").status_code == 200
 
 
-def test_function_timeout_fails_the_invocation(host: HostProcess, client: httpx.Client) -> None:
+def test_function_timeout_fails_the_invocation(host: Harness) -> None:
     # host.json sets functionTimeout to 2 s.
-    r = client.get("/api/slow", params={"s": "10"})
+    r = host.get("/api/slow", params={"s": "10"})
     assert r.status_code == 500
-    assert host.wait_for_output(r"Timeout value of 00:00:02 exceeded by function "
-                                r"'Functions.slow'") is not None
+    record = invocation(host, r.json()["invocationId"])
+    assert record.function == "slow" and type(record.error).__name__ == "FunctionTimeoutError"
+    assert any(
+        line.startswith("Timeout value of 00:00:02 exceeded by function 'Functions.slow'")
+        for line in record.logs
+    )
 
 
-def test_context_has_invocation_id_and_name(host: HostProcess, client: httpx.Client) -> None:
-    body = client.get("/api/ctx").json()
+def test_context_has_invocation_id_and_name(host: Harness) -> None:
+    body = host.get("/api/ctx").json()
     assert body["function_name"] == "ctx"
-    assert host.wait_for_output(rf"Executed 'Functions.ctx' \(Succeeded, "
-                                rf"Id={body['invocation_id']}") is not None
+    record = invocation(host, body["invocation_id"])
+    assert record.function == "ctx" and record.ok
+    assert record.logs[-1].startswith(
+        f"Executed 'Functions.ctx' (Succeeded, Id={body['invocation_id']}"
+    )
 
 
-def test_string_return_and_none_return(client: httpx.Client) -> None:
-    r = client.get("/api/text")
+def test_string_return_and_none_return(host: Harness) -> None:
+    r = host.get("/api/text")
     assert r.text == "plain string return"
-    r = client.get("/api/nothing")
+    r = host.get("/api/nothing")
     assert r.status_code == 200 and r.content == b""
 
 
-def test_function_name_decorator_names_the_function(client: httpx.Client) -> None:
-    assert client.get("/api/named/bob").text == "bob"
+def test_function_name_decorator_names_the_function(host: Harness) -> None:
+    before = len(host.invocations("renamed"))
+    assert host.get("/api/named/bob").text == "bob"
+    assert next_invocation(host, "renamed", before).ok
 
 
-def test_disabled_function_is_404(client: httpx.Client) -> None:
-    assert client.get("/api/off").status_code == 404
+def test_disabled_function_is_404(host: Harness) -> None:
+    assert host.get("/api/off").status_code == 404
+    assert host.invocations("off") == []
 
 
-def test_sync_functions_run_in_parallel_threads(client: httpx.Client) -> None:
-    import concurrent.futures
-    import time
-    start = time.monotonic()
+def test_sync_functions_run_in_parallel_threads(host: Harness) -> None:
+    # `sync-together` returns only once four calls wait in it at once (a barrier), so four
+    # answers prove four sync invocations ran at the same time, each on its own thread.
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: httpx.get(f"{client.base_url}/api/sync-slow?s=0.5",
-                                                    timeout=10).text, range(4)))
-    assert results == ["finished"] * 4
-    # Four 0.5 s sync calls in a thread pool take about 0.5 s, not 2 s.
-    assert time.monotonic() - start < 1.5
+        answers = list(pool.map(lambda _: host.get("/api/sync-together", timeout=60), range(4)))
+    assert [r.status_code for r in answers] == [200] * 4
+    threads = {r.text for r in answers}
+    assert len(threads) == 4 and all(t.startswith("funchost-worker") for t in threads)
 
 
-def test_root_answers_200(client: httpx.Client) -> None:
-    r = client.get("/")
+def test_root_answers_200(host: Harness) -> None:
+    r = host.get("/")
     assert r.status_code == 200 and "up and running" in r.text
 
 
-def test_admin_status_ping_and_functions_without_auth(host: HostProcess,
-                                                       client: httpx.Client) -> None:
-    status = client.get("/admin/host/status").json()
+def test_admin_status_ping_and_functions_without_auth(host: Harness) -> None:
+    status = host.get("/admin/host/status").json()
     assert status["state"] == "Running"
-    assert re.fullmatch(r"[a-z0-9-]{1,32}", status["id"])
-    assert client.get("/admin/host/ping").status_code == 200
-    assert client.post("/admin/host/ping").status_code == 200
-    names = {f["name"] for f in client.get("/admin/functions").json()}
+    assert re.fullmatch(r"[a-z0-9-]{1,32}", status["id"]) and status["id"] == host.host.host_id
+    assert host.get("/admin/host/ping").status_code == 200
+    assert host.post("/admin/host/ping").status_code == 200
+    names = {f["name"] for f in host.get("/admin/functions").json()}
     assert {"hello", "items", "renamed"} <= names
-    one = client.get("/admin/functions/hello").json()
-    assert one["invoke_url_template"] == f"http://127.0.0.1:{host.port}/api/hello"
+    one = host.get("/admin/functions/hello").json()
+    assert one["invoke_url_template"] == f"{host.url}/api/hello"
     assert one["config"]["bindings"][0]["type"] == "httpTrigger"
 
 
-def test_admin_invoke_rejects_bad_bodies(client: httpx.Client) -> None:
-    r = client.post("/admin/functions/hello", content=b"{not json")
+def test_admin_invoke_rejects_bad_bodies(host: Harness) -> None:
+    r = host.post("/admin/functions/hello", content=b"{not json")
     assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
-    assert client.post("/admin/functions/hello", json=None).status_code == 400
-    assert client.post("/admin/functions/nope", json={"input": "x"}).status_code == 404
+    assert host.post("/admin/functions/hello", json=None).status_code == 400
+    assert host.post("/admin/functions/nope", json={"input": "x"}).status_code == 404
     # An HTTP function is called at its URL, not through the admin API.
-    assert client.post("/admin/functions/hello", json={"input": "x"}).status_code == 400
+    assert host.post("/admin/functions/hello", json={"input": "x"}).status_code == 400
+
+
+# -- `funchost start` as a process: its console and its signals -----------------------------
+
+
+@pytest.fixture
+def cli_env(storage_connection_string: str) -> dict[str, str]:
+    return {**SETTINGS, "AzureWebJobsStorage": storage_connection_string}
+
+
+def test_console_lists_functions_and_logs_like_func_start(cli_env: dict[str, str]) -> None:
+    proc = CliHost("http_basic", env=cli_env, args=["--no-auth"])
+    proc.start()
+    try:
+        out = proc.output()
+        base = f"http://localhost:{proc.port}"
+        assert "Functions:" in out
+        assert f"hello: [GET] {base}/api/hello" in out
+        assert f"items: [GET,POST] {base}/api/items/{{id:int?}}" in out
+        assert f"files: [*] {base}/api/files/{{*rest}}" in out
+        assert f"off: [*] {base}/api/off (disabled)" in out
+        assert re.search(
+            rf"Host started in \d+ms on {base} \(host id [a-z0-9-]+; keys not enforced\)\.", out
+        )
+
+        r = httpx.get(f"{proc.url}/api/hello", params={"name": "ada"}, timeout=30)
+        assert r.text == "hello ada"
+        stamp = r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\]"
+        m = proc.wait_for_output(
+            rf"{stamp} Executing 'Functions.hello' \(Reason='{re.escape(PROGRAMMATIC)}', "
+            r"Id=([0-9a-f-]{36})\)",
+            timeout=30,
+        )
+        assert m is not None
+        assert proc.wait_for_output(
+            rf"{stamp} Executed 'Functions.hello' \(Succeeded, Id={m.group(1)}, "
+            r"Duration=\d+ms\)",
+            timeout=30,
+        )
+        lines = proc.output().splitlines()
+        assert any(re.fullmatch(rf"{stamp} saying hello to ada", line) for line in lines)
+        assert any(
+            re.fullmatch(rf"{stamp} Warning: second line from user code", line) for line in lines
+        )
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_drains_running_invocations_then_exits_0(
+    cli_env: dict[str, str], sig: signal.Signals, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    proc = CliHost("http_basic", env=cli_env, args=["--no-auth"])
+    proc.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # `hold` runs until the file `release` exists.
+            pending = pool.submit(
+                httpx.get, f"{proc.url}/api/hold", params={"until": str(release)}, timeout=60
+            )
+            assert proc.wait_for_output(r"Executing 'Functions.hold'", timeout=30)
+            proc.send_signal(sig)
+            assert proc.wait_for_output(
+                r"Stopping the host: waiting up to 30s for 1 running invocation\(s\)", timeout=30
+            )
+            assert "Stopping (Ctrl-C again to stop at once)..." in proc.output()
+            assert proc.returncode is None  # draining
+            release.touch()
+            assert proc.wait(30) == 0
+            r = pending.result()
+        assert r.status_code == 200 and r.text == "released"  # the running one finished
+        assert "Executed 'Functions.hold' (Succeeded" in proc.output()
+    finally:
+        proc.stop()
+
+
+def test_a_second_signal_stops_at_once(cli_env: dict[str, str], tmp_path: Path) -> None:
+    # No function timeout and a minute of grace: only the second signal can end the held
+    # invocation (never released) within the wait below.
+    env = {**cli_env, "AzureFunctionsJobHost__functionTimeout": "-1"}
+    proc = CliHost("http_basic", env=env, args=["--no-auth", "--grace", "60"])
+    proc.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(
+                httpx.get,
+                f"{proc.url}/api/hold",
+                params={"until": str(tmp_path / "never")},
+                timeout=60,
+            )
+            assert proc.wait_for_output(r"Executing 'Functions.hold'", timeout=30)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait_for_output(r"Stopping the host: waiting up to 60s", timeout=30)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(30) == 0
+            r = pending.result()
+        assert r.status_code == 500  # cut short
+        assert "Executed 'Functions.hold' (Succeeded" not in proc.output()
+    finally:
+        proc.stop()

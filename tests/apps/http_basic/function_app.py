@@ -3,7 +3,8 @@
 import asyncio
 import json
 import logging
-import time
+import threading
+from pathlib import Path
 
 import azure.functions as func
 
@@ -45,8 +46,9 @@ def files(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="echo/binary", methods=["POST"])
 def echo_binary(req: func.HttpRequest) -> func.HttpResponse:
     data = req.get_body()
-    return func.HttpResponse(data[::-1], mimetype="application/octet-stream",
-                             headers={"x-length": str(len(data))})
+    return func.HttpResponse(
+        data[::-1], mimetype="application/octet-stream", headers={"x-length": str(len(data))}
+    )
 
 
 @app.route(route="cookies")
@@ -71,17 +73,34 @@ async def slow(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("finished")
 
 
-@app.route(route="sync-slow")
-def sync_slow(req: func.HttpRequest) -> func.HttpResponse:
-    time.sleep(float(req.params.get("s", "0.3")))
-    return func.HttpResponse("finished")
+@app.route(route="hold")
+async def hold(req: func.HttpRequest) -> func.HttpResponse:
+    # Runs until the file named by `until` exists: a test ends it when it wants.
+    until = Path(req.params["until"])
+    while not until.exists():
+        await asyncio.sleep(0.02)
+    return func.HttpResponse("released")
+
+
+# Passes only once four calls wait in it at the same time: sync functions that run on
+# parallel threads, shown without measuring time.
+_together = threading.Barrier(4)
+
+
+@app.route(route="sync-together")
+def sync_together(req: func.HttpRequest) -> func.HttpResponse:
+    _together.wait(timeout=30)
+    return func.HttpResponse(threading.current_thread().name)
 
 
 @app.route(route="ctx")
 async def ctx(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps({"invocation_id": context.invocation_id,
-                                         "function_name": context.function_name}),
-                             mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps(
+            {"invocation_id": context.invocation_id, "function_name": context.function_name}
+        ),
+        mimetype="application/json",
+    )
 
 
 @app.route(route="text")
