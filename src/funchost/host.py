@@ -181,8 +181,8 @@ class Host:
         services.stopping.set()
         web.stop()
         with anyio.move_on_after(self.options.grace_seconds):
-            await self._listening.wait_zero()
-        if self._listening.count:
+            await self._quiet()
+        if self._listening.count or self.inflight.count:
             log.warning(
                 "%d invocation(s) still running after %.0fs; cutting them short",
                 self.inflight.count,
@@ -192,7 +192,13 @@ class Host:
             # Settling (release, abandon) is a round trip per message; a listener that
             # still has not returned is cancelled with the task group.
             with anyio.move_on_after(SETTLE_SECONDS):
-                await self._listening.wait_zero()
+                await self._quiet()
+
+    async def _quiet(self) -> None:
+        """Every listener returned (it settled its messages) and no invocation runs (HTTP
+        requests are invocations without a listener to wait for)."""
+        await self._listening.wait_zero()
+        await self.inflight.wait_idle()
 
     async def _supervise(
         self, state: FunctionState, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
