@@ -92,7 +92,7 @@ class LogWatch(logging.Handler):
 
 def loop_thread(host: Harness) -> int:
     """The id of the thread `host`'s event loop runs on: its listeners log there."""
-    ident: int = host._call(threading.get_ident)  # no public accessor (see the module doc)
+    ident: int = host.run(threading.get_ident)
     return ident
 
 

@@ -66,7 +66,7 @@ def test_failures_are_recorded_with_their_exception_and_retried_by_redelivery(
     assert [type(r.error).__name__ for r in records] == ["ValueError", "ValueError"]
     host.wait_idle()  # the poison move done: nothing visible remains
     assert any(f"moved to '{names['HARNESS_Q']}-poison'" in line for line in host.logs)
-    with pytest.raises(AssertionError, match="'on_queue' finished 0 time"):
+    with pytest.raises(AssertionError, match="'on_queue' finished 0 matching time"):
         host.wait_for("on_queue", ok=True, timeout=0.2)
 
 

@@ -49,6 +49,10 @@ class _BlobBinding:
         container, _, name = path.strip("/").partition("/")
         if not name:
             raise BindingError(f"{self._what}: path '{path}' has no blob name")
+        if any(part in (".", "..") for part in name.replace("\\", "/").split("/")):
+            # A request URL with ../ would be normalised into another container: a value
+            # from a request or a message must not reach outside the binding's container.
+            raise BindingError(f"{self._what}: blob name '{name}' has a '.' or '..' segment")
         return container.lower(), self._service.get_blob_client(container.lower(), name)
 
 
@@ -70,6 +74,7 @@ class BlobInput(_BlobBinding):
 class BlobOutput(_BlobBinding):
     def __init__(self, binding: BindingInfo, services: HostServices) -> None:
         super().__init__(binding, services, "output")
+        self._containers: set[str] = set()  # known to exist
 
     async def write(self, value: Datum, invocation: Invocation) -> None:
         data = value.value
@@ -80,9 +85,14 @@ class BlobOutput(_BlobBinding):
         if not isinstance(data, (bytes, bytearray)):
             raise BindingError(f"{self._what}: cannot write a {value.type} value")
         container, blob = self._blob(invocation)
+        if container not in self._containers:
+            # Created before the first upload: a large one goes up in parallel blocks, and
+            # a missing container would fail them all at once.
+            await ensure_container(self._service.get_container_client(container))
+            self._containers.add(container)
         try:
             await blob.upload_blob(data, overwrite=True, **UPLOAD_OPTIONS)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError:  # deleted since: once more, after creating it
             await ensure_container(self._service.get_container_client(container))
             await blob.upload_blob(data, overwrite=True, **UPLOAD_OPTIONS)
         QueueNotifier.of(self._services).notify(blob_container_key(container))

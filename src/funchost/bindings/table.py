@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,8 @@ from funchost.errors import BindingError
 
 MAX_BATCH = 100
 SYSTEM_KEYS = {"partitionkey": "PartitionKey", "rowkey": "RowKey"}
+TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+FORBIDDEN_IN_KEYS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 IGNORED = {"timestamp", "etag", "odata.etag"}
 
 
@@ -80,15 +83,30 @@ class _TableBinding:
     def _resolve(self, text: str | None, invocation: Invocation) -> str | None:
         return None if text is None else resolve(text, invocation.binding_data, what=self._what)
 
+    def _table(self, invocation: Invocation) -> Any:
+        name = self._resolve(self.spec.table, invocation) or ""
+        if not TABLE_NAME.fullmatch(name):
+            # Checked here, not only by the service: a value from a request or a message
+            # must not turn into another request path.
+            raise BindingError(f"{self._what}: '{name}' is not a valid table name")
+        return self._service.get_table_client(name)
+
+    def _key(self, which: str, value: str | None) -> str | None:
+        """A PartitionKey or RowKey, refused when Azure Tables would refuse it (/, \\, #,
+        ? and control characters)."""
+        if value is not None and FORBIDDEN_IN_KEYS.search(value):
+            raise BindingError(f"{self._what}: {which} {value!r} has a character keys cannot hold")
+        return value
+
 
 class TableInput(_TableBinding):
     def __init__(self, binding: BindingInfo, services: HostServices) -> None:
         super().__init__(binding, services, "input")
 
     async def read(self, invocation: Invocation) -> Datum | None:
-        table = self._service.get_table_client(self._resolve(self.spec.table, invocation))
-        pk = self._resolve(self.spec.partition_key, invocation)
-        rk = self._resolve(self.spec.row_key, invocation)
+        table = self._table(invocation)
+        pk = self._key("PartitionKey", self._resolve(self.spec.partition_key, invocation))
+        rk = self._key("RowKey", self._resolve(self.spec.row_key, invocation))
         if pk is not None and rk is not None:
             try:
                 entity = await table.get_entity(pk, rk)
@@ -118,7 +136,7 @@ class TableOutput(_TableBinding):
         super().__init__(binding, services, "output")
 
     async def write(self, value: Datum, invocation: Invocation) -> None:
-        table = self._service.get_table_client(self._resolve(self.spec.table, invocation))
+        table = self._table(invocation)
         by_partition: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in items(value):
             entity = self._entity(item, invocation)
@@ -183,7 +201,7 @@ class TableOutput(_TableBinding):
                 raise BindingError(
                     f"{self._what}: {key} is required (set it in the entity or on the binding)"
                 )
-            entity[key] = str(entity[key])
+            entity[key] = self._key(key, str(entity[key]))
         return entity
 
 

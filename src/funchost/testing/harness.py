@@ -11,16 +11,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import logging
 import os
-import sys
+import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from funchost.config.host_config import HostConfig
@@ -31,13 +31,21 @@ from funchost.host import Host, HostOptions
 from funchost.storage.blobs import blob_container_key
 from funchost.storage.notify import QueueNotifier
 from funchost.storage.queues import Codec
-from funchost.testing.recorder import InvocationRecord, Recorder
+from funchost.testing import process_state
+from funchost.testing.recorder import CURRENT, InvocationRecord, Recorder
 from funchost.triggers import Backlog
 
 T = TypeVar("T")
 
 # Settings a test's host must not inherit from the machine it runs on.
-_HOST_SETTINGS = ("AzureWebJobs", "AzureFunctionsJobHost", "FUNCTIONS_", "WEBSITE_")
+_HOST_SETTINGS = (
+    "AzureWebJobs",
+    "AzureFunctionsJobHost",
+    "AzureFunctionsWebHost",
+    "FUNCTIONS_",
+    "WEBSITE_",
+)
+Body = str | bytes | Mapping[str, Any]
 
 
 class Harness:
@@ -51,7 +59,8 @@ class Harness:
         auth: enforce function keys (off by default, as `func start`).
         grace: seconds running invocations get on `stop()`.
 
-    Start it with `start()` (or use it as a context manager); `stop()` drains it.
+    Start it with `start()` (or use it as a context manager); `stop()` drains it. Several
+    harnesses may run at once: each records only its own host's invocations and lines.
     """
 
     def __init__(
@@ -72,7 +81,8 @@ class Harness:
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._portal: BlockingPortal | None = None
         self._serving: Any = None
-        self._restore: Callable[[], None] = lambda: None
+        self._undo: list[Callable[[], None]] = []
+        self._senders: dict[tuple[str | None, str], Any] = {}
         # Called with the loaded app before the host starts; the settings it returns are
         # added (the pytest plugin points the app's Service Bus connections this way).
         self.on_load: Callable[[LoadedApp, Mapping[str, str]], Mapping[str, str]] | None = None
@@ -82,31 +92,35 @@ class Harness:
         """Import the app, start every listener and the web server; return once serving.
         Raises the host's own errors (AppLoadError, ConfigError) as `funchost start` would
         report them."""
-        self._restore = _apply(self.environ, self.recorder)
+        self._undo.append(process_state.set_environ(self.environ))
+        self._undo.append(process_state.capture_logs(self.recorder.handler))
         try:
             config = HostConfig.load(self.app_dir, self.environ)
-            with _app_modules(self.app_dir) as forget:
-                self._restore = _then(self._restore, forget)
+            with process_state.app_modules(self.app_dir) as forget:
+                self._undo.append(forget)
                 app = load_app(config, self.environ, list(self._functions) or None)
             if self.on_load is not None:
                 extra = dict(self.on_load(app, self.environ))
                 self.environ.update(extra)
-                self._restore = _then(self._restore, _set_environ(extra))
+                self._undo.append(process_state.set_environ(extra))
             options = dataclasses.replace(self._options, wrappers=(self.recorder.wrap,))
             self.host = Host(config, self.environ, app, options)
             self._portal_cm = start_blocking_portal()
             self._portal = self._portal_cm.__enter__()
-            self._serving, _ = self._portal.start_task(self.host.serve)
+            self._serving, _ = self._portal.start_task(self._serve)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """Drain (running invocations get the grace period) and stop; undo the settings."""
+        """Drain (running invocations get the grace period) and stop; undo what `start`
+        changed in the process (settings, log capture, the app's modules)."""
         try:
             if self._portal is not None and self.host is not None:
-                with contextlib.suppress(RuntimeError):  # the loop already ended
+                with contextlib.suppress(Exception):  # the loop already ended
+                    self._portal.call(self._close_senders)
+                with contextlib.suppress(RuntimeError):
                     self._portal.call(self.host.stop)
                 if self._serving is not None:
                     self._serving.result(self._options.grace_seconds + 30)
@@ -114,14 +128,19 @@ class Harness:
             if self._portal_cm is not None:
                 self._portal_cm.__exit__(None, None, None)
             self._portal_cm = self._portal = self._serving = None
-            self._restore()
-            self._restore = lambda: None
+            while self._undo:
+                self._undo.pop()()
 
     def __enter__(self) -> Harness:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    async def _serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        # Everything the host runs inherits this: its log lines come to this recorder.
+        CURRENT.set(self.recorder)
+        await self._running().serve(task_status=task_status)
 
     # -- what it runs -----------------------------------------------------------------------
     @property
@@ -135,7 +154,7 @@ class Harness:
 
     @property
     def logs(self) -> list[str]:
-        """Every line the host and the app logged since the start (without timestamps)."""
+        """Every line this host and its app logged since the start (without timestamps)."""
         return list(self.recorder.handler.lines)
 
     def invocations(self, function: str | None = None) -> list[InvocationRecord]:
@@ -143,21 +162,40 @@ class Harness:
         return self.recorder.records(function)
 
     def wait_for(
-        self, function: str, count: int = 1, *, timeout: float = 30.0, ok: bool | None = None
+        self,
+        function: str,
+        count: int = 1,
+        *,
+        timeout: float = 30.0,
+        ok: bool | None = None,
+        where: Callable[[InvocationRecord], bool] | None = None,
     ) -> list[InvocationRecord]:
         """Block until `function` finished `count` times (only successes or only failures
-        with `ok`); its records. AssertionError names what was seen on timeout."""
+        with `ok`; only records `where` accepts); those records. AssertionError names what
+        was seen on timeout."""
 
         def mine(records: list[InvocationRecord]) -> list[InvocationRecord]:
-            return [r for r in records if r.function == function and ok in (None, r.ok)]
+            return [
+                r
+                for r in records
+                if r.function == function and ok in (None, r.ok) and (where is None or where(r))
+            ]
 
         seen = mine(self.recorder.wait(lambda rs: len(mine(rs)) >= count, timeout))
         if len(seen) < count:
             raise AssertionError(
-                f"'{function}' finished {len(seen)} time(s) within {timeout}s, expected "
-                f"{count}; outcomes: {[_brief(r) for r in self.invocations(function)]}"
+                f"'{function}' finished {len(seen)} matching time(s) within {timeout}s, "
+                f"expected {count}; outcomes: {[_brief(r) for r in self.invocations(function)]}"
             )
         return seen
+
+    def wait_for_log(self, pattern: str, *, timeout: float = 30.0) -> re.Match[str]:
+        """Block until a line of this host matches `pattern` (a regex); the match."""
+        regex = re.compile(pattern)
+        found = self.recorder.wait_for_line(regex, timeout)
+        if found is None:
+            raise AssertionError(f"no line matching {pattern!r} within {timeout}s")
+        return found
 
     def wait_idle(self, *, timeout: float = 30.0, settle: float = 0.1) -> None:
         """Block until no invocation runs and no trigger has visible work waiting, twice
@@ -167,8 +205,20 @@ class Harness:
         while quiet < 2:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the host was not idle within {timeout}s")
-            quiet = quiet + 1 if self._call(self._busy) == 0 else 0
+            quiet = quiet + 1 if self.run(self._busy) == 0 else 0
             time.sleep(settle)
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call `fn(*args)` (async or not) on the host's event loop, in the host's logging
+        context; its result."""
+        self._running()
+        assert self._portal is not None
+        return self._portal.call(self._in_context, fn, *args)
+
+    async def _in_context(self, fn: Callable[..., Any], *args: Any) -> Any:
+        CURRENT.set(self.recorder)
+        result = fn(*args)
+        return await result if hasattr(result, "__await__") else result
 
     # -- driving triggers -------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -184,30 +234,52 @@ class Harness:
         return self.request("POST", path, **kwargs)
 
     def send_queue(
-        self, queue: str, body: str | bytes | Mapping[str, Any], *, connection: str | None = None
+        self, queue: str, body: Body, *, connection: str | None = None, raw: bool = False
     ) -> None:
         """Put a message on a storage queue, encoded as the host encodes queue outputs
-        (host.json `messageEncoding`), and wake this host's listener on it."""
-        self._call(self._send_queue, queue.lower(), _bytes(body), connection)
+        (host.json `messageEncoding`; `raw=True` stores the text as given), and wake this
+        host's listener on it."""
+        self.run(self._send_queue, queue.lower(), _bytes(body), connection, raw)
+
+    def wake(self, queue: str) -> None:
+        """Wake this host's listeners on `queue` now (for a message sent another way)."""
+        self.run(lambda: QueueNotifier.of(self._services()).notify(queue.lower()))
 
     def send_servicebus(
         self,
         entity: str,
-        body: str | bytes | Mapping[str, Any],
+        body: Body | Sequence[Body],
         *,
         connection: str | None = None,
         **properties: Any,
     ) -> None:
-        """Send a Service Bus message to a queue or topic (`properties` are
-        `ServiceBusMessage` keyword arguments: session_id, application_properties, ...)."""
-        self._call(self._send_servicebus, entity, _bytes(body), connection, properties)
+        """Send Service Bus messages to a queue or topic: one body, or a list of bodies
+        sent together (`properties` are `ServiceBusMessage` keyword arguments: session_id,
+        application_properties, ...). The sender is kept for the next send."""
+        self.run(self._send_servicebus, entity, _all_bytes(body), connection, properties)
 
     def upload_blob(
-        self, path: str, data: str | bytes, *, connection: str | None = None, scan: bool = True
+        self,
+        path: str,
+        data: str | bytes,
+        *,
+        connection: str | None = None,
+        scan: bool = True,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
     ) -> None:
         """Upload `container/name` and, with `scan`, have this host's blob scanner sweep
         now and wait for that sweep (when this host holds the scanner lease)."""
-        self._call(self._upload_blob, path, _bytes(data), connection, scan)
+        self.run(
+            self._upload_blob, path, _bytes(data), connection, dict(metadata or {}), content_type
+        )
+        if scan:
+            self.scan_now(path.strip("/").split("/", 1)[0])
+
+    def scan_now(self, container: str) -> bool:
+        """Have this host's blob scanner sweep now and wait for it; False when another
+        instance holds the scanner lease (its next scan is up to the scan interval away)."""
+        return bool(self.run(self._scan_now, container))
 
     def call(self, function: str, input: str | None = None) -> Outcome:
         """Run a non-HTTP function now, as `POST /admin/functions/{name}` does (a timer
@@ -215,7 +287,7 @@ class Harness:
         listener = self._running().listener(function)
         if listener is None:
             raise LookupError(f"no running function named '{function}'")
-        outcome: Outcome = self._call(listener.call, input)
+        outcome: Outcome = self.run(listener.call, input)
         return outcome
 
     def fire_timer(self, function: str) -> Outcome:
@@ -232,44 +304,66 @@ class Harness:
                     waiting += await state.listener.backlog()
         return waiting
 
-    async def _send_queue(self, queue: str, body: bytes, connection: str | None) -> None:
+    async def _send_queue(self, queue: str, body: bytes, connection: str | None, raw: bool) -> None:
         services = self._services()
         client = services.clients.queue_service(connection).get_queue_client(queue)
         with contextlib.suppress(Exception):  # exists
             await client.create_queue()
-        await client.send_message(Codec(services.config.queues.message_encoding).encode(body))
+        codec = Codec(services.config.queues.message_encoding)
+        await client.send_message(body.decode("utf-8") if raw else codec.encode(body))
         QueueNotifier.of(services).notify(queue)
 
     async def _send_servicebus(
-        self, entity: str, body: bytes, connection: str | None, properties: dict[str, Any]
+        self, entity: str, bodies: list[bytes], connection: str | None, properties: dict[str, Any]
     ) -> None:
         from azure.servicebus import ServiceBusMessage
 
         if connection is None:
             connection = self._servicebus_connection(entity)
-        client = self._services().clients.service_bus(connection)
-        async with client.get_queue_sender(entity) as sender:
-            await sender.send_messages(ServiceBusMessage(body, **properties))
+        key = (connection, entity)
+        sender = self._senders.get(key)
+        if sender is None:
+            client = self._services().clients.service_bus(connection)
+            sender = self._senders[key] = client.get_queue_sender(entity)
+        await sender.send_messages([ServiceBusMessage(b, **properties) for b in bodies])
+
+    async def _close_senders(self) -> None:
+        senders, self._senders = list(self._senders.values()), {}
+        for sender in senders:
+            with contextlib.suppress(Exception):
+                await sender.close()
 
     async def _upload_blob(
-        self, path: str, data: bytes, connection: str | None, scan: bool
+        self,
+        path: str,
+        data: bytes,
+        connection: str | None,
+        metadata: dict[str, str],
+        content_type: str | None,
     ) -> None:
-        from funchost.triggers.blob import BlobTriggerHub
+        from azure.storage.blob import ContentSettings
 
         container, _, name = path.strip("/").partition("/")
-        services = self._services()
-        service = services.clients.blob_service(connection)
-        client = service.get_container_client(container)
+        client = self._services().clients.blob_service(connection).get_container_client(container)
         with contextlib.suppress(Exception):  # exists
             await client.create_container()
-        await client.upload_blob(name, data, overwrite=True)
+        settings = ContentSettings(content_type=content_type) if content_type else None
+        await client.upload_blob(
+            name, data, overwrite=True, metadata=metadata or None, content_settings=settings
+        )
+
+    async def _scan_now(self, container: str) -> bool:
+        from funchost.triggers.blob import BlobTriggerHub
+
+        services = self._services()
         hub = services.per_host.find(BlobTriggerHub)
-        if not scan or hub is None:
-            return
+        if hub is None or not hub.scanning:
+            return False
         swept = hub.next_sweep()
         QueueNotifier.of(services).notify(blob_container_key(container))
-        with anyio.move_on_after(15):  # a sweep takes milliseconds; the lease may be elsewhere
+        with anyio.fail_after(30):  # a sweep takes milliseconds
             await swept.wait()
+        return True
 
     def _servicebus_connection(self, entity: str) -> str | None:
         """The connection of the app's Service Bus binding on `entity`, else the app's one
@@ -295,17 +389,18 @@ class Harness:
         assert services is not None, "the host has not started"
         return services
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self._running()
-        assert self._portal is not None
-        return self._portal.call(fn, *args)
-
 
 def _brief(record: InvocationRecord) -> str:
     return "Succeeded" if record.ok else f"Failed({type(record.error).__name__}: {record.error})"
 
 
-def _bytes(body: str | bytes | Mapping[str, Any]) -> bytes:
+def _all_bytes(body: Body | Sequence[Body]) -> list[bytes]:
+    if isinstance(body, (list, tuple)):
+        return [_bytes(b) for b in body]
+    return [_bytes(body)]  # type: ignore[arg-type]  # one body: str, bytes or a mapping
+
+
+def _bytes(body: Body) -> bytes:
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
@@ -323,104 +418,6 @@ def _environment(app_dir: Path, settings: Mapping[str, str]) -> dict[str, str]:
     return environ
 
 
-def _set_environ(values: Mapping[str, str]) -> Callable[[], None]:
-    """Set `values` in os.environ; the undo."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-
-    def undo() -> None:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-    return undo
-
-
-def _apply(environ: Mapping[str, str], recorder: Recorder) -> Callable[[], None]:
-    """Give the app its settings in os.environ (as a worker has them) and route log
-    records to the recorder; the undo."""
-    restore_environ = _set_environ(environ)
-    root = logging.getLogger()
-    saved_level = root.level
-    root.addHandler(recorder.handler)
-    if root.getEffectiveLevel() > logging.INFO:
-        root.setLevel(logging.INFO)
-    quiet = _quiet_sdk_loggers()
-
-    def undo() -> None:
-        root.removeHandler(recorder.handler)
-        root.setLevel(saved_level)
-        quiet()
-        restore_environ()
-
-    return undo
-
-
-@contextlib.contextmanager
-def _app_modules(app_dir: Path) -> Iterator[Callable[[], None]]:
-    """Around the app's import: yields the undo that forgets the modules the import
-    brought in from the app folder (and the folder on sys.path, if the loader added it),
-    so the next app with its own `function_app.py` or `functions` package imports its own."""
-    before = dict(sys.modules)
-    had_path = str(app_dir) in sys.path
-    added: list[str] = []
-
-    def forget() -> None:
-        for name in added:
-            sys.modules.pop(name, None)
-        if not had_path:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(str(app_dir))
-
-    try:
-        yield forget
-    finally:
-        # New names, and names now bound to another module (a `function_app` of an app
-        # loaded before replaced by this one).
-        added.extend(
-            name
-            for name, module in list(sys.modules.items())
-            if before.get(name) is not module
-            and _is_under(getattr(module, "__file__", None), app_dir)
-        )
-
-
-def _then(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
-    def both() -> None:
-        try:
-            second()
-        finally:
-            first()
-
-    return both
-
-
-def _quiet_sdk_loggers() -> Callable[[], None]:
-    """The SDKs log every request at INFO; keep them at WARNING while a host runs."""
-    loggers = [logging.getLogger(n) for n in ("azure", "uamqp", "uvicorn", "uvicorn.error")]
-    saved = [logger.level for logger in loggers]
-    for logger in loggers:
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.WARNING)
-
-    def undo() -> None:
-        for logger, level in zip(loggers, saved, strict=True):
-            logger.setLevel(level)
-
-    return undo
-
-
-def _is_under(path: str | None, root: Path) -> bool:
-    if not path:
-        return False
-    with contextlib.suppress(ValueError):
-        Path(path).resolve().relative_to(root)
-        return True
-    return False
-
-
 @contextlib.contextmanager
 def running_host(app_dir: str | Path, **options: Any) -> Iterator[Harness]:
     """`with running_host(app_dir, settings={...}) as host: ...`"""
@@ -430,3 +427,6 @@ def running_host(app_dir: str | Path, **options: Any) -> Iterator[Harness]:
         yield harness
     finally:
         harness.stop()
+
+
+__all__ = ["Harness", "running_host"]

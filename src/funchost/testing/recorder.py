@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -12,6 +14,12 @@ from typing import Any
 
 from funchost.core.invocation import Failed, Invocation, InvocationCancelled, Invoke, Outcome
 from funchost.core.logs import InvocationFilter
+
+# The recorder of the harness whose host is running the current code: each harness sets
+# it in its host's main task, which every task and function thread of the host inherits.
+CURRENT: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "funchost_harness", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class InvocationRecord:
         outcome: `Succeeded` (with the encoded outputs) or `Failed` (with the exception).
         logs: the lines logged while it ran (user code and host), without timestamps.
         retry_count: which retry of a runtime retry policy this was (0 for the first).
+        started, finished: time.monotonic() when it began and ended.
     """
 
     function: str
@@ -33,7 +42,8 @@ class InvocationRecord:
     outcome: Outcome
     logs: tuple[str, ...] = field(default=(), repr=False)
     retry_count: int = 0
-    finished: float = field(default=0.0, repr=False)  # time.monotonic()
+    started: float = field(default=0.0, repr=False)
+    finished: float = field(default=0.0, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -56,18 +66,20 @@ class Recorder:
 
     def wrap(self, inner: Invoke) -> Invoke:
         async def invoke(inv: Invocation) -> Outcome:
+            started = time.monotonic()
             try:
                 outcome = await inner(inv)
             except BaseException:
                 # Cut short by the host's stop (cancellation passes through here).
-                self._add(inv, Failed(inv.id, InvocationCancelled("cut short by the stop")))
+                cut = Failed(inv.id, InvocationCancelled("cut short by the stop"))
+                self._add(inv, cut, started)
                 raise
-            self._add(inv, outcome)
+            self._add(inv, outcome, started)
             return outcome
 
         return invoke
 
-    def _add(self, inv: Invocation, outcome: Outcome) -> None:
+    def _add(self, inv: Invocation, outcome: Outcome, started: float) -> None:
         with self._lock:
             record = InvocationRecord(
                 inv.function.name,
@@ -76,6 +88,7 @@ class Recorder:
                 outcome,
                 tuple(self._lines.pop(inv.id, ())),
                 inv.retry.retry_count,
+                started,
                 time.monotonic(),
             )
             self._records.append(record)
@@ -83,7 +96,26 @@ class Recorder:
 
     def _line(self, invocation_id: str, text: str) -> None:
         with self._lock:
-            self._lines[invocation_id].append(text)
+            self.handler.lines.append(text)
+            if invocation_id:
+                self._lines[invocation_id].append(text)
+            self._lock.notify_all()
+
+    def wait_for_line(self, regex: re.Pattern[str], timeout: float) -> re.Match[str] | None:
+        """Block until a line matches `regex` (or the timeout passes); the match."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            seen = 0
+            while True:
+                for line in self.handler.lines[seen:]:
+                    found = regex.search(line)
+                    if found:
+                        return found
+                seen = len(self.handler.lines)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._lock.wait(left)
 
     def records(self, function: str | None = None) -> list[InvocationRecord]:
         with self._lock:
@@ -104,8 +136,9 @@ class Recorder:
 
 
 class _LineHandler(logging.Handler):
-    """Keeps the lines logged under an invocation id for that invocation's record, and
-    every line for `Harness.logs`."""
+    """Keeps the lines its host logged: all of them for `Harness.logs`, and those logged
+    under an invocation id for that invocation's record. Lines of other hosts in the
+    process (another harness) are not its own."""
 
     def __init__(self, recorder: Recorder) -> None:
         super().__init__(logging.DEBUG)
@@ -114,10 +147,10 @@ class _LineHandler(logging.Handler):
         self.addFilter(InvocationFilter())
 
     def emit(self, record: logging.LogRecord) -> None:
+        if CURRENT.get() is not self._recorder:
+            return
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             text += f"\n{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
         invocation: Any = getattr(record, "invocation_id", "")
-        self.lines.append(text)
-        if invocation:
-            self._recorder._line(invocation, text)
+        self._recorder._line(invocation, text)

@@ -143,6 +143,7 @@ class BlobTriggerHub:
         self._triggers: dict[str, BlobTrigger] = {}
         self._started = False
         self.sweeps = 0  # full passes over the watched containers by this host's scanner
+        self.scanning = False  # this host holds the scanner lease and scans
         self._swept = anyio.Event()
         host_storage = services.clients.blob_service(
             "AzureWebJobsStorage", what="the blob trigger's host storage"
@@ -197,6 +198,13 @@ class BlobTriggerHub:
         await singleton.run(self._scan_forever, services.stopping)
 
     async def _scan_forever(self) -> None:
+        self.scanning = True
+        try:
+            await self._sweep_until_stopping()
+        finally:
+            self.scanning = False
+
+    async def _sweep_until_stopping(self) -> None:
         scanners = self._scanners()
         watches = [self._notifier.watch(blob_container_key(c)) for c in scanners]
         while not self._services.stopping.is_set():

@@ -155,7 +155,9 @@ class ServiceBusTrigger:
             return 0
         if self._peeker is None:  # one receiver for every peek: a link costs a round trip
             self._peeker = self._receiver()
-        return len(await self._peeker.peek_messages(max_message_count=1))
+        # From the first sequence number: a receiver's peeks otherwise go on after the
+        # last message it peeked, and a message still there would not count again.
+        return len(await self._peeker.peek_messages(max_message_count=1, sequence_number=1))
 
     # -- messages without sessions ----------------------------------------------------------
     async def _message_loop(self) -> None:
