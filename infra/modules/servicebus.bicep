@@ -40,7 +40,7 @@ param sku string = 'Standard'
   'Enabled'
   'Disabled'
 ])
-param publicNetworkAccess string = 'Enabled'
+param publicNetworkAccess string
 
 @description('Most deliveries of a message before it is dead-lettered, for every entity that does not set its own. main.bicep passes host.json extensions.queues.maxDequeueCount so Service Bus and Storage queue messages get the same number of tries.')
 @minValue(1)

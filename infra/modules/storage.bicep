@@ -32,7 +32,7 @@ param zoneRedundant bool = false
   'Enabled'
   'Disabled'
 ])
-param publicNetworkAccess string = 'Enabled'
+param publicNetworkAccess string
 
 @description('Storage queues to create.')
 param queueNames array = []

@@ -43,7 +43,7 @@ def skips() -> dict[str, Any]:
 
 
 def run(command: str, *args: str) -> list[dict[str, Any]]:
-    env = {**os.environ, "LOG_LEVEL": "ERROR", "BC_SKIP_MAPPING": "TRUE"}
+    env = {**os.environ, "LOG_LEVEL": "ERROR"}
     done = subprocess.run(
         [command, *args, "--skip-download", "--output", "json"],
         capture_output=True,
