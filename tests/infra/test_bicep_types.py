@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra import bicep
+from tests.infra import bicep, need
 
 TYPES = json.loads((Path(__file__).with_name("bicep_types.json")).read_text())
 BICEP_FILES = sorted(bicep.INFRA.rglob("*.bicep"))
@@ -24,7 +24,7 @@ KEYWORDS = {"parent", "scope", "dependsOn"}
 
 @pytest.fixture(autouse=True)
 def _grammar() -> None:
-    pytest.importorskip("tree_sitter_bicep", reason="tree-sitter-bicep is not installed")
+    need("tree_sitter_bicep", "tree-sitter-bicep")
 
 
 class Checker:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.infra import need
 from tests.infra.bicep import INFRA, REPO
 
 SKIPS_FILE = INFRA / "checkov-skips.yaml"
@@ -35,7 +36,7 @@ def checkov_command() -> str | None:
 
 
 def skips() -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml", reason="pyyaml is not installed")
+    yaml = need("yaml", "pyyaml")
     data = yaml.safe_load(SKIPS_FILE.read_text())
     for entry in data["skips"] + data["skip_paths"]:
         assert len(str(entry.get("reason", "")).split()) >= 8, f"give a reason: {entry}"

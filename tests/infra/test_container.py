@@ -18,8 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
+from tests.infra import need
 from tests.infra.bicep import INFRA, REPO
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -173,7 +172,7 @@ def test_health_check_expose_and_cmd_agree_with_funchost() -> None:
 
 
 def manifests() -> list[dict[str, Any]]:
-    yaml = pytest.importorskip("yaml", reason="pyyaml is not installed")
+    yaml = need("yaml", "pyyaml")
     docs = []
     for path in sorted(K8S.glob("*.yaml")):
         text = path.read_text()
@@ -203,7 +202,7 @@ def test_core_manifests_match_the_kubernetes_schemas() -> None:
 
 
 def test_keda_manifests_match_the_keda_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
+    jsonschema = need("jsonschema", "jsonschema")
     schema = json.loads((Path(__file__).parent / "schemas" / "keda.json").read_text())
     keda = [d for d in manifests() if d["apiVersion"].startswith("keda.sh/")]
     assert {d["kind"] for d in keda} == {"ScaledObject", "TriggerAuthentication"}

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra import bicep
+from tests.infra import bicep, need
 from tests.infra.bicep import INFRA, REPO
 
 MAIN = INFRA / "main.bicep"
@@ -731,7 +731,7 @@ def test_private_networking_closes_public_access_and_integrates_both_apps() -> N
 
 
 def test_azure_yaml_deploys_both_apps() -> None:
-    yaml = pytest.importorskip("yaml", reason="pyyaml is not installed")
+    yaml = need("yaml", "pyyaml")
     doc = yaml.safe_load((REPO / "azure.yaml").read_text())
     infra = doc["infra"]
     assert (REPO / infra["path"] / f"{infra['module']}.bicep").is_file()
