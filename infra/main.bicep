@@ -1,62 +1,26 @@
 // The background-jobs system on Azure Functions: two function apps deployed from the same code
 // (function_app.py + functions/ + shared/), each on its own plan:
 //
-//   - the API app: HTTP functions (accept a job, answer 202, report status), on a Consumption
-//     plan by default, because HTTP traffic is bursty and cheap to serve;
-//   - the jobs app: queue, Service Bus, blob and timer functions, on Elastic Premium, for warm
-//     instances, runs longer than Consumption's 10-minute cap, and a scale-out cap of its own.
+//   - the API app: HTTP functions (accept a job, answer 202, report status) on Flex Consumption
+//     (FC1): scales to zero and per function group, identity-based deployment storage;
+//   - the jobs app: queue, Service Bus, blob and timer functions on a Dedicated (App Service)
+//     plan, the guidance's "separate App Service plan": always on, long runs, autoscale rules.
 //
 // Both share one storage account (host storage + the jobs library's tables, containers and
 // queues) and one Service Bus namespace, and report to one Application Insights component.
-// Each app's managed identity gets data roles on both (modules/roles.bicep).
-//
-// Shared keys: Service Bus refuses them (disableLocalAuth). The storage account allows them,
-// because both hosting plans this template offers still need the account key somewhere: Elastic
-// Premium mounts its content share with it, and `func azure functionapp publish` to Linux
-// Consumption requires a key-based AzureWebJobsStorage. modules/functionapp.bicep has the
-// details; docs/infra.md says how to go keyless (Flex Consumption).
+// No keys: storage refuses Shared Key, Service Bus refuses SAS, Application Insights refuses
+// instrumentation-key-only telemetry; every identity gets data roles at the narrowest scope
+// its code needs (modules/roles.bicep). docs/infra.md explains the choices.
 
 targetScope = 'resourceGroup'
 
-@description('Prefix of every resource name: 3-11 lowercase letters or digits, starting with a letter (it becomes part of the storage account name, which allows nothing else, and of the Service Bus namespace name, which must start with a letter).')
-@minLength(3)
-@maxLength(11)
+@description('Prefix that makes resource names recognisable: any 1-24 characters. Only its letters and digits are used (lower-cased, at most 12), each name follows its own rules, and a hash of the resource group and the prefix keeps names globally unique, so any accepted prefix deploys.')
+@minLength(1)
+@maxLength(24)
 param namePrefix string
 
-@description('Azure region of every resource. Defaults to the region of the resource group.')
+@description('Azure region of every resource. Defaults to the region of the resource group; it must offer Flex Consumption.')
 param location string = resourceGroup().location
-
-@description('Elastic Premium size of the jobs app plan: EP1 (1 core, 3.5 GB), EP2 (2 cores, 7 GB), EP3 (4 cores, 14 GB).')
-@allowed([
-  'EP1'
-  'EP2'
-  'EP3'
-])
-param jobsPlanSku string = 'EP1'
-
-@description('Plan of the API app: Y1 (Linux Consumption, scales to zero) or EP1 (Elastic Premium, no cold start).')
-@allowed([
-  'Y1'
-  'EP1'
-])
-param apiPlanSku string = 'Y1'
-
-@description('Service Bus tier: Standard, or Premium for dedicated capacity and private networking.')
-@allowed([
-  'Standard'
-  'Premium'
-])
-param serviceBusSku string = 'Standard'
-
-@description('Most instances the jobs app scales out to (the burst limit of its Elastic Premium plan).')
-@minValue(1)
-@maxValue(100)
-param jobsMaxInstances int = 10
-
-@description('Most instances the API app scales out to.')
-@minValue(1)
-@maxValue(100)
-param apiMaxInstances int = 20
 
 @description('Tags applied to every resource.')
 param tags object = {
@@ -64,39 +28,116 @@ param tags object = {
   workload: 'background-jobs'
 }
 
+@description('Most instances the API app scales out to (Flex Consumption: 40 to 1000).')
+@minValue(40)
+@maxValue(1000)
+param apiMaximumInstances int = 40
+
+@description('Memory per API instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param apiInstanceMemoryMB int = 2048
+
+@description('Always-ready API instances (0: scale to zero and accept cold starts).')
+@minValue(0)
+@maxValue(20)
+param apiAlwaysReadyInstances int = 0
+
+@description('Size of the jobs app\'s Dedicated plan: S1-S3 or P0v3-P3v3.')
+@allowed([
+  'S1'
+  'S2'
+  'S3'
+  'P0v3'
+  'P1v3'
+  'P2v3'
+  'P3v3'
+])
+param jobsPlanSku string = 'P0v3'
+
+@description('Instances the jobs plan always runs (autoscale never goes below).')
+@minValue(1)
+@maxValue(30)
+param jobsMinInstances int = 1
+
+@description('Most instances autoscale gives the jobs plan.')
+@minValue(1)
+@maxValue(30)
+param jobsMaxInstances int = 10
+
+@description('Zone redundancy for the plans and the storage account (ZRS). Needs a region with availability zones, Premium v3 for the jobs plan, and at least 2 always-ready API instances.')
+param zoneRedundant bool = false
+
+@description('Service Bus tier: Standard, or Premium for dedicated capacity. privateNetworking forces Premium (private endpoints need it).')
+@allowed([
+  'Standard'
+  'Premium'
+])
+param serviceBusSku string = 'Standard'
+
+@description('Private endpoints for storage and Service Bus, VNet integration for both apps, and public network access off on storage and Service Bus.')
+param privateNetworking bool = false
+
+@description('Address space of the VNet when privateNetworking is on.')
+param vnetAddressPrefix string = '10.40.0.0/16'
+
+@description('Subnets within vnetAddressPrefix: the API app\'s integration, the jobs app\'s integration, the private endpoints.')
+param subnetPrefixes object = {
+  api: '10.40.0.0/24'
+  jobs: '10.40.1.0/24'
+  privateEndpoints: '10.40.2.0/24'
+}
+
+@description('E-mail address for alert notifications; empty: alerts fire without notifying anyone.')
+param alertEmail string = ''
+
+@description('Days the Log Analytics workspace keeps data.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
 @description('Functions the API app must not run (the background ones, by function name). Empty while the app has only functions that belong in both apps.')
 param apiDisabledFunctions array = []
 
 @description('Functions the jobs app must not run (the public HTTP ones, by function name). Empty while the app has only functions that belong in both apps.')
 param jobsDisabledFunctions array = []
 
-// Names. uniqueString() makes them globally unique and stable for this resource group.
-var suffix = uniqueString(resourceGroup().id)
-var prefix = toLower(namePrefix)
-var apiAppName = '${prefix}-api-${suffix}'
-var jobsAppName = '${prefix}-jobs-${suffix}'
-var storageAccountName = take('${prefix}st${suffix}', 24)
-var serviceBusNamespaceName = '${prefix}-sb-${suffix}'
+@description('Object ID of a developer (azd passes the signed-in user) who gets the jobs app\'s data roles to run the app locally against these resources; empty for none.')
+param developerPrincipalId string = ''
 
-var apiIsElasticPremium = apiPlanSku != 'Y1'
+@description('OIDC issuer URL of an AKS cluster that runs the container path (infra/k8s/): creates the workload and KEDA identities with federated credentials; empty for none.')
+param aksOidcIssuerUrl string = ''
 
-// One content share per Elastic Premium app (Linux Consumption runs from a package instead).
-var jobsContentShare = toLower(jobsAppName)
-var apiContentShare = toLower(apiAppName)
-var contentShares = concat([
-  jobsContentShare
-], apiIsElasticPremium ? [
-  apiContentShare
-] : [])
+// --- names ------------------------------------------------------------------------------------
+
+// Each resource's name from the prefix, by its own rules (modules/names.bicep).
+module naming 'modules/names.bicep' = {
+  name: 'names'
+  params: {
+    namePrefix: namePrefix
+  }
+}
+
+var names = naming.outputs.names
+
+// --- what the code uses -------------------------------------------------------------------------
+
+// host.json, read at compile time: Service Bus deliveries match the Storage queue dequeue count.
+var hostJson = loadJsonContent('../host.json')
 
 // The jobs library's default entity names, so they exist before first use. Each comes from the
 // module that uses it (tests/unit/test_infra.py checks they still match).
 var jobsQueueBaseName = 'jobs' // shared/priority.py: PriorityQueues base, setting JOBS_QUEUE
-var storageQueueNames = [
+var jobQueueNames = [
   '${jobsQueueBaseName}-high' // shared/priority.py
   '${jobsQueueBaseName}-normal' // shared/priority.py
-  'job-events' // shared/results/events.py: DEFAULT_EVENTS
 ]
+var storageQueueNames = concat(jobQueueNames, [
+  'job-events' // shared/results/events.py: DEFAULT_EVENTS
+])
 var blobContainerNames = [
   'job-locks' // shared/locks.py: DEFAULT_CONTAINER
   'job-checkpoints' // shared/checkpoints.py: DEFAULT_CONTAINER
@@ -107,133 +148,332 @@ var tableNames = [
   'JobCheckpoints' // shared/checkpoints.py: DEFAULT_TABLE
   'JobSequences' // shared/ordering/sequencer.py: DEFAULT_TABLE
 ]
+// The API app's deployment packages (Flex Consumption reads them by identity).
+var deploymentContainerName = 'app-package-api'
 
-// App settings both apps need besides the connections: the %Setting% values the functions use.
-var sharedAppSettings = {
-  JOBS_QUEUE: jobsQueueBaseName
-}
+var orderingQueueName = 'orders' // shared/ordering/servicebus.py: DEFAULT_QUEUE
+var replyQueueName = 'replies' // shared/results/reply.py: DEFAULT_REPLY_QUEUE
+var eventsTopicName = 'job-events' // shared/results/events.py: DEFAULT_EVENTS
+var serviceBusQueues = [
+  {
+    // ServiceBusOrdering receives with a plain receiver and defers: no sessions.
+    name: orderingQueueName
+    requiresSession: false
+  }
+  {
+    // ServiceBusReplySender always sets a SessionId: each requester takes its own session.
+    name: replyQueueName
+    requiresSession: true
+    // A reply nobody collected within a day is of no use; it goes to the dead-letter queue.
+    defaultMessageTimeToLive: 'P1D'
+  }
+]
+var serviceBusTopics = [
+  {
+    name: eventsTopicName
+  }
+]
+var serviceBusSubscriptions = [
+  {
+    // A topic without subscriptions discards what it receives.
+    topic: eventsTopicName
+    name: 'notifications'
+  }
+]
 
 // The functions/health.py route (anonymous); host.json keeps the default "api" route prefix.
 var healthCheckPath = '/api/health'
+
+var effectiveServiceBusSku = privateNetworking ? 'Premium' : serviceBusSku
+var publicNetworkAccess = privateNetworking ? 'Disabled' : 'Enabled'
+
+// --- resources ----------------------------------------------------------------------------------
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
     location: location
     tags: tags
-    workspaceName: '${prefix}-logs-${suffix}'
-    appInsightsName: '${prefix}-appi-${suffix}'
+    workspaceName: names.workspace
+    appInsightsName: names.appInsights
+    retentionInDays: logRetentionDays
   }
 }
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    name: storageAccountName
+    name: names.storage
     location: location
     tags: tags
-    // See "Shared keys" at the top of this file.
-    allowSharedKeyAccess: true
+    zoneRedundant: zoneRedundant
+    publicNetworkAccess: publicNetworkAccess
     queueNames: storageQueueNames
-    containerNames: blobContainerNames
+    containerNames: concat(blobContainerNames, [
+      deploymentContainerName
+    ])
     tableNames: tableNames
-    fileShareNames: contentShares
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
 module serviceBus 'modules/servicebus.bicep' = {
   name: 'servicebus'
   params: {
-    name: serviceBusNamespaceName
+    name: names.serviceBus
     location: location
     tags: tags
-    sku: serviceBusSku
+    sku: effectiveServiceBusSku
+    publicNetworkAccess: publicNetworkAccess
+    maxDeliveryCount: hostJson.extensions.queues.maxDequeueCount
+    queues: serviceBusQueues
+    topics: serviceBusTopics
+    subscriptions: serviceBusSubscriptions
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
-module jobsPlan 'modules/plan.bicep' = {
-  name: 'jobs-plan'
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'network'
   params: {
-    name: '${prefix}-jobs-plan-${suffix}'
+    name: names.vnet
     location: location
     tags: tags
-    sku: jobsPlanSku
-    maximumElasticWorkerCount: jobsMaxInstances
+    addressPrefix: vnetAddressPrefix
+    apiSubnetPrefix: subnetPrefixes.api
+    jobsSubnetPrefix: subnetPrefixes.jobs
+    privateEndpointSubnetPrefix: subnetPrefixes.privateEndpoints
+    storageAccountId: storage.outputs.id
+    serviceBusNamespaceId: serviceBus.outputs.id
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
-module apiPlan 'modules/plan.bicep' = {
-  name: 'api-plan'
-  params: {
-    name: '${prefix}-api-plan-${suffix}'
-    location: location
-    tags: tags
-    sku: apiPlanSku
-    maximumElasticWorkerCount: apiMaxInstances
-  }
+// Settings both apps get: identity-based connections and the %Setting% values the functions use.
+var sharedAppSettings = {
+  // Host storage and shared.storage.StorageAccount.from_settings(): identity, this account.
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  // Service Bus triggers and outputs that name no connection.
+  AzureWebJobsServiceBus__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  // shared.servicebus.ServiceBusNamespace.from_settings() and connection="ServiceBusConnection".
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  JOBS_QUEUE: jobsQueueBaseName
 }
 
-module jobsApp 'modules/functionapp.bicep' = {
-  name: 'jobs-app'
-  params: {
-    name: jobsAppName
-    location: location
-    tags: union(tags, {
-      'funchost-app': 'jobs'
-    })
-    planId: jobsPlan.outputs.id
-    planSku: jobsPlanSku
-    storageAccountName: storage.outputs.name
-    contentShareName: jobsContentShare
-    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
-    appInsightsName: monitoring.outputs.appInsightsName
-    maximumInstances: jobsMaxInstances
-    alwaysReadyInstances: 1
-    healthCheckPath: healthCheckPath
-    disabledFunctions: jobsDisabledFunctions
-    extraAppSettings: sharedAppSettings
-  }
-}
-
-module apiApp 'modules/functionapp.bicep' = {
+module apiApp 'modules/apiapp.bicep' = {
   name: 'api-app'
   params: {
-    name: apiAppName
+    name: names.apiApp
+    planName: names.apiPlan
     location: location
     tags: union(tags, {
-      'funchost-app': 'api'
+      'azd-service-name': 'api'
     })
-    planId: apiPlan.outputs.id
-    planSku: apiPlanSku
-    storageAccountName: storage.outputs.name
-    contentShareName: apiContentShare
-    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
-    appInsightsName: monitoring.outputs.appInsightsName
-    maximumInstances: apiMaxInstances
-    alwaysReadyInstances: 1
-    healthCheckPath: healthCheckPath
+    appSettings: sharedAppSettings
     disabledFunctions: apiDisabledFunctions
-    extraAppSettings: sharedAppSettings
+    blobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    maximumInstanceCount: apiMaximumInstances
+    instanceMemoryMB: apiInstanceMemoryMB
+    alwaysReadyInstances: apiAlwaysReadyInstances
+    zoneRedundant: zoneRedundant
+    subnetId: privateNetworking ? network.outputs.apiSubnetId : ''
   }
 }
+
+module jobsApp 'modules/jobsapp.bicep' = {
+  name: 'jobs-app'
+  params: {
+    name: names.jobsApp
+    planName: names.jobsPlan
+    location: location
+    tags: union(tags, {
+      'azd-service-name': 'jobs'
+    })
+    sku: jobsPlanSku
+    minimumInstances: jobsMinInstances
+    maximumInstances: jobsMaxInstances
+    zoneRedundant: zoneRedundant
+    appSettings: sharedAppSettings
+    disabledFunctions: jobsDisabledFunctions
+    healthCheckPath: healthCheckPath
+    subnetId: privateNetworking ? network.outputs.jobsSubnetId : ''
+    storageAccountId: storage.outputs.id
+    scaleQueues: [
+      {
+        name: jobQueueNames[0]
+        perInstance: 20
+      }
+      {
+        name: jobQueueNames[1]
+        perInstance: 100
+      }
+    ]
+    serviceBusNamespaceId: serviceBus.outputs.id
+    scaleServiceBusQueues: [
+      {
+        name: orderingQueueName
+        perInstance: 100
+      }
+    ]
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    namePrefix: names.alerts
+    serviceBusNamespaceId: serviceBus.outputs.id
+    storageAccountId: storage.outputs.id
+    workspaceId: monitoring.outputs.workspaceId
+    alertEmail: alertEmail
+  }
+}
+
+// --- roles --------------------------------------------------------------------------------------
+
+// The API app: host storage (blobs), job status and idempotency records (tables), enqueuing jobs
+// on the two priority queues (queue scope: the library's ensure_queue needs Contributor there),
+// sending ordered work to Service Bus. Nothing else.
+module apiRoles 'modules/roles.bicep' = {
+  name: 'api-roles'
+  params: {
+    principalId: apiApp.outputs.principalId
+    purpose: 'the API function app'
+    storageAccountName: storage.outputs.name
+    storageAccountRoles: [
+      'Storage Blob Data Owner'
+      'Storage Table Data Contributor'
+    ]
+    storageQueueRoles: [for queue in jobQueueNames: {
+      queue: queue
+      role: 'Storage Queue Data Contributor'
+    }]
+    serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusQueueRoles: [
+      {
+        queue: orderingQueueName
+        role: 'Azure Service Bus Data Sender'
+      }
+    ]
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+// The jobs app: everything the host needs across the account (queue triggers and the poison
+// queues it creates, blob triggers and their receipts, timers), the library's tables, blobs
+// and queues; on Service Bus it receives ordered work and sends replies and completion events.
+var jobsStorageAccountRoles = [
+  'Storage Blob Data Owner'
+  'Storage Queue Data Contributor'
+  'Storage Table Data Contributor'
+]
+var jobsServiceBusQueueRoles = [
+  {
+    queue: orderingQueueName
+    role: 'Azure Service Bus Data Receiver'
+  }
+  {
+    queue: replyQueueName
+    role: 'Azure Service Bus Data Sender'
+  }
+]
+var jobsServiceBusTopicRoles = [
+  {
+    topic: eventsTopicName
+    role: 'Azure Service Bus Data Sender'
+  }
+]
 
 module jobsRoles 'modules/roles.bicep' = {
   name: 'jobs-roles'
   params: {
     principalId: jobsApp.outputs.principalId
+    purpose: 'the jobs function app'
     storageAccountName: storage.outputs.name
+    storageAccountRoles: jobsStorageAccountRoles
     serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusQueueRoles: jobsServiceBusQueueRoles
+    serviceBusTopicRoles: jobsServiceBusTopicRoles
+    appInsightsName: monitoring.outputs.appInsightsName
   }
 }
 
-module apiRoles 'modules/roles.bicep' = {
-  name: 'api-roles'
+// A developer running funchost or `func start` against these resources: the jobs app's roles,
+// plus sending to the ordered queue as the API does.
+module developerRoles 'modules/roles.bicep' = if (!empty(developerPrincipalId)) {
+  name: 'developer-roles'
   params: {
-    principalId: apiApp.outputs.principalId
+    principalId: developerPrincipalId
+    principalType: 'User'
+    purpose: 'a developer running the apps locally'
     storageAccountName: storage.outputs.name
+    storageAccountRoles: jobsStorageAccountRoles
     serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusQueueRoles: concat(jobsServiceBusQueueRoles, [
+      {
+        queue: orderingQueueName
+        role: 'Azure Service Bus Data Sender'
+      }
+    ])
+    serviceBusTopicRoles: jobsServiceBusTopicRoles
+    appInsightsName: monitoring.outputs.appInsightsName
   }
 }
+
+module containerIdentities 'modules/containeridentity.bicep' = if (!empty(aksOidcIssuerUrl)) {
+  name: 'container-identities'
+  params: {
+    location: location
+    tags: tags
+    workloadIdentityName: names.workloadIdentity
+    scalerIdentityName: names.scalerIdentity
+    oidcIssuerUrl: aksOidcIssuerUrl
+  }
+}
+
+// The container path's pods run the jobs app: the jobs app's roles.
+module workloadRoles 'modules/roles.bicep' = if (!empty(aksOidcIssuerUrl)) {
+  name: 'k8s-workload-roles'
+  params: {
+    principalId: containerIdentities.outputs.workloadPrincipalId
+    purpose: 'the jobs app on Kubernetes'
+    storageAccountName: storage.outputs.name
+    storageAccountRoles: jobsStorageAccountRoles
+    serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusQueueRoles: jobsServiceBusQueueRoles
+    serviceBusTopicRoles: jobsServiceBusTopicRoles
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+// KEDA reads queue lengths: Reader on the scaled Storage queues; on the scaled Service Bus
+// queue, Data Owner (runtime properties are a Manage operation), at that queue's scope only.
+module scalerRoles 'modules/roles.bicep' = if (!empty(aksOidcIssuerUrl)) {
+  name: 'k8s-scaler-roles'
+  params: {
+    principalId: containerIdentities.outputs.scalerPrincipalId
+    purpose: 'KEDA scaling the jobs app on Kubernetes'
+    storageAccountName: storage.outputs.name
+    storageQueueRoles: [for queue in jobQueueNames: {
+      queue: queue
+      role: 'Storage Queue Data Reader'
+    }]
+    serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusQueueRoles: [
+      {
+        queue: orderingQueueName
+        role: 'Azure Service Bus Data Owner'
+      }
+    ]
+  }
+}
+
+// --- outputs ------------------------------------------------------------------------------------
 
 @description('Name of the API function app: func azure functionapp publish <this>.')
 output apiAppName string = apiApp.outputs.name
@@ -250,8 +490,17 @@ output jobsAppHostName string = jobsApp.outputs.defaultHostName
 @description('Name of the shared storage account.')
 output storageAccountName string = storage.outputs.name
 
+@description('Name of the Service Bus namespace (KEDA\'s azure-servicebus trigger takes it).')
+output serviceBusNamespaceName string = serviceBus.outputs.name
+
 @description('Host name of the Service Bus namespace (the value of <connection>__fullyQualifiedNamespace).')
 output serviceBusNamespaceFqdn string = serviceBus.outputs.fullyQualifiedNamespace
 
 @description('Name of the Application Insights component both apps report to.')
 output appInsightsName string = monitoring.outputs.appInsightsName
+
+@description('Client ID of the Kubernetes workload identity (empty without aksOidcIssuerUrl).')
+output k8sWorkloadClientId string = empty(aksOidcIssuerUrl) ? '' : containerIdentities.outputs.workloadClientId
+
+@description('Client ID of KEDA\'s identity (empty without aksOidcIssuerUrl).')
+output k8sScalerClientId string = empty(aksOidcIssuerUrl) ? '' : containerIdentities.outputs.scalerClientId

@@ -1,6 +1,10 @@
 // Monitoring: one Log Analytics workspace and a workspace-based Application Insights
 // component that both function apps send their telemetry to, so a request that enters the API
 // app and continues in the jobs app is one end-to-end transaction in the same place.
+//
+// Local authentication (the instrumentation key alone) is disabled on the component: the apps
+// send telemetry with their managed identities (APPLICATIONINSIGHTS_AUTHENTICATION_STRING =
+// Authorization=AAD) and need the Monitoring Metrics Publisher role on it (roles.bicep).
 
 @description('Azure region of the workspace and the Application Insights component.')
 param location string
@@ -48,11 +52,40 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     // Workspace-based: the data lives in the workspace above (classic components are retired).
     WorkspaceResourceId: workspace.id
     IngestionMode: 'LogAnalytics'
+    // Telemetry only from Microsoft Entra-authenticated senders (the apps' identities).
+    DisableLocalAuth: true
   }
 }
 
-@description('Name of the Application Insights component; the function apps read its connection string through an existing reference, so no secret passes through outputs.')
+// The workspace's own audit logs (queries run against it) go to itself.
+resource workspaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: workspace
+  properties: {
+    workspaceId: workspace.id
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+@description('Name of the Application Insights component; the function apps read its connection string through an existing reference.')
 output appInsightsName string = appInsights.name
+
+@description('Resource ID of the Application Insights component (the scope of the Monitoring Metrics Publisher role).')
+output appInsightsId string = appInsights.id
 
 @description('Resource ID of the Log Analytics workspace.')
 output workspaceId string = workspace.id
+
+@description('Connection string of the Application Insights component (not a secret on its own: local authentication is off, so senders also need an Entra token).')
+output connectionString string = appInsights.properties.ConnectionString

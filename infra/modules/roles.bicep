@@ -1,74 +1,148 @@
-// Data-plane roles for one function app's system-assigned identity: what its identity-based
-// connections (AzureWebJobsStorage__accountName, <connection>__fullyQualifiedNamespace) and
-// the jobs library's DefaultAzureCredential clients need.
+// Data-plane roles for one identity (a function app's, a Kubernetes workload's, KEDA's or a
+// developer's), each at the narrowest scope the code allows:
+//   - storage account scope for what the Functions host needs across the account (its blob
+//     containers, poison queues it creates on demand) and for tables (the library's
+//     ensure_table creates a table through the account's table service);
+//   - queue scope for Storage queues an identity only sends to or reads the length of;
+//   - entity scope (queue or topic) for every Service Bus role: no identity can manage the
+//     namespace, list keys or touch an entity it does not use;
+//   - Monitoring Metrics Publisher on the Application Insights component (local auth is off).
+// Role assignment names are guid(scope, principal, role), so redeploying is idempotent.
 //
 // A separate module because a role assignment's name must be known when the deployment starts,
 // and an app's principal ID only exists once the app does: passed in as a module parameter,
 // it is a constant here.
 
-@description('Principal (object) ID of the function app\'s managed identity.')
+@description('Principal (object) ID of the identity.')
 param principalId string
 
-@description('Name of the storage account the app uses (in this resource group).')
+@description('ServicePrincipal for managed identities, User for a developer.')
+@allowed([
+  'ServicePrincipal'
+  'User'
+])
+param principalType string = 'ServicePrincipal'
+
+@description('What the assignments are for, written into their descriptions.')
+param purpose string
+
+@description('Name of the storage account (in this resource group).')
 param storageAccountName string
 
-@description('Name of the Service Bus namespace the app uses (in this resource group).')
+@description('Roles on the whole storage account, by name (keys of roleIds below).')
+param storageAccountRoles array = []
+
+@description('Roles on single Storage queues: objects with queue and role.')
+param storageQueueRoles array = []
+
+@description('Name of the Service Bus namespace (in this resource group).')
 param serviceBusNamespaceName string
 
-// Built-in role definition IDs (the same in every tenant).
-var storageRoles = [
-  {
-    // Host storage: function keys, timer and singleton leases, blob-trigger receipts; the
-    // library's blob leases and checkpoint blobs. Owner is the role the Functions docs name for
-    // an identity-based AzureWebJobsStorage connection.
-    name: 'Storage Blob Data Owner'
-    id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  }
-  {
-    // Queue triggers and outputs, <queue>-poison queues, the blob trigger's host queue.
-    name: 'Storage Queue Data Contributor'
-    id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  }
-  {
-    // Status records, idempotency ledger, checkpoints, sequencer (shared/).
-    name: 'Storage Table Data Contributor'
-    id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  }
-]
+@description('Roles on single Service Bus queues: objects with queue and role.')
+param serviceBusQueueRoles array = []
 
-// Service Bus triggers (receive, complete, dead-letter, session state), outputs (send) and
-// the library's clients. The Functions docs list Data Receiver or Data Owner for the trigger
-// and Data Sender for outputs; Data Owner covers all of them with one assignment.
-var serviceBusDataOwnerRoleId = '090c5cfd-751d-490a-894a-3ce6f1109419'
+@description('Roles on single Service Bus topics: objects with topic and role.')
+param serviceBusTopicRoles array = []
+
+@description('Name of the Application Insights component to publish telemetry to; empty for none.')
+param appInsightsName string = ''
+
+// Built-in role definition IDs (the same in every tenant).
+var roleIds = {
+  'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  'Storage Queue Data Reader': '19e7f393-937e-4f77-808e-94535e297925'
+  'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  'Azure Service Bus Data Receiver': '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  'Azure Service Bus Data Sender': '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  'Azure Service Bus Data Owner': '090c5cfd-751d-490a-894a-3ce6f1109419'
+  'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb'
+}
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storageAccount
+  name: 'default'
+}
+
+resource storageQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = [for assignment in storageQueueRoles: {
+  parent: queueService
+  name: assignment.queue
+}]
+
 resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
 }
 
-resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in storageRoles: {
-  // Deterministic name: redeploying finds the same assignment instead of failing on a duplicate.
-  name: guid(storageAccount.id, principalId, role.id)
+resource serviceBusQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = [for assignment in serviceBusQueueRoles: {
+  parent: serviceBusNamespace
+  name: assignment.queue
+}]
+
+resource serviceBusTopics 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' existing = [for assignment in serviceBusTopicRoles: {
+  parent: serviceBusNamespace
+  name: assignment.topic
+}]
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = if (!empty(appInsightsName)) {
+  name: empty(appInsightsName) ? 'none' : appInsightsName
+}
+
+resource storageAccountAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in storageAccountRoles: {
+  name: guid(storageAccount.id, principalId, roleIds[role])
   scope: storageAccount
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.id)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[role])
     principalId: principalId
     // Said explicitly so a just-created identity is not looked up (and not found yet) in Entra.
-    principalType: 'ServicePrincipal'
-    description: '${role.name} for function app identity (funchost infra)'
+    principalType: principalType
+    description: '${role} for ${purpose}'
   }
 }]
 
-resource serviceBusRoleAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(serviceBusNamespace.id, principalId, serviceBusDataOwnerRoleId)
-  scope: serviceBusNamespace
+resource storageQueueAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (assignment, i) in storageQueueRoles: {
+  name: guid(storageQueues[i].id, principalId, roleIds[assignment.role])
+  scope: storageQueues[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataOwnerRoleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[assignment.role])
     principalId: principalId
-    principalType: 'ServicePrincipal'
-    description: 'Azure Service Bus Data Owner for function app identity (funchost infra)'
+    principalType: principalType
+    description: '${assignment.role} on queue ${assignment.queue} for ${purpose}'
+  }
+}]
+
+resource serviceBusQueueAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (assignment, i) in serviceBusQueueRoles: {
+  name: guid(serviceBusQueues[i].id, principalId, roleIds[assignment.role])
+  scope: serviceBusQueues[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[assignment.role])
+    principalId: principalId
+    principalType: principalType
+    description: '${assignment.role} on queue ${assignment.queue} for ${purpose}'
+  }
+}]
+
+resource serviceBusTopicAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (assignment, i) in serviceBusTopicRoles: {
+  name: guid(serviceBusTopics[i].id, principalId, roleIds[assignment.role])
+  scope: serviceBusTopics[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[assignment.role])
+    principalId: principalId
+    principalType: principalType
+    description: '${assignment.role} on topic ${assignment.topic} for ${purpose}'
+  }
+}]
+
+resource telemetryAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(appInsightsName)) {
+  name: guid(appInsights.id, principalId, roleIds['Monitoring Metrics Publisher'])
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds['Monitoring Metrics Publisher'])
+    principalId: principalId
+    principalType: principalType
+    description: 'Monitoring Metrics Publisher for ${purpose}'
   }
 }

@@ -1,12 +1,23 @@
 // The Service Bus namespace and its entities. Local (SAS key) authentication is disabled: the
-// function apps connect with their managed identities (roles.bicep), so no connection string
-// with a key exists anywhere.
+// function apps connect with their managed identities and data roles scoped to the entities
+// each one uses (roles.bicep), so no connection string with a key exists anywhere.
 //
-// Each entity property a queue definition leaves out takes the default below. Two of them
-// cannot be changed once the entity exists (requiresSession, requiresDuplicateDetection):
+// The entities are the ones the jobs library uses by default (tests/unit/test_infra.py checks
+// names, and that requiresSession matches how the code sends and receives):
+//   orders      shared/ordering/servicebus.py DEFAULT_QUEUE: ServiceBusOrdering reads it with a
+//               plain receiver and defers early messages, so it must NOT require sessions.
+//   replies     shared/results/reply.py DEFAULT_REPLY_QUEUE: ServiceBusReplySender always sets
+//               a SessionId, so each requester receives only its own replies (sessions).
+//   job-events  shared/results/events.py DEFAULT_EVENTS: ServiceBusEventPublisher's topic.
+//
+// A definition overrides only the properties it names; the rest come from entityDefaults.
+// requiresSession and requiresDuplicateDetection cannot be changed on an existing entity:
 // changing them means a new entity name.
+//
+// The entity parameters are plain arrays of objects (not user-defined types) so that every
+// scanner in `make test` (checkov's Bicep parser included) reads this file.
 
-@description('Namespace name: 6-50 letters, digits and hyphens, starting with a letter, globally unique.')
+@description('Namespace name: 6-50 letters, digits and hyphens, starting with a letter and ending with a letter or digit, globally unique.')
 @minLength(6)
 @maxLength(50)
 param name string
@@ -17,176 +28,103 @@ param location string
 @description('Tags applied to the namespace.')
 param tags object
 
-@description('Standard, or Premium (dedicated messaging units, VNet, larger messages). Basic has no topics, sessions or duplicate detection, which the jobs need.')
+@description('Standard, or Premium (dedicated capacity; required for private endpoints). Basic has no topics, sessions or duplicate detection, which the jobs need.')
 @allowed([
   'Standard'
   'Premium'
 ])
 param sku string = 'Standard'
 
-@description('A Service Bus queue. Properties left out take the module defaults.')
-type queueDefinition = {
-  @description('Queue name.')
-  name: string
+@description('Disabled: reachable only through a private endpoint (Premium only; network.bicep).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string
 
-  @description('Messages with the same SessionId are delivered in order to one receiver at a time, with session state (SetState/GetState). Fixed at creation.')
-  requiresSession: bool?
+@description('Most deliveries of a message before it is dead-lettered, for every entity that does not set its own. main.bicep passes host.json extensions.queues.maxDequeueCount so Service Bus and Storage queue messages get the same number of tries.')
+@minValue(1)
+@maxValue(2000)
+param maxDeliveryCount int = 5
 
-  @description('Drop a message whose MessageId was already seen within the history window. Fixed at creation.')
-  requiresDuplicateDetection: bool?
+@description('Queues to create: objects with name and any of requiresSession, requiresDuplicateDetection, duplicateDetectionHistoryTimeWindow, maxDeliveryCount, lockDuration, defaultMessageTimeToLive, deadLetteringOnMessageExpiration.')
+param queues array
 
-  @description('Duplicate detection window, ISO 8601 duration (PT20S to P7D).')
-  duplicateDetectionHistoryTimeWindow: string?
+@description('Topics to create: objects with name and any of requiresDuplicateDetection, duplicateDetectionHistoryTimeWindow, defaultMessageTimeToLive.')
+param topics array
 
-  @description('Deliveries before the broker moves a message to the dead-letter queue.')
-  maxDeliveryCount: int?
+@description('Topic subscriptions to create: objects with topic, name and any of requiresSession, maxDeliveryCount, lockDuration, defaultMessageTimeToLive, deadLetteringOnMessageExpiration. A topic without subscriptions discards what it receives.')
+param subscriptions array
 
-  @description('Peek-lock duration, ISO 8601 (PT5S to PT5M). The Functions trigger renews the lock while the function runs.')
-  lockDuration: string?
-
-  @description('Time to live of messages that do not set their own, ISO 8601.')
-  defaultMessageTimeToLive: string?
-
-  @description('Move expired messages to the dead-letter queue instead of dropping them.')
-  deadLetteringOnMessageExpiration: bool?
-}
-
-@description('A Service Bus topic. Properties left out take the module defaults.')
-type topicDefinition = {
-  @description('Topic name.')
-  name: string
-
-  @description('Drop a message whose MessageId was already seen within the history window. Fixed at creation.')
-  requiresDuplicateDetection: bool?
-
-  @description('Duplicate detection window, ISO 8601 duration (PT20S to P7D).')
-  duplicateDetectionHistoryTimeWindow: string?
-
-  @description('Time to live of messages that do not set their own, ISO 8601.')
-  defaultMessageTimeToLive: string?
-}
-
-@description('A subscription of one of the topics. Properties left out take the module defaults.')
-type subscriptionDefinition = {
-  @description('Name of the topic (one of the topics parameter).')
-  topic: string
-
-  @description('Subscription name.')
-  name: string
-
-  @description('Session-enabled subscription (ordered per SessionId). Fixed at creation.')
-  requiresSession: bool?
-
-  @description('Deliveries before the broker moves a message to the dead-letter queue.')
-  maxDeliveryCount: int?
-
-  @description('Peek-lock duration, ISO 8601 (PT5S to PT5M).')
-  lockDuration: string?
-
-  @description('Time to live of messages that do not set their own, ISO 8601.')
-  defaultMessageTimeToLive: string?
-
-  @description('Move expired messages to the dead-letter queue instead of dropping them.')
-  deadLetteringOnMessageExpiration: bool?
-}
-
-@description('Queues to create. The defaults cover the background-jobs patterns: a plain work queue with duplicate detection (at-least-once senders that retry), a session queue for per-order ordering and session-state checkpoints, and a session reply queue (each requester receives its own replies by ReplyToSessionId).')
-param queues queueDefinition[] = [
-  {
-    name: 'jobs'
-  }
-  {
-    name: 'orders'
-    requiresSession: true
-  }
-  {
-    name: 'replies'
-    requiresSession: true
-    maxDeliveryCount: 5
-    // A reply nobody collected within a day is of no use; it goes to the dead-letter queue.
-    defaultMessageTimeToLive: 'P1D'
-  }
-]
-
-@description('Topics to create. job-events is the jobs library default for completion events (shared/results/events.py).')
-param topics topicDefinition[] = [
-  {
-    name: 'job-events'
-  }
-]
-
-@description('Topic subscriptions to create. A topic without subscriptions discards what it receives.')
-param subscriptions subscriptionDefinition[] = [
-  {
-    topic: 'job-events'
-    name: 'notifications'
-  }
-]
+@description('Resource ID of the Log Analytics workspace that receives the diagnostic settings.')
+param workspaceId string
 
 // Defaults for every property an entity definition leaves out.
 var entityDefaults = {
-  // Long enough for most invocations; the Functions trigger renews the lock (up to host.json
-  // maxAutoLockRenewalDuration, 5 minutes by default) for longer ones.
+  // The peek-lock; the Functions trigger renews it while a function runs, up to host.json
+  // extensions.serviceBus.maxAutoLockRenewalDuration (which is functionTimeout).
   lockDuration: 'PT1M'
-  // The Service Bus default: a message that fails this often is poison, not unlucky.
-  maxDeliveryCount: 10
+  maxDeliveryCount: maxDeliveryCount
   // Senders retry on timeouts, so the same MessageId can arrive twice; the broker drops the
   // copy within the window (the idempotency ledger covers longer gaps).
   requiresDuplicateDetection: true
   duplicateDetectionHistoryTimeWindow: 'PT10M'
   requiresSession: false
+  // Longer than maxDeliveryCount tries of functionTimeout each, so a message is never lost to
+  // expiry while it is being retried.
   defaultMessageTimeToLive: 'P14D'
   // Expired work is kept for inspection and replay rather than silently lost.
   deadLetteringOnMessageExpiration: true
 }
 
+var queueDefinitions = [for queue in queues: union(entityDefaults, queue)]
+var topicDefinitions = [for topic in topics: union(entityDefaults, topic)]
+var subscriptionDefinitions = [for subscription in subscriptions: union(entityDefaults, subscription)]
+
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
   location: location
   tags: tags
-  sku: sku == 'Premium' ? {
-    name: 'Premium'
-    tier: 'Premium'
-    capacity: 1
-  } : {
-    name: 'Standard'
-    tier: 'Standard'
+  sku: {
+    name: sku
+    tier: sku
+    capacity: sku == 'Premium' ? 1 : null
   }
   properties: {
     // Microsoft Entra ID only: SAS keys and connection strings are refused.
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
   }
 }
 
-resource serviceBusQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for queue in queues: {
+resource serviceBusQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for queue in queueDefinitions: {
   parent: namespace
   name: queue.name
   properties: {
-    requiresSession: queue.?requiresSession ?? entityDefaults.requiresSession
-    requiresDuplicateDetection: queue.?requiresDuplicateDetection ?? entityDefaults.requiresDuplicateDetection
-    duplicateDetectionHistoryTimeWindow: queue.?duplicateDetectionHistoryTimeWindow ?? entityDefaults.duplicateDetectionHistoryTimeWindow
-    maxDeliveryCount: queue.?maxDeliveryCount ?? entityDefaults.maxDeliveryCount
-    lockDuration: queue.?lockDuration ?? entityDefaults.lockDuration
-    defaultMessageTimeToLive: queue.?defaultMessageTimeToLive ?? entityDefaults.defaultMessageTimeToLive
-    deadLetteringOnMessageExpiration: queue.?deadLetteringOnMessageExpiration ?? entityDefaults.deadLetteringOnMessageExpiration
+    requiresSession: queue.requiresSession
+    requiresDuplicateDetection: queue.requiresDuplicateDetection
+    duplicateDetectionHistoryTimeWindow: queue.duplicateDetectionHistoryTimeWindow
+    maxDeliveryCount: queue.maxDeliveryCount
+    lockDuration: queue.lockDuration
+    defaultMessageTimeToLive: queue.defaultMessageTimeToLive
+    deadLetteringOnMessageExpiration: queue.deadLetteringOnMessageExpiration
     enableBatchedOperations: true
   }
 }]
 
-resource serviceBusTopics 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = [for topic in topics: {
+resource serviceBusTopics 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = [for topic in topicDefinitions: {
   parent: namespace
   name: topic.name
   properties: {
-    requiresDuplicateDetection: topic.?requiresDuplicateDetection ?? entityDefaults.requiresDuplicateDetection
-    duplicateDetectionHistoryTimeWindow: topic.?duplicateDetectionHistoryTimeWindow ?? entityDefaults.duplicateDetectionHistoryTimeWindow
-    defaultMessageTimeToLive: topic.?defaultMessageTimeToLive ?? entityDefaults.defaultMessageTimeToLive
+    requiresDuplicateDetection: topic.requiresDuplicateDetection
+    duplicateDetectionHistoryTimeWindow: topic.duplicateDetectionHistoryTimeWindow
+    defaultMessageTimeToLive: topic.defaultMessageTimeToLive
     enableBatchedOperations: true
   }
 }]
 
-resource serviceBusSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [for subscription in subscriptions: {
+resource serviceBusSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [for subscription in subscriptionDefinitions: {
   // The parent topic comes from another loop and is chosen by name, so `parent:` cannot name
   // it: the full child name is spelled out and the dependency on the topics made explicit.
   name: '${namespace.name}/${subscription.topic}/${subscription.name}'
@@ -194,16 +132,36 @@ resource serviceBusSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscri
     serviceBusTopics
   ]
   properties: {
-    requiresSession: subscription.?requiresSession ?? entityDefaults.requiresSession
-    maxDeliveryCount: subscription.?maxDeliveryCount ?? entityDefaults.maxDeliveryCount
-    lockDuration: subscription.?lockDuration ?? entityDefaults.lockDuration
-    defaultMessageTimeToLive: subscription.?defaultMessageTimeToLive ?? entityDefaults.defaultMessageTimeToLive
-    deadLetteringOnMessageExpiration: subscription.?deadLetteringOnMessageExpiration ?? entityDefaults.deadLetteringOnMessageExpiration
+    requiresSession: subscription.requiresSession
+    maxDeliveryCount: subscription.maxDeliveryCount
+    lockDuration: subscription.lockDuration
+    defaultMessageTimeToLive: subscription.defaultMessageTimeToLive
+    deadLetteringOnMessageExpiration: subscription.deadLetteringOnMessageExpiration
     // A message a subscription rule cannot evaluate is kept for inspection, not lost.
     deadLetteringOnFilterEvaluationExceptions: true
     enableBatchedOperations: true
   }
 }]
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: namespace
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
 
 @description('Name of the namespace (the scope of the Service Bus role assignments).')
 output name string = namespace.name

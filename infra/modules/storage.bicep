@@ -1,13 +1,17 @@
 // The storage account both function apps share: host storage (AzureWebJobsStorage: keys,
-// timer and singleton leases, blob-trigger receipts, poison queues) and the jobs library's data
-// (status records, idempotency ledger, checkpoints, locks, priority queues, completion events).
-// The two apps must see the same account: the API app enqueues work and reads job status that
-// the jobs app writes.
+// timer and singleton leases, blob-trigger receipts, poison queues), the API app's deployment
+// package (Flex Consumption), and the jobs library's data (status records, idempotency ledger,
+// checkpoints, locks, priority queues, completion events).
+//
+// Shared Key authorization is off: every client (both apps' managed identities, the Flex
+// Consumption deployment, developers) authorizes with Microsoft Entra ID and data roles
+// (roles.bicep). No hosting plan in this template needs an account key: Flex Consumption
+// reads its package by identity and the Dedicated plan keeps app content on its own
+// platform-managed storage, so there is no Azure Files content share.
 //
 // Every table, container and queue is also created on first use by the code (the library's
-// ensure_* calls, the host's own entities), so this list is not a second source of truth that
-// must be kept in sync to work; creating them here makes them visible and owned by the
-// deployment, and lets a locked-down identity (no create rights) run the apps later.
+// ensure_* calls, the host's own entities); creating them here makes them visible and owned by
+// the deployment, and lets queue-scoped role assignments name them.
 
 @description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
 @minLength(3)
@@ -20,8 +24,15 @@ param location string
 @description('Tags applied to the account.')
 param tags object
 
-@description('Allow Shared Key (account key) authorization. false is the safe default; main.bicep passes true and explains why the Functions hosting plans it supports still need a key.')
-param allowSharedKeyAccess bool = false
+@description('Zone-redundant storage (Standard_ZRS) instead of locally redundant (Standard_LRS).')
+param zoneRedundant bool = false
+
+@description('Disabled: reachable only through private endpoints (network.bicep). Enabled: public endpoint, every request still authorized by Microsoft Entra ID.')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string
 
 @description('Storage queues to create.')
 param queueNames array = []
@@ -32,13 +43,13 @@ param containerNames array = []
 @description('Tables to create.')
 param tableNames array = []
 
-@description('Azure Files shares to create: the content shares of Elastic Premium function apps.')
-param fileShareNames array = []
-
-@description('Days a deleted blob or container can be restored (protects checkpoints and locks from an accidental delete).')
+@description('Days a deleted blob or container can be restored (protects checkpoints, locks and deployment packages from an accidental delete).')
 @minValue(1)
 @maxValue(365)
 param softDeleteRetentionDays int = 7
+
+@description('Resource ID of the Log Analytics workspace that receives the diagnostic settings.')
+param workspaceId string
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -46,26 +57,24 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: tags
   kind: 'StorageV2'
   sku: {
-    // Locally redundant: the data here is job state that the workflows can rebuild or retry,
-    // and Functions host storage needs Blob, Queue and Table (which ZRS/GRS StorageV2 also
-    // offer; raise it here if job state must survive a zone or region outage).
-    name: 'Standard_LRS'
+    // Job state the workflows can retry or rebuild: LRS by default, ZRS for production
+    // (zoneRedundant) so the host's leases and the job records survive a zone outage.
+    name: zoneRedundant ? 'Standard_ZRS' : 'Standard_LRS'
   }
   properties: {
     accessTier: 'Hot'
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     allowBlobPublicAccess: false
-    allowSharedKeyAccess: allowSharedKeyAccess
-    // The portal and CLI use Microsoft Entra authorization by default, not the account key.
+    // Keyless: no account key or SAS is accepted.
+    allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowCrossTenantReplication: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      // No virtual network in this deployment: the apps reach storage over its public
-      // endpoint, authorized by RBAC. Put the account behind private endpoints together with
-      // VNet-integrated (Elastic Premium) apps if the network must be closed.
-      defaultAction: 'Allow'
+      // With publicNetworkAccess Disabled only private endpoints reach the account; with it
+      // Enabled the public endpoint is open to identities holding data roles (no keys exist).
+      defaultAction: publicNetworkAccess == 'Disabled' ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
   }
@@ -114,20 +123,86 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: tableName
 }]
 
-resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
-  parent: account
-  name: 'default'
+// Diagnostic settings: the account itself has only metrics; each service has its request logs.
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: workspaceId
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
 }
 
-// Created here rather than left to the platform so that the share exists before the app that
-// names it in WEBSITE_CONTENTSHARE, and a redeployment never makes the platform pick a new one.
-resource shares 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = [for shareName in fileShareNames: {
-  parent: fileService
-  name: shareName
-}]
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: queueService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: tableService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
 
 @description('Name of the storage account.')
 output name string = account.name
 
-@description('Resource ID of the storage account (the scope of the storage role assignments).')
+@description('Resource ID of the storage account (the scope of the storage role assignments and private endpoints).')
 output id string = account.id
+
+@description('Blob endpoint, e.g. https://<name>.blob.core.windows.net/ (the Flex Consumption deployment container lives under it).')
+output blobEndpoint string = account.properties.primaryEndpoints.blob

@@ -10,6 +10,12 @@ Deferral needs the SDK receiver (a Functions Service Bus trigger settles message
 inside a trigger, hold messages back by rescheduling instead. Every deferred message is
 indexed in the sequencer's table, so whichever worker fills a gap can fetch the messages
 waiting behind it; `sweep` (from a timer) drains and reports gaps nobody came back to.
+
+The queue must not require sessions, and the receiver must be a plain one: ordering comes
+from the sequencer, and a deferred message has to be fetchable by whichever worker fills
+the gap before it, for any key, which a session lock would prevent. `handle` and `sweep`
+refuse a session receiver. (For per-key order by Service Bus sessions instead, use a
+session-enabled queue with a session trigger, without this helper.)
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from .sequencer import Gap, Sequencer, Turn, Verdict
 log = logging.getLogger(__name__)
 
 Handler = Callable[[ServiceBusReceivedMessage], Awaitable[Any]]
+
+DEFAULT_QUEUE = "orders"  # the queue infra/ provisions for it: no sessions, deduplicated
 
 
 @dataclass(frozen=True)
@@ -105,12 +113,15 @@ class ServiceBusOrdering:
 
         Raises
         ------
+        InvalidArgument
+            `receiver` is a session receiver, or the message lacks its ordering properties.
         SequenceGapError
             A gap timed out under `GapPolicy.RAISE` (the message stays deferred and indexed;
             after `Sequencer.skip_to`, `sweep` applies it).
         Exception
             Whatever `handler` raised (the message is abandoned, the turn given back).
         """
+        _plain_receiver(receiver)
         key, sequence = self.key_and_sequence(message)
         turn = await self.sequencer.begin(key, sequence)
         try:
@@ -140,6 +151,7 @@ class ServiceBusOrdering:
         Run it from a timer: it covers a worker that crashed between filling a gap and
         draining it, and gaps whose missing message never comes.
         """
+        _plain_receiver(receiver)
         report = SweepReport()
         for key in await self.deferred.keys():
             report.applied.extend(await self._drain(receiver, key, handler))
@@ -231,3 +243,12 @@ class ServiceBusOrdering:
             value = await self._apply(receiver, found[0], turn, handler)
             await self.deferred.forget(key, expected)
             applied.append(OrderingResult(key, expected, Outcome.APPLIED, value))
+
+
+def _plain_receiver(receiver: ServiceBusReceiver) -> None:
+    """Raise if `receiver` is locked to one session (see the module notes)."""
+    if getattr(receiver, "session", None) is not None:
+        raise InvalidArgument(
+            "ServiceBusOrdering needs a receiver without a session on a queue that does not "
+            "require sessions: deferred messages of any key must be fetchable by any worker"
+        )

@@ -6,6 +6,13 @@ request (kept as the status record's `reply_to`). Service Bus carries it on the 
 message: `ReplyTo` (the entity), `ReplyToSessionId`, and the id to correlate with (the
 request's `MessageId`, the request-reply pattern's convention, unless the requester set a
 `CorrelationId` of its own).
+
+Every Service Bus reply carries a SessionId, so it can go to a session-enabled reply queue
+(the template's `replies` queue is one: each requester accepts only its own session). The
+session is the requester's `ReplyToSessionId` when it gave one, else the correlation id
+(the request's MessageId by default), else the job id: a requester that set no
+ReplyToSessionId receives its reply by accepting the session named by its request's id.
+On a queue without sessions the SessionId is carried and ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from ..status.model import JobStatus
 from ..storage import StorageAccount
 from .payload import encode, reply_document
 
+DEFAULT_REPLY_QUEUE = "replies"  # the session-enabled reply queue infra/ provisions
+
 
 @dataclass(frozen=True)
 class ReplyAddress:
@@ -35,7 +44,8 @@ class ReplyAddress:
     correlation_id:
         The id the requester matches replies with.
     session_id:
-        For session-enabled reply queues: the requester's session.
+        The requester's session (its ReplyToSessionId); None lets the sender use the
+        correlation id as the session.
     """
 
     reply_to: str
@@ -141,7 +151,8 @@ class ServiceBusReplySender:
             encode(reply_document(status, correlation)),
             content_type="application/json",
             correlation_id=correlation,
-            session_id=address.session_id,
+            # Never None: a session-enabled reply queue refuses a message without one.
+            session_id=address.session_id or correlation or status.job_id,
             message_id=f"{status.job_id}:{status.state.value}",
             subject=f"job.{status.state.value.lower()}",
             application_properties={"jobId": status.job_id, "state": status.state.value},
