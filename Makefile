@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 PORT ?= 7071
+# checkov (the infra/ scan in the tests) pins packages the test tools cannot share
+# (packaging<24), so it lives in an environment of its own.
+CHECKOV_VENV := $(VENV)/tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: run test lint bench setup clean
 
@@ -19,6 +23,10 @@ $(STAMP_PY): pyproject.toml requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]' -r requirements.txt
 	touch $@
+
+$(CHECKOV): $(STAMP_PY)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==3.3.30'
 
 $(STAMP_NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -35,7 +43,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy $(LINT_PATHS)
 
-test: setup lint
+test: setup lint $(CHECKOV)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
