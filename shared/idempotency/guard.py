@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from .._keepalive import stopped_within
@@ -21,6 +22,8 @@ from ..errors import ClaimLost
 from .ledger import Claim, ClaimStatus, IdempotencyLedger, IdempotencyRecord
 
 log = logging.getLogger(__name__)
+
+_MARGIN = timedelta(seconds=2)  # past the lease: the crashed claim is surely expired
 
 
 class Guard:
@@ -36,6 +39,10 @@ class Guard:
         Record an exception as the key's outcome instead of releasing the claim.
     renew:
         Renew the lease every third of it while the work runs.
+    wait:
+        How long a duplicate waits for a live claim of another worker (see
+        `IdempotencyLedger.claim`); a lease and a little more by default, `timedelta(0)`
+        to fail at once with `KeyInProgress` (an HTTP request answering 409).
 
     Attributes
     ----------
@@ -56,8 +63,12 @@ class Guard:
         scope: str = "default",
         record_failures: bool = False,
         renew: bool = True,
+        wait: timedelta | None = None,
     ) -> None:
         self.ledger = ledger
+        # A duplicate of a run still going on waits for it: by default as long as a lease
+        # lasts, so a crashed worker's claim is taken over rather than failed into poison.
+        self.wait = ledger.lease + _MARGIN if wait is None else wait
         self.key = key
         self.scope = scope
         self.record_failures = record_failures
@@ -89,7 +100,7 @@ class Guard:
         KeyInProgress
             Another worker holds a live claim.
         """
-        self.claim = await self.ledger.claim(self.key, scope=self.scope)
+        self.claim = await self.ledger.claim(self.key, scope=self.scope, wait=self.wait)
         if self.claim.should_run and self.renew:
             self._stop = asyncio.Event()
             self._keeper = asyncio.create_task(self._keep_alive(), name=f"lease:{self.key}")

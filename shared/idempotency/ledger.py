@@ -15,6 +15,7 @@ over with an ETag condition, so of two workers racing to take over only one wins
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TABLE = "JobsIdempotency"
 _IN_PROGRESS = "InProgress"
 _IF_SAME = MatchConditions.IfNotModified
+_RECHECK = timedelta(seconds=2)  # while waiting for another worker's live claim
 
 
 class ClaimStatus(str, Enum):
@@ -127,8 +129,16 @@ class IdempotencyLedger:
         self.result_limit = result_limit
         self.clock = clock
 
-    async def claim(self, key: str, *, scope: str = "default") -> Claim:
+    async def claim(
+        self, key: str, *, scope: str = "default", wait: timedelta = timedelta(0)
+    ) -> Claim:
         """Claim `key` for this worker, atomically.
+
+        `wait`: while another worker holds a live claim, wait up to this long for it to
+        finish (then this is a DUPLICATE) or for its lease to run out (then this worker
+        takes it over). A message redelivered while its first run still goes on is thus
+        postponed in place, instead of failing and burning a delivery toward the poison
+        queue or the dead-letter queue (a broker redelivers an abandoned message at once).
 
         Returns
         -------
@@ -139,8 +149,23 @@ class IdempotencyLedger:
         Raises
         ------
         KeyInProgress
-            Another worker holds a live claim; let the message be redelivered later.
+            Another worker still holds a live claim after `wait`; let the message be
+            redelivered later (an HTTP caller answers 409).
         """
+        deadline = self.clock() + wait
+        while True:
+            try:
+                return await self._claim_once(key, scope)
+            except KeyInProgress as busy:
+                now = self.clock()
+                if now >= deadline:
+                    raise
+                # Look again when its lease would run out, or in a few seconds (it may
+                # finish sooner), whichever comes first.
+                until = min(busy.lease_until, deadline, now + _RECHECK)
+                await asyncio.sleep(max((until - now).total_seconds(), 0.05))
+
+    async def _claim_once(self, key: str, scope: str) -> Claim:
         table = await self.account.ensure_table(self.table_name)
         pk, rk = table_key(key, "idempotency key"), table_key(scope, "scope")
         owner = uuid.uuid4().hex
@@ -186,7 +211,13 @@ class IdempotencyLedger:
         raise KeyInProgress(key, "another worker", self.clock())
 
     def guard(
-        self, key: str, *, scope: str = "default", record_failures: bool = False, renew: bool = True
+        self,
+        key: str,
+        *,
+        scope: str = "default",
+        record_failures: bool = False,
+        renew: bool = True,
+        wait: timedelta | None = None,
     ) -> Guard:
         """An async context manager that claims `key`, renews it, and records the outcome.
 
@@ -194,7 +225,9 @@ class IdempotencyLedger:
         """
         from .guard import Guard  # guard.py imports this module
 
-        return Guard(self, key, scope=scope, record_failures=record_failures, renew=renew)
+        return Guard(
+            self, key, scope=scope, record_failures=record_failures, renew=renew, wait=wait
+        )
 
     async def renew(self, claim: Claim) -> Claim:
         """Extend the claim's lease by another `lease` from now.

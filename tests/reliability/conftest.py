@@ -40,8 +40,14 @@ def settings(tag: str | None = None, **extra: str) -> dict[str, str]:
     }
 
 
-def emulator_for(s: dict[str, str], *, lock: str = "PT5S", max_delivery: int = 10,
-                 data_dir: Path | None = None, port: int = 0) -> ServiceBusEmulator:
+def emulator_for(
+    s: dict[str, str],
+    *,
+    lock: str = "PT5S",
+    max_delivery: int = 10,
+    data_dir: Path | None = None,
+    port: int = 0,
+) -> ServiceBusEmulator:
     """An emulator with the app's Service Bus queues (short locks, so a lost lock comes
     back within seconds)."""
     props = f"LockDuration={lock},MaxDeliveryCount={max_delivery}"

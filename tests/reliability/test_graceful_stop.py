@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus import ServiceBusClient
 from azure.storage.queue import QueueClient
 
 from funchost.devservices.servicebus import ServiceBusEmulator
@@ -42,8 +42,11 @@ def test_work_finishing_within_the_grace_period_is_settled_not_redone(
     emulator = emulators(s)
     host = Harness(
         APP,
-        settings={**s, "AzureWebJobsStorage": storage_connection_string,
-                  "ServiceBusConnection": emulator.connection_string or ""},
+        settings={
+            **s,
+            "AzureWebJobsStorage": storage_connection_string,
+            "ServiceBusConnection": emulator.connection_string or "",
+        },
         grace=20,
     ).start()
     stopped_after = 0.0
@@ -63,11 +66,17 @@ def test_work_finishing_within_the_grace_period_is_settled_not_redone(
     # Settled: the queue message is deleted (not merely invisible) and the Service Bus
     # message completed, so a restart has nothing to redo.
     assert _count(_queue(storage_connection_string, s["REL_SLOW_Q"])) == 0
-    with ServiceBusClient.from_connection_string(emulator.connection_string or "") as sb, \
-            sb.get_queue_receiver(s["REL_SLOW_SBQ"]) as receiver:
+    with (
+        ServiceBusClient.from_connection_string(emulator.connection_string or "") as sb,
+        sb.get_queue_receiver(s["REL_SLOW_SBQ"]) as receiver,
+    ):
         assert receiver.peek_messages(max_message_count=5) == []
-    report("graceful stop", finished_in_grace="2 of 2", redelivered=0,
-           stop_took=f"{stopped_after:.1f}s")
+    report(
+        "graceful stop",
+        finished_in_grace="2 of 2",
+        redelivered=0,
+        stop_took=f"{stopped_after:.1f}s",
+    )
 
 
 def test_a_sync_function_overrunning_the_grace_period_is_cut_and_its_message_released(

@@ -300,3 +300,38 @@ async def test_effects_commit_with_the_outcome_once(account: StorageAccount) -> 
         await ledger.complete(claim, "x", effects=[{"RowKey": "charge", "Amount": 1}])
     assert await ledger.effects_of(other) == []
     assert await ledger.get(other) is None
+
+
+async def test_a_duplicate_of_a_running_job_waits_for_it_instead_of_failing(
+    account: StorageAccount,
+) -> None:
+    # A redelivery while the first run still goes on is postponed in place: it gets the
+    # first outcome when that run completes, without failing (and burning a delivery).
+    ledger = IdempotencyLedger(
+        account, table=f"wait{uuid.uuid4().hex[:8]}", lease=timedelta(seconds=3)
+    )
+    key = f"job-{uuid.uuid4().hex[:6]}"
+    first_started = asyncio.Event()
+
+    async def first() -> None:
+        async with ledger.guard(key) as g:
+            first_started.set()
+            await asyncio.sleep(1.5)
+            g.result = "first"
+
+    async def duplicate() -> object:
+        await first_started.wait()
+        async with ledger.guard(key) as g:
+            assert g.duplicate and g.record is not None
+            return g.record.result
+
+    _, seen = await asyncio.gather(first(), duplicate())
+    assert seen == "first"
+    # Without waiting, the duplicate fails at once (what an HTTP request answers 409 to).
+    other = f"job-{uuid.uuid4().hex[:6]}"
+    await ledger.claim(other)  # held, never completed: a crashed worker
+    with pytest.raises(KeyInProgress):
+        await ledger.claim(other, wait=timedelta(0))
+    # Waiting past the lease, the crashed worker's claim is taken over.
+    taken = await ledger.claim(other, wait=timedelta(seconds=6))
+    assert taken.status is ClaimStatus.TAKEN_OVER and taken.attempt == 2
