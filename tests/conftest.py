@@ -78,6 +78,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures the reliability scenarios record (`report` fixture), printed at the end;
+    with pytest-xdist they travel with each test's report."""
+    lines = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == "reliability"
+    ]
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.line(str(line))
+
+
 @pytest.fixture
 def unique_name() -> str:
     """A queue/container/table-safe name unique to the test: lower-case letters and digits."""

@@ -32,6 +32,7 @@ def settings(tag: str | None = None, **extra: str) -> dict[str, str]:
         "REL_STUCK_Q": f"rstuck{t}",
         "REL_MIXED_Q": f"rmixed{t}",
         "REL_MIXED_SBQ": f"rmixedsb{t}",
+        "REL_RELAY_SBQ": f"rrelay{t}",
         "REL_TIMER_SCHEDULE": "0 0 0 1 1 *",
         "REL_CONTAINER": f"rc{t}",
         "REL_TABLE": f"rt{t}",
@@ -51,7 +52,7 @@ def emulator_for(
     """An emulator with the app's Service Bus queues (short locks, so a lost lock comes
     back within seconds)."""
     props = f"LockDuration={lock},MaxDeliveryCount={max_delivery}"
-    queues = [s[k] for k in ("REL_SBQ", "REL_SLOW_SBQ", "REL_MIXED_SBQ")]
+    queues = [s[k] for k in ("REL_SBQ", "REL_SLOW_SBQ", "REL_MIXED_SBQ", "REL_RELAY_SBQ")]
     args = [a for q in queues for a in ("--queue", f"{q}:{props}")]
     return ServiceBusEmulator(data_dir=data_dir, port=port, extra_args=args)
 
@@ -89,16 +90,3 @@ def report(request: pytest.FixtureRequest) -> Callable[..., None]:
         request.node.user_properties.append(("reliability", f"{title}: {line}"))
 
     return record
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = [
-        value
-        for report in terminalreporter.stats.get("passed", [])
-        for name, value in getattr(report, "user_properties", ())
-        if name == "reliability"
-    ]
-    if lines:
-        terminalreporter.section("reliability figures")
-        for line in lines:
-            terminalreporter.line(str(line))

@@ -14,18 +14,10 @@ from azure.storage.queue import QueueClient
 
 from funchost.devservices.servicebus import ServiceBusEmulator
 from funchost.testing import Harness
+from tests.integration.queue_helpers import queue
 from tests.reliability.conftest import APP, host_process, settings
 
 pytestmark = pytest.mark.integration
-
-
-def _queue(conn: str, name: str) -> QueueClient:
-    client = QueueClient.from_connection_string(conn, name)
-    try:
-        client.create_queue()
-    except Exception:  # noqa: BLE001 - exists
-        pass
-    return client
 
 
 def _count(queue: QueueClient) -> int:
@@ -65,7 +57,7 @@ def test_work_finishing_within_the_grace_period_is_settled_not_redone(
     assert [r.ok for r in host.invocations()] == [True, True]
     # Settled: the queue message is deleted (not merely invisible) and the Service Bus
     # message completed, so a restart has nothing to redo.
-    assert _count(_queue(storage_connection_string, s["REL_SLOW_Q"])) == 0
+    assert _count(queue(storage_connection_string, s["REL_SLOW_Q"])) == 0
     with (
         ServiceBusClient.from_connection_string(emulator.connection_string or "") as sb,
         sb.get_queue_receiver(s["REL_SLOW_SBQ"]) as receiver,
@@ -101,7 +93,7 @@ def test_a_sync_function_overrunning_the_grace_period_is_cut_and_its_message_rel
     assert not record.ok and type(record.error).__name__ == "InvocationCancelled"
     assert took < 6  # the grace period (1 s) and a release, not the 8 s sleep
     # Released: visible again at once, its dequeue count the one delivery it had.
-    messages = _queue(storage_connection_string, s["REL_STUCK_Q"]).peek_messages(max_messages=5)
+    messages = queue(storage_connection_string, s["REL_STUCK_Q"]).peek_messages(max_messages=5)
     assert [(m.dequeue_count, m.content) for m in messages] == [(1, "c3R1Y2stMQ==")]
     report("grace overrun", cut_after=f"{took:.1f}s", message_released="yes")
 
@@ -114,7 +106,7 @@ def test_sigterm_drains_and_a_second_ctrl_c_ends_at_once_without_a_traceback(
     # One signal: a drain; the stuck function is cut after --grace; exit code 0.
     first = host_process(env, "--grace", "2")
     first.start()
-    _queue(storage_connection_string, s["REL_STUCK_Q"]).send_message("c3R1Y2stMg==")
+    queue(storage_connection_string, s["REL_STUCK_Q"]).send_message("c3R1Y2stMg==")
     assert first.wait_for_output("STUCK STARTED stuck-2", timeout=20)
     first.signal(signal.SIGTERM)
     assert first.wait(30) == 0

@@ -4,6 +4,7 @@ JSON arrays fanned out to one message each."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,51 +39,75 @@ class ServiceBusOutputSpec:
 
 
 class ServiceBusOutput:
-    """One sender per entity, shared by every invocation of the function.
-
-    The SDK opens a sender's link lazily and not safely under concurrency: several first
-    sends at once left it half-made for good. So a sender is opened once, under a lock,
-    before anyone sends on it; a send that fails drops it (it is closed), and the next
-    write opens a fresh one (after a lost connection, say).
-    """
+    """Sends to a queue or topic through a small pool of senders per entity, shared by
+    every invocation of the function (a sender costs a connection and a link to make)."""
 
     def __init__(self, binding: BindingInfo, services: HostServices) -> None:
         self._what = f"Service Bus output '{binding.name}'"
         self.spec = ServiceBusOutputSpec.from_binding(binding, services.environ, self._what)
         self._client = services.clients.service_bus(self.spec.connection, what=self._what)
-        self._senders: dict[str, Any] = {}
-        self._opening = anyio.Lock()
+        self._pools: dict[str, SenderPool] = {}
 
     async def write(self, value: Datum, invocation: Invocation) -> None:
         messages = [ServiceBusMessage(item) for item in items(value)]
         if not messages:
             return
         entity = resolve(self.spec.entity, invocation.binding_data, what=self._what)
-        sender = await self._sender(entity)
+        pool = self._pools.get(entity)
+        if pool is None:
+            client = self._client
+            make = client.get_topic_sender if self.spec.topic else client.get_queue_sender
+            pool = self._pools[entity] = SenderPool(lambda: make(entity))
+        await pool.send(messages)
+
+
+class SenderPool:
+    """Up to `size` senders on one entity, each used by one send at a time.
+
+    The SDK's async sender is not safe for concurrent sends, opened or not: several at once
+    leave it half-made for good (azure-sdk-for-python#36334, measured here: 50 concurrent
+    first sends, all failed). A sender is opened before its first send; one whose send
+    failed is closed and not reused, so the next send opens a fresh one (after a lost
+    connection, say).
+    """
+
+    def __init__(self, make: Callable[[], Any], size: int = 4) -> None:
+        self._make = make
+        self._size = size
+        self._idle: list[Any] = []
+        self._open = 0  # senders made and not closed
+        self._freed = anyio.Condition()
+
+    async def send(self, messages: list[ServiceBusMessage]) -> None:
+        sender = await self._take()
         try:
             await sender.send_messages(messages)
         except BaseException:
-            await self._drop(entity, sender)
+            await self._discard(sender)
             raise
+        async with self._freed:
+            self._idle.append(sender)
+            self._freed.notify()
 
-    async def _drop(self, entity: str, sender: Any) -> None:
-        """Forget a sender whose send failed (once, if several sends failed on it)."""
-        if id(self._senders.get(entity)) != id(sender):  # (`is` would narrow Any to Optional)
-            return
-        del self._senders[entity]
-        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-            await sender.close()
+    async def _take(self) -> Any:
+        async with self._freed:
+            while not self._idle and self._open >= self._size:
+                await self._freed.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+        sender = self._make()
+        try:
+            await sender.__aenter__()  # opens the link (the SDK's `async with`)
+        except BaseException:
+            await self._discard(sender)
+            raise
+        return sender
 
-    async def _sender(self, entity: str) -> Any:
-        sender = self._senders.get(entity)
-        if sender is not None:
-            return sender
-        async with self._opening:
-            sender = self._senders.get(entity)
-            if sender is None:
-                client = self._client
-                make = client.get_topic_sender if self.spec.topic else client.get_queue_sender
-                sender = make(entity)
-                await sender.__aenter__()  # opens the link (the SDK's `async with`)
-                self._senders[entity] = sender
-            return sender
+    async def _discard(self, sender: Any) -> None:
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(Exception):
+                await sender.close()
+            async with self._freed:
+                self._open -= 1
+                self._freed.notify()

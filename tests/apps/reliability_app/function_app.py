@@ -109,7 +109,7 @@ def open_route(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("open")
 
 
-@app.route(route="adminonly", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@app.route(route="privileged", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 def admin_level(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("admin only")
 
@@ -122,11 +122,21 @@ def put_file(req: func.HttpRequest, out: func.Out[bytes]) -> func.HttpResponse:
 
 
 @app.route(route="rows/{pk}/{rk}", methods=["PUT"])
-@app.table_output(
-    arg_name="row", table_name="%REL_TABLE%", connection="AzureWebJobsStorage"
-)
+@app.table_output(arg_name="row", table_name="%REL_TABLE%", connection="AzureWebJobsStorage")
 def put_row(req: func.HttpRequest, row: func.Out[str]) -> func.HttpResponse:
-    row.set(json.dumps({
-        "PartitionKey": req.route_params["pk"], "RowKey": req.route_params["rk"], "V": 1
-    }))
+    row.set(
+        json.dumps(
+            {"PartitionKey": req.route_params["pk"], "RowKey": req.route_params["rk"], "V": 1}
+        )
+    )
     return func.HttpResponse("stored", status_code=201)
+
+
+@app.route(route="relay/{n}", methods=["POST"])
+@app.service_bus_queue_output(
+    arg_name="out", queue_name="%REL_RELAY_SBQ%", connection="ServiceBusConnection"
+)
+async def relay(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+    # Many of these at once, before the output's sender exists, share its first send.
+    out.set(req.route_params["n"])
+    return func.HttpResponse("sent")
