@@ -11,20 +11,22 @@ from ..errors import InvalidTransition
 
 
 class JobState(str, Enum):
-    """Where a job is in its life. The last three are final: nothing leaves them."""
+    """Where a job is in its life. The last four are final: nothing leaves them (but an
+    explicit retry of a Failed job, `StatusStore.retry`)."""
 
     PENDING = "Pending"  # accepted and queued; no worker has started it yet
     RUNNING = "Running"  # a worker is executing it (progress updates stay in this state)
-    SUCCEEDED = "Succeeded"  # final: finished; the result is at `result_location`
+    SUCCEEDED = "Succeeded"  # final: finished; `result` (or `result_location`) holds it
     FAILED = "Failed"  # final: gave up; `error` says why
-    CANCELLED = "Cancelled"  # final: stopped on a cancellation request
+    CANCELLED = "Cancelled"  # final: stopped on a cancellation request before any effect
+    COMPENSATED = "Compensated"  # final: stopped, and the steps it had done were undone
 
     @property
     def is_final(self) -> bool:
         return self in _FINAL
 
 
-_FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+_FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.COMPENSATED})
 
 #: The allowed moves. Running -> Running is a progress update; Running -> Pending hands the
 #: job back to the queue (a worker that gives up its attempt); final states go nowhere.
@@ -37,11 +39,13 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
             JobState.SUCCEEDED,
             JobState.FAILED,
             JobState.CANCELLED,
+            JobState.COMPENSATED,
         }
     ),
     JobState.SUCCEEDED: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),
+    JobState.COMPENSATED: frozenset(),
 }
 
 
@@ -61,12 +65,17 @@ class JobStatus:
         The job's id and its family (e.g. ``"thumbnail"``).
     state:
         A `JobState`.
-    progress:
-        0-100.
+    done, total:
+        Progress: units of work done out of `total` (0 while unknown); `progress` is the
+        percentage.
     message:
         A short human-readable note on the latest change.
     result_location:
         Where the result is (e.g. a blob URL) once Succeeded.
+    result:
+        A small JSON result, once Succeeded (or what was undone, once Compensated).
+    input:
+        The job's input as accepted (small JSON), so a failed job can be run again.
     error:
         Why it failed, once Failed.
     correlation_id:
@@ -86,9 +95,12 @@ class JobStatus:
     job_id: str
     kind: str
     state: JobState
-    progress: int = 0
+    done: int = 0
+    total: int = 0
     message: str = ""
     result_location: str | None = None
+    result: Any = None
+    input: Any = None
     error: str | None = None
     correlation_id: str | None = None
     created_at: datetime | None = None
@@ -99,22 +111,36 @@ class JobStatus:
     callback_url: str | None = None
     etag: str = field(default="", repr=False, compare=False)
 
+    @property
+    def progress(self) -> int:
+        """Percent done (100 once Succeeded; 0 while the total is unknown)."""
+        if self.state is JobState.SUCCEEDED:
+            return 100
+        return min(100, self.done * 100 // self.total) if self.total else 0
+
     def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-ready camelCase fields (the status API's body)."""
-        return {
-            "jobId": self.job_id,
+        """The record as the status API serves it (callbacks and replies send the same)."""
+        body: dict[str, Any] = {
+            "id": self.job_id,
             "kind": self.kind,
-            "state": self.state.value,
-            "progress": self.progress,
+            "status": self.state.value,
+            "progress": {"done": self.done, "total": self.total},
             "message": self.message,
-            "resultLocation": self.result_location,
-            "error": self.error,
-            "correlationId": self.correlation_id,
-            "createdAt": _iso(self.created_at),
-            "updatedAt": _iso(self.updated_at),
             "attempt": self.attempt,
-            "cancelRequested": self.cancel_requested,
+            "created": _iso(self.created_at),
+            "updated": _iso(self.updated_at),
         }
+        if self.state in (JobState.SUCCEEDED, JobState.COMPENSATED):
+            body["result"] = self.result
+            if self.result_location:
+                body["resultLocation"] = self.result_location
+        if self.error:
+            body["error"] = self.error
+        if self.correlation_id:
+            body["correlationId"] = self.correlation_id
+        if self.cancel_requested and not self.state.is_final:
+            body["cancelRequested"] = True
+        return body
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -9,8 +9,10 @@ running job's progress update); otherwise it raises `StatusConflict` or `Invalid
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +20,14 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from .._tables import Clock, etag_of, read_int, read_time, table_key, utcnow
-from ..errors import InvalidArgument, JobCancelled, JobNotFound, StatusConflict
+from .._tables import Clock, dump_json, etag_of, read_int, read_time, table_key, utcnow
+from ..errors import (
+    InvalidArgument,
+    InvalidTransition,
+    JobCancelled,
+    JobNotFound,
+    StatusConflict,
+)
 from ..storage import StorageAccount
 from .model import JobState, JobStatus, check_transition
 
@@ -28,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TABLE = "JobStatus"
 _ROW = "status"
 _RETRIES = 5
+_JSON_LIMIT = 30_000  # characters: a Table string property holds 32K
 
 
 class StatusStore:
@@ -55,12 +64,15 @@ class StatusStore:
         kind: str,
         *,
         job_id: str | None = None,
+        input: Any = None,
+        total: int = 0,
         correlation_id: str | None = None,
         message: str = "",
         reply_to: str | None = None,
         callback_url: str | None = None,
     ) -> JobStatus:
-        """Record a new Pending job.
+        """Record a new Pending job, with its `input` (small JSON: kept, so a failed job
+        can be run again; put a large input in a blob and pass its name).
 
         Returns
         -------
@@ -77,8 +89,9 @@ class StatusStore:
             job_id or uuid.uuid4().hex,
             kind,
             JobState.PENDING,
-            0,
-            message,
+            total=total,
+            message=message,
+            input=input,
             correlation_id=correlation_id,
             created_at=now,
             updated_at=now,
@@ -110,26 +123,68 @@ class StatusStore:
     async def start(self, status: JobStatus, message: str = "started") -> JobStatus:
         """Pending -> Running (attempt + 1). Raises `InvalidTransition` if already final
         (e.g. cancelled before it started: skip the job)."""
-        return await self.transition(status, JobState.RUNNING, message=message, progress=0)
+        return await self.transition(status, JobState.RUNNING, message=message)
 
     async def report_progress(
-        self, status: JobStatus, progress: int, message: str | None = None
+        self, status: JobStatus, done: int, total: int | None = None, message: str | None = None
     ) -> JobStatus:
-        """Running -> Running with a new progress (0-100). Check `cancel_requested` on the
-        returned record to learn about a cancellation request."""
-        return await self.transition(status, JobState.RUNNING, progress=progress, message=message)
+        """Running -> Running with `done` units out of `total` (kept when None). Progress
+        never goes back: a late writer does not undo a newer count. Check
+        `cancel_requested` on the returned record to learn about a cancellation request."""
+        return await self.transition(
+            status, JobState.RUNNING, progress=(done, total), message=message
+        )
 
     async def succeed(
-        self, status: JobStatus, *, result_location: str | None = None, message: str = "succeeded"
+        self,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        result_location: str | None = None,
+        message: str = "succeeded",
     ) -> JobStatus:
-        """Running -> Succeeded, progress 100."""
+        """Running -> Succeeded with a small JSON `result` (or where the result is)."""
         return await self.transition(
             status,
             JobState.SUCCEEDED,
-            progress=100,
             message=message,
+            result=result,
             result_location=result_location,
         )
+
+    async def compensate(
+        self, status: JobStatus, *, result: Any = None, message: str = "compensated"
+    ) -> JobStatus:
+        """Running -> Compensated: stopped, its completed steps undone (`result` says how)."""
+        return await self.transition(status, JobState.COMPENSATED, message=message, result=result)
+
+    async def retry(self, job_id: str, message: str = "retried") -> JobStatus:
+        """Failed -> Pending again, for a replay of the job's message (a poison replay, a
+        supervisor's retry): its next start is a new attempt on the same job id, so the
+        same status URL shows the outcome. Only a Failed job can be retried.
+
+        Raises
+        ------
+        InvalidTransition
+            The job is not Failed.
+        """
+        for _ in range(_RETRIES):
+            status = await self.get(job_id)
+            if status.state is not JobState.FAILED:
+                raise InvalidTransition(job_id, status.state, JobState.PENDING)
+            new = dataclasses.replace(
+                status,
+                state=JobState.PENDING,
+                message=message,
+                error=None,
+                cancel_requested=False,
+                updated_at=self.clock(),
+            )
+            try:
+                return dataclasses.replace(new, etag=await self._replace(new, status.etag))
+            except ResourceModifiedError:
+                continue
+        raise StatusConflict(job_id, f"retry still contended after {_RETRIES} tries")
 
     async def fail(self, status: JobStatus, error: str, *, message: str = "failed") -> JobStatus:
         """-> Failed with `error`."""
@@ -144,8 +199,9 @@ class StatusStore:
         status: JobStatus,
         to: JobState,
         *,
-        progress: int | None = None,
+        progress: tuple[int, int | None] | None = None,
         message: str | None = None,
+        result: Any = None,
         result_location: str | None = None,
         error: str | None = None,
         merge: bool = True,
@@ -169,14 +225,15 @@ class StatusStore:
         JobNotFound
             The record was deleted.
         InvalidArgument
-            `progress` is outside 0-100.
+            `progress` (done, total) is negative, or `result` is not small JSON.
         """
-        if progress is not None and not 0 <= progress <= 100:
-            raise InvalidArgument(f"progress must be within 0-100, got {progress}")
+        if progress is not None and (progress[0] < 0 or (progress[1] or 0) < 0):
+            raise InvalidArgument(f"progress must not be negative, got {progress}")
+        change = _Change(progress, message, result, result_location, error)
         current = status
         for _ in range(_RETRIES):
             check_transition(status.job_id, current.state, to)
-            new = self._moved(current, to, progress, message, result_location, error)
+            new = self._moved(current, to, change)
             try:
                 etag = await self._replace(new, current.etag)
                 return dataclasses.replace(new, etag=etag)
@@ -276,25 +333,25 @@ class StatusStore:
                 deleted += 1
         return deleted
 
-    def _moved(
-        self,
-        current: JobStatus,
-        to: JobState,
-        progress: int | None,
-        message: str | None,
-        result_location: str | None,
-        error: str | None,
-    ) -> JobStatus:
+    def _moved(self, current: JobStatus, to: JobState, change: _Change) -> JobStatus:
         starting = current.state is JobState.PENDING and to is JobState.RUNNING
+        done, total = current.done, current.total
+        if change.progress is not None:
+            total = current.total if change.progress[1] is None else change.progress[1]
+            done = max(done, change.progress[0])  # never back: a late writer is older news
+        if to is JobState.SUCCEEDED and total:
+            done = total
         return dataclasses.replace(
             current,
             state=to,
             updated_at=self.clock(),
             attempt=current.attempt + 1 if starting else current.attempt,
-            progress=current.progress if progress is None else progress,
-            message=current.message if message is None else message,
-            result_location=result_location or current.result_location,
-            error=error or current.error,
+            done=done,
+            total=total,
+            message=current.message if change.message is None else change.message,
+            result=current.result if change.result is None else change.result,
+            result_location=change.result_location or current.result_location,
+            error=change.error or current.error,
         )
 
     async def _replace(self, status: JobStatus, etag: str) -> str:
@@ -311,9 +368,21 @@ class StatusStore:
         return str(meta["etag"])
 
 
+@dataclass(frozen=True)
+class _Change:
+    """What a transition changes besides the state."""
+
+    progress: tuple[int, int | None] | None
+    message: str | None
+    result: Any
+    result_location: str | None
+    error: str | None
+
+
 _FIELDS = (
     ("kind", "Kind"),
-    ("progress", "Progress"),
+    ("done", "Done"),
+    ("total", "Total"),
     ("message", "Message"),
     ("result_location", "ResultLocation"),
     ("error", "Error"),
@@ -333,6 +402,8 @@ def _to_entity(status: JobStatus) -> dict[str, Any]:
         "State": status.state.value,
         "CreatedAt": status.created_at,
         "UpdatedAt": status.updated_at,
+        "Input": dump_json(status.input, f"input of job {status.job_id!r}", _JSON_LIMIT),
+        "Result": dump_json(status.result, f"result of job {status.job_id!r}", _JSON_LIMIT),
     }
     for attr, column in _FIELDS:
         entity[column] = getattr(status, attr)
@@ -344,9 +415,12 @@ def _from_entity(e: Any) -> JobStatus:
         job_id=e["JobId"],
         kind=e.get("Kind", ""),
         state=JobState(e["State"]),
-        progress=read_int(e, "Progress"),
+        done=read_int(e, "Done"),
+        total=read_int(e, "Total"),
         message=e.get("Message") or "",
         result_location=e.get("ResultLocation"),
+        result=_load_json(e.get("Result")),
+        input=_load_json(e.get("Input")),
         error=e.get("Error"),
         correlation_id=e.get("CorrelationId"),
         created_at=read_time(e, "CreatedAt"),
@@ -357,3 +431,7 @@ def _from_entity(e: Any) -> JobStatus:
         callback_url=e.get("CallbackUrl"),
         etag=etag_of(e),
     )
+
+
+def _load_json(text: Any) -> Any:
+    return None if text in (None, "") else json.loads(text)

@@ -188,7 +188,7 @@ async def test_reply_queue_carries_the_correlation_id(account, unique_name):
     await QueueReplySender(account).send(job, queue=unique_name + "-other", correlation_id="x")
     [reply] = await read_json(account, unique_name + "-replies")
     assert reply["correlationId"] == "req-42" and reply["jobId"] == job.job_id
-    assert reply["status"]["state"] == "Succeeded"
+    assert reply["status"]["status"] == "Succeeded"
     assert reply["status"]["resultLocation"] == "https://blob/out.png"
     [other] = await read_json(account, unique_name + "-other")
     assert other["correlationId"] == "x"
@@ -242,7 +242,7 @@ async def test_notifier_sends_reply_callback_and_event_for_one_final_status(
     assert [(d.channel, d.ok) for d in report] == [("reply", True), ("callback", True),
                                                    ("event", True)]
     assert (await read_json(account, unique_name + "-rp"))[0]["correlationId"] == "o-1"
-    assert receiver.accepted[0]["state"] == "Succeeded"
+    assert receiver.accepted[0]["status"] == "Succeeded"
     assert (await read_json(account, unique_name + "-ev"))[0]["subject"] == job.job_id
     # a failing path is reported, the others still go out
     receiver.fail_next = [400]

@@ -85,7 +85,7 @@ async def test_reply_goes_to_reply_to_with_the_request_message_id(account, uniqu
     [reply] = await receive_matching(namespace, REPLIES,
                                      lambda m: m.correlation_id == request_id)
     body = json.loads(b"".join(reply.body))
-    assert body["correlationId"] == request_id and body["status"]["state"] == "Succeeded"
+    assert body["correlationId"] == request_id and body["status"]["status"] == "Succeeded"
     assert reply.application_properties[b"jobId"] in (job.job_id, job.job_id.encode())
 
 

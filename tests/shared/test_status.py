@@ -33,19 +33,46 @@ def test_transition_table(from_state, to_state):
 
 async def test_lifecycle_to_success(account, unique_name):
     store = StatusStore(account, table=unique_name)
-    job = await store.create("thumbnail", correlation_id="req-1", callback_url="http://x/cb")
+    job = await store.create(
+        "thumbnail",
+        input={"blob": "images/a.png"},
+        total=5,
+        correlation_id="req-1",
+        callback_url="http://x/cb",
+    )
     assert job.state is JobState.PENDING and job.attempt == 0
     job = await store.start(job)
     assert job.state is JobState.RUNNING and job.attempt == 1
-    job = await store.report_progress(job, 40, "resizing")
-    job = await store.succeed(job, result_location="https://blob/x.png")
+    job = await store.report_progress(job, 2, message="resizing")
+    assert (job.done, job.total, job.progress) == (2, 5, 40)
+    job = await store.succeed(job, result={"width": 256}, result_location="https://blob/x.png")
     stored = await store.get(job.job_id)
     assert stored == job
+    assert stored.input == {"blob": "images/a.png"}  # kept, to run it again
     body = stored.to_dict()
-    assert body["state"] == "Succeeded" and body["progress"] == 100
-    assert body["resultLocation"] == "https://blob/x.png" and body["correlationId"] == "req-1"
-    assert body["createdAt"].endswith("Z") and body["attempt"] == 1
+    assert body["status"] == "Succeeded" and body["progress"] == {"done": 5, "total": 5}
+    assert body["result"] == {"width": 256} and body["resultLocation"] == "https://blob/x.png"
+    assert body["correlationId"] == "req-1" and body["id"] == job.job_id
+    assert body["created"].endswith("Z") and body["attempt"] == 1 and "error" not in body
     assert stored.callback_url == "http://x/cb"
+
+
+async def test_a_failed_job_is_retried_under_its_id_and_compensation_is_final(
+    account, unique_name
+):
+    store = StatusStore(account, table=unique_name)
+    job = await store.fail(await store.start(await store.create("k", input=[1])), "boom")
+    with pytest.raises(InvalidTransition):
+        await store.retry((await store.create("k")).job_id)  # only a Failed job
+    again = await store.retry(job.job_id)
+    assert again.state is JobState.PENDING and again.error is None and again.input == [1]
+    second = await store.start(again)
+    assert second.attempt == 2  # a new attempt on the same job
+    done = await store.compensate(second, result={"compensated": ["reserve"]})
+    assert done.state is JobState.COMPENSATED and done.state.is_final
+    assert done.to_dict()["result"] == {"compensated": ["reserve"]}
+    with pytest.raises(InvalidTransition):
+        await store.start(done)
 
 
 async def test_no_way_back_from_a_final_state(account, unique_name):
@@ -71,10 +98,10 @@ async def test_stale_writer_conflicts_instead_of_overwriting(account, unique_nam
     store = StatusStore(account, table=unique_name)
     job = await store.start(await store.create("k"))
     copy = await store.get(job.job_id)
-    await store.report_progress(job, 30)
+    await store.report_progress(job, 30, 100)
     with pytest.raises(StatusConflict):
-        await store.transition(copy, JobState.RUNNING, progress=10, merge=False)
-    assert (await store.get(job.job_id)).progress == 30
+        await store.transition(copy, JobState.RUNNING, progress=(10, 100), merge=False)
+    assert (await store.get(job.job_id)).done == 30
 
 
 async def test_writer_from_an_older_attempt_conflicts(account, unique_name):
@@ -87,8 +114,10 @@ async def test_writer_from_an_older_attempt_conflicts(account, unique_name):
     with pytest.raises(StatusConflict, match="attempt 2"):
         await store.succeed(first)
     # ... while the same attempt's stale copy is merged
-    assert (await store.report_progress(second, 10)).progress == 10
+    assert (await store.report_progress(second, 10, 100)).progress == 10
     assert (await store.report_progress(second, 20)).progress == 20
+    # Progress never goes back: a late, older count does not undo a newer one.
+    assert (await store.report_progress(second, 15)).done == 20
 
 
 async def test_cancellation_of_a_running_job(account, unique_name):
@@ -98,7 +127,7 @@ async def test_cancellation_of_a_running_job(account, unique_name):
     asked = await store.request_cancel(job.job_id)
     assert asked.state is JobState.RUNNING and asked.cancel_requested
     # The job's next progress update (from its now stale copy) merges and reports it
-    job = await store.report_progress(job, 60)
+    job = await store.report_progress(job, 6, 10)
     assert job.cancel_requested and job.progress == 60
     with pytest.raises(JobCancelled):
         await store.raise_if_cancel_requested(job.job_id)
