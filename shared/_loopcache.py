@@ -9,7 +9,9 @@ client set per loop lets one store object serve all of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,6 +24,7 @@ class LoopCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_loop: dict[asyncio.AbstractEventLoop, dict[Any, Any]] = {}
+        _caches.add(self)
 
     def get(self, key: Any, create: Callable[[], T]) -> T:
         """The object for `key` on the running loop, created by `create()` the first time."""
@@ -41,3 +44,18 @@ class LoopCache:
         loop = asyncio.get_running_loop()
         with self._lock:
             return list(self._by_loop.pop(loop, {}).values())
+
+
+# Every cache, so the objects made on one loop can be closed when that loop ends.
+_caches: weakref.WeakSet[LoopCache] = weakref.WeakSet()
+
+
+async def close_current_loop() -> None:
+    """Close every cached object of the running loop (clients and their aiohttp sessions):
+    what `shared.sync` runs before its background loop ends with the interpreter."""
+    for cache in list(_caches):
+        for obj in cache.pop_current():
+            close = getattr(obj, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):  # closing is best effort at exit
+                    await close()

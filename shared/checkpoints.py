@@ -282,6 +282,13 @@ class JobProgress:
         self.job_id = job_id
         self.checkpoint = checkpoint
         self.resumed = checkpoint is not None
+        self._resumed_from = checkpoint
+
+    @property
+    def resumed_from(self) -> Checkpoint | None:
+        """The earlier run's checkpoint this run started from, else None: the check that
+        also narrows the type (`if (last := progress.resumed_from) is not None: ...`)."""
+        return self._resumed_from
 
     async def save(self, step: str, *, cursor: str | None = None, state: Any = None) -> Checkpoint:
         """Save progress. Raises `CheckpointConflict` if another run saved meanwhile."""

@@ -118,6 +118,17 @@ class KeyInProgress(IdempotencyError):
         self.lease_until = lease_until
 
 
+class KeyReused(IdempotencyError):
+    """The idempotency key was first used for a different request (another body)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was already used for a different request; "
+            f"use a new key for a new request"
+        )
+        self.key = key
+
+
 class ClaimLost(IdempotencyError):
     """This worker's claim was taken over or removed, so its outcome was not recorded."""
 

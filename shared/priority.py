@@ -19,11 +19,8 @@ One function per queue. Give the high queue more throughput and the normal one l
     @app.queue_trigger(arg_name="msg", queue_name="%JOBS_QUEUE%-normal",
                        connection="AzureWebJobsStorage")
     async def jobs_normal(msg: func.QueueMessage) -> None:
-        if await gate.should_yield():           # gate = PriorityGate(account, queues)
-            # Step aside: put it back with a delay and return (the host deletes this copy).
-            # Raising instead would count towards maxDequeueCount and end in the poison queue.
-            await sender.send(msg.get_body(), Priority.NORMAL, delay=timedelta(seconds=30))
-            return
+        if await gate.step_aside(msg.get_body()):   # gate = PriorityGate(account, queues)
+            return  # put back for later; with @idempotent, not recorded as done
         await run_job(msg.get_json())
 
 host.json's ``extensions.queues.batchSize``/``newBatchThreshold`` apply to every queue
@@ -41,13 +38,15 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from azure.storage.queue import QueueMessage
 
+from ._tables import utcnow
 from .errors import InvalidArgument
+from .postpone import postpone
 from .settings import setting
 from .storage import StorageAccount
 
@@ -216,9 +215,16 @@ class PriorityGate:
     Parameters
     ----------
     account, queues:
-        Where the high queue is.
+        Where the queues are.
     threshold:
-        Yield when more than this many high-priority messages are queued.
+        Step aside when more than this many high-priority messages are waiting *and
+        visible* (messages some worker is already running are not waiting).
+    delay:
+        How long a message that steps aside stays invisible on the normal queue.
+    max_hold:
+        Normal work is held back at most this long in all (counted from its first step
+        aside), then runs whatever waits: it is never starved. Only a JSON-object body can
+        carry that count (in `HELD_SINCE`); any other body is never held.
     """
 
     def __init__(
@@ -227,13 +233,61 @@ class PriorityGate:
         queues: PriorityQueues = PriorityQueues(),
         *,
         threshold: int = 0,
+        delay: timedelta = timedelta(seconds=30),
+        max_hold: timedelta = timedelta(minutes=2),
     ) -> None:
         self.account = account
         self.queues = queues
         self.threshold = threshold
+        self.delay = delay
+        self.max_hold = max_hold
+        self._sender = PrioritySender(account, queues)
 
     async def should_yield(self) -> bool:
-        """True if the high queue's backlog is above the threshold."""
+        """True if more than `threshold` high-priority messages are visible (waiting)."""
         client = await self.account.ensure_queue(self.queues.high)
-        props = await client.get_queue_properties()
-        return int(props.approximate_message_count or 0) > self.threshold
+        waiting = await client.peek_messages(max_messages=min(32, self.threshold + 1))
+        return len(waiting) > self.threshold
+
+    async def step_aside(self, body: Any) -> bool:
+        """Put a normal-priority message's `body` back for later when high-priority work
+        waits; True when it did (the function then returns at once). The run is marked
+        postponed (`shared.postpone`), so `@idempotent` lets its key go instead of
+        recording it done, whichever decorator is outermost; the host deletes this copy
+        (returning does not count towards maxDequeueCount, as raising would).
+
+        `body`: the message's body as received (`msg.get_body()` or its JSON).
+        """
+        payload = _json_object(body)
+        if payload is None:
+            return False  # cannot carry how long it was held: never held
+        now = utcnow()
+        since = _held_since(payload) or now
+        if now - since >= self.max_hold or not await self.should_yield():
+            return False
+        await self._sender.send(
+            {**payload, HELD_SINCE: since.isoformat()}, Priority.NORMAL, delay=self.delay
+        )
+        postpone()
+        return True
+
+
+HELD_SINCE = "_priorityHeldSince"  # in a held body: when it first stepped aside
+
+
+def _json_object(body: Any) -> dict[str, Any] | None:
+    if isinstance(body, dict):
+        return body
+    try:
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _held_since(payload: dict[str, Any]) -> datetime | None:
+    raw = payload.get(HELD_SINCE)
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None

@@ -14,10 +14,14 @@ time, and background work such as lease renewal keeps running between calls.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
+
+from ._loopcache import close_current_loop
 
 T = TypeVar("T")
 
@@ -62,7 +66,19 @@ class BackgroundLoop:
                 )
                 thread.start()
                 self._loop = loop
+                atexit.register(self.close)
             return self._loop
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the clients the loop opened, then stop it (at interpreter exit: without
+        this, every aiohttp session warns "Unclosed client session")."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(Exception):  # the interpreter is going away regardless
+            asyncio.run_coroutine_threadsafe(close_current_loop(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
 
 
 _default = BackgroundLoop()

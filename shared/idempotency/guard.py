@@ -43,6 +43,9 @@ class Guard:
         How long a duplicate waits for a live claim of another worker (see
         `IdempotencyLedger.claim`); a lease and a little more by default, `timedelta(0)`
         to fail at once with `KeyInProgress` (an HTTP request answering 409).
+    fingerprint:
+        What the key is used for; the same key with another fingerprint raises
+        `KeyReused` (see `IdempotencyLedger.claim`).
 
     Attributes
     ----------
@@ -64,8 +67,10 @@ class Guard:
         record_failures: bool = False,
         renew: bool = True,
         wait: timedelta | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.ledger = ledger
+        self.fingerprint = fingerprint
         # A duplicate of a run still going on waits for it: by default as long as a lease
         # lasts, so a crashed worker's claim is taken over rather than failed into poison.
         self.wait = ledger.lease + _MARGIN if wait is None else wait
@@ -92,6 +97,18 @@ class Guard:
         """The first outcome, for a duplicate; after a normal exit, this run's outcome."""
         return self.claim.record if self.duplicate and self.claim else self.outcome
 
+    @property
+    def duplicate_of(self) -> IdempotencyRecord | None:
+        """The first outcome when this is a duplicate, else None: the one check that also
+        narrows the type (`if (done := g.duplicate_of) is not None: return done.result`)."""
+        return self.claim.record if self.claim is not None and self.duplicate else None
+
+    @property
+    def attempt(self) -> int:
+        """Which run of this key this is: 1 for the first, +1 for each redelivery that
+        redid the work after a failure or a crash (0 before `enter`)."""
+        return self.claim.attempt if self.claim is not None else 0
+
     async def enter(self) -> Guard:
         """Claim the key and start renewing its lease.
 
@@ -100,7 +117,9 @@ class Guard:
         KeyInProgress
             Another worker holds a live claim.
         """
-        self.claim = await self.ledger.claim(self.key, scope=self.scope, wait=self.wait)
+        self.claim = await self.ledger.claim(
+            self.key, scope=self.scope, wait=self.wait, fingerprint=self.fingerprint
+        )
         if self.claim.should_run and self.renew:
             self._stop = asyncio.Event()
             self._keeper = asyncio.create_task(self._keep_alive(), name=f"lease:{self.key}")
@@ -133,6 +152,14 @@ class Guard:
                     self.key,
                     exc_info=True,
                 )
+
+    async def let_go(self) -> None:
+        """Stop renewing and release the claim without recording anything: the run was
+        put back for later (`shared.postpone`), so the next delivery does the work."""
+        if self.claim is None or self.duplicate:
+            return
+        await self._stop_keeper()
+        await self.ledger.release(self.claim)
 
     async def __aenter__(self) -> Guard:
         return await self.enter()

@@ -4,8 +4,9 @@ Row lifecycle::
 
     (absent) --insert--> InProgress --complete--> Succeeded
                             |  \\--fail (record_failures)--> Failed
-                            |--release (work failed, let a redelivery redo it)--> (absent)
+                            |--release (work failed, let a redelivery redo it)--> Released
                             '--lease expired: ETag-conditional takeover--> InProgress (attempt+1)
+    Released --the redelivery's claim: ETag-conditional takeover--> InProgress (attempt+1)
 
 A conflict on insert means the key was seen: a finished row is a duplicate (its outcome and
 small result are returned, the work is not redone); a live InProgress row means another
@@ -31,7 +32,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from .._tables import Clock, dump_json, etag_of, read_int, read_time, table_key, utcnow
-from ..errors import ClaimLost, InvalidArgument, KeyInProgress
+from ..errors import ClaimLost, InvalidArgument, KeyInProgress, KeyReused
 from ..storage import StorageAccount
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TABLE = "JobsIdempotency"
 _IN_PROGRESS = "InProgress"
+_RELEASED = "Released"  # the work failed and was let go: the next claim redoes it
 _IF_SAME = MatchConditions.IfNotModified
 _RECHECK = timedelta(seconds=2)  # while waiting for another worker's live claim
 
@@ -130,7 +132,12 @@ class IdempotencyLedger:
         self.clock = clock
 
     async def claim(
-        self, key: str, *, scope: str = "default", wait: timedelta = timedelta(0)
+        self,
+        key: str,
+        *,
+        scope: str = "default",
+        wait: timedelta = timedelta(0),
+        fingerprint: str | None = None,
     ) -> Claim:
         """Claim `key` for this worker, atomically.
 
@@ -139,6 +146,10 @@ class IdempotencyLedger:
         takes it over). A message redelivered while its first run still goes on is thus
         postponed in place, instead of failing and burning a delivery toward the poison
         queue or the dead-letter queue (a broker redelivers an abandoned message at once).
+
+        `fingerprint`: what the key was first used for (a hash of an HTTP request's method,
+        path and body). The same key with another fingerprint raises `KeyReused` (an HTTP
+        caller answers 422, as the IETF Idempotency-Key draft says).
 
         Returns
         -------
@@ -151,11 +162,13 @@ class IdempotencyLedger:
         KeyInProgress
             Another worker still holds a live claim after `wait`; let the message be
             redelivered later (an HTTP caller answers 409).
+        KeyReused
+            The key was first used with another fingerprint.
         """
         deadline = self.clock() + wait
         while True:
             try:
-                return await self._claim_once(key, scope)
+                return await self._claim_once(key, scope, fingerprint)
             except KeyInProgress as busy:
                 now = self.clock()
                 if now >= deadline:
@@ -165,7 +178,7 @@ class IdempotencyLedger:
                 until = min(busy.lease_until, deadline, now + _RECHECK)
                 await asyncio.sleep(max((until - now).total_seconds(), 0.05))
 
-    async def _claim_once(self, key: str, scope: str) -> Claim:
+    async def _claim_once(self, key: str, scope: str, fingerprint: str | None) -> Claim:
         table = await self.account.ensure_table(self.table_name)
         pk, rk = table_key(key, "idempotency key"), table_key(scope, "scope")
         owner = uuid.uuid4().hex
@@ -181,6 +194,7 @@ class IdempotencyLedger:
                 "Attempt": 1,
                 "ClaimedAt": now,
                 "LeaseUntil": now + self.lease,
+                "Fingerprint": fingerprint,
             }
             try:
                 meta = await table.create_entity(row)
@@ -190,25 +204,38 @@ class IdempotencyLedger:
             try:
                 existing = await table.get_entity(pk, rk)
             except ResourceNotFoundError:
-                continue  # released between our insert and our read: insert again
-            if existing["State"] != _IN_PROGRESS:
-                return Claim(
-                    key,
-                    scope,
-                    ClaimStatus.DUPLICATE,
-                    str(existing["Owner"]),
-                    read_int(existing, "Attempt", 1),
-                    None,
-                    etag_of(existing),
-                    self._record(key, scope, existing),
-                )
-            lease_until = read_time(existing, "LeaseUntil") or now
-            if lease_until > now:
-                raise KeyInProgress(key, str(existing["Owner"]), lease_until)
-            taken = await self._take_over(table, existing, owner, now)
+                continue  # purged between our insert and our read: insert again
+            found = self._existing(key, scope, existing, fingerprint, now)
+            if found is not None:
+                return found
+            taken = await self._take_over(table, existing, owner, now, fingerprint)
             if taken is not None:
                 return taken
         raise KeyInProgress(key, "another worker", self.clock())
+
+    def _existing(
+        self, key: str, scope: str, row: Any, fingerprint: str | None, now: datetime
+    ) -> Claim | None:
+        """A duplicate's claim; KeyInProgress or KeyReused; or None: take it over (its
+        lease ran out, or it was released after a failure)."""
+        stored = row.get("Fingerprint")
+        if fingerprint is not None and stored is not None and stored != fingerprint:
+            raise KeyReused(key)
+        if row["State"] not in (_IN_PROGRESS, _RELEASED):
+            return Claim(
+                key,
+                scope,
+                ClaimStatus.DUPLICATE,
+                str(row["Owner"]),
+                read_int(row, "Attempt", 1),
+                None,
+                etag_of(row),
+                self._record(key, scope, row),
+            )
+        lease_until = read_time(row, "LeaseUntil") or now
+        if row["State"] == _IN_PROGRESS and lease_until > now:
+            raise KeyInProgress(key, str(row["Owner"]), lease_until)
+        return None
 
     def guard(
         self,
@@ -280,19 +307,16 @@ class IdempotencyLedger:
         return await self._finish(claim, Outcome.FAILED, error=error[:4000])
 
     async def release(self, claim: Claim) -> None:
-        """Drop the claim so a redelivery does the work again (after a failure).
+        """Let the claim go so a redelivery does the work again (after a failure); the
+        row stays, so the next claim counts as the next attempt.
 
         A claim already taken over by another worker is left alone.
         """
-        table = self.account.table(self.table_name)
         try:
-            await table.delete_entity(
-                table_key(claim.key),
-                table_key(claim.scope),
-                etag=claim.etag,
-                match_condition=MatchConditions.IfNotModified,
+            await self._write(
+                claim, {"State": _RELEASED, "LeaseUntil": self.clock()}, "releasing the claim"
             )
-        except ResourceModifiedError:
+        except ClaimLost:
             log.warning("idempotency key %r: not released, another worker took it over", claim.key)
 
     async def get(self, key: str, *, scope: str = "default") -> IdempotencyRecord | None:
@@ -302,7 +326,9 @@ class IdempotencyLedger:
             row = await table.get_entity(table_key(key), table_key(scope))
         except ResourceNotFoundError:
             return None
-        return None if row["State"] == _IN_PROGRESS else self._record(key, scope, row)
+        if row["State"] in (_IN_PROGRESS, _RELEASED):
+            return None
+        return self._record(key, scope, row)
 
     async def purge(self, older_than: timedelta, *, scope: str | None = None) -> int:
         """Delete keys claimed more than `older_than` ago whose claim is finished or expired.
@@ -337,15 +363,23 @@ class IdempotencyLedger:
     # --- internals ------------------------------------------------------------------------
 
     async def _take_over(
-        self, table: TableClient, existing: Any, owner: str, now: datetime
+        self,
+        table: TableClient,
+        existing: Any,
+        owner: str,
+        now: datetime,
+        fingerprint: str | None,
     ) -> Claim | None:
         attempt = read_int(existing, "Attempt", 1) + 1
+        released = existing["State"] == _RELEASED
         row = {
             **existing,
+            "State": _IN_PROGRESS,
             "Owner": owner,
             "Attempt": attempt,
             "LeaseUntil": now + self.lease,
             "TakenOverAt": now,
+            "Fingerprint": existing.get("Fingerprint") or fingerprint,
         }
         try:
             meta = await table.update_entity(
@@ -356,13 +390,14 @@ class IdempotencyLedger:
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             return None  # another worker got there first: look again
-        log.warning(
-            "idempotency key %r: previous claim by %s expired at %s; taking over (attempt %d)",
-            existing["Key"],
-            existing["Owner"],
-            read_time(existing, "LeaseUntil"),
-            attempt,
-        )
+        if not released:
+            log.warning(
+                "idempotency key %r: previous claim by %s expired at %s; taking over (attempt %d)",
+                existing["Key"],
+                existing["Owner"],
+                read_time(existing, "LeaseUntil"),
+                attempt,
+            )
         return self._claim(
             str(existing["Key"]), str(existing["Scope"]), ClaimStatus.TAKEN_OVER, row, meta["etag"]
         )

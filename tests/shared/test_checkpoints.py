@@ -17,12 +17,15 @@ def store_for(account, name: str, **kw) -> CheckpointStore:
 async def test_save_and_load_round_trip(account, unique_name):
     store = store_for(account, unique_name)
     assert await store.load("job-1") is None
-    first = await store.save("job-1", "extract", cursor="page-3", state={"rows": 30},
-                             previous=None)
+    first = await store.save("job-1", "extract", cursor="page-3", state={"rows": 30}, previous=None)
     loaded = await store.load("job-1")
     assert loaded == first
-    assert (loaded.step, loaded.cursor, loaded.state, loaded.version) == \
-        ("extract", "page-3", {"rows": 30}, 1)
+    assert (loaded.step, loaded.cursor, loaded.state, loaded.version) == (
+        "extract",
+        "page-3",
+        {"rows": 30},
+        1,
+    )
     second = await store.save("job-1", "load", state={"rows": 31}, previous=loaded)
     assert second.version == 2 and (await store.load("job-1")).step == "load"
 

@@ -39,7 +39,7 @@ async def test_duplicate_delivery_runs_once_and_returns_first_result(account, un
     effects = await account.ensure_queue(unique_name + "fx")
     calls = []
 
-    @idempotent(ledger, key=message_id())
+    @idempotent(ledger, key=message_id(), output=True)  # a function with a $return binding
     async def handle(msg: func.QueueMessage) -> dict:
         calls.append(msg.id)
         await effects.send_message(msg.get_body().decode())
@@ -71,7 +71,7 @@ async def test_racing_tasks_on_one_key_produce_one_effect(account, unique_name):
     running = 0
     peak = 0
 
-    @idempotent(ledger, key=json_field("order.id"))
+    @idempotent(ledger, key=json_field("order.id"), output=True)
     async def handle(msg: func.QueueMessage) -> str:
         nonlocal running, peak
         running += 1
@@ -82,16 +82,19 @@ async def test_racing_tasks_on_one_key_produce_one_effect(account, unique_name):
         return "charged once"
 
     # Twelve deliveries of the same order (different message ids: the key is a body field)
-    msgs = [func.QueueMessage(id=f"m{i}", body=json.dumps({"order": {"id": "A-7"}}).encode())
-            for i in range(12)]
+    msgs = [
+        func.QueueMessage(id=f"m{i}", body=json.dumps({"order": {"id": "A-7"}}).encode())
+        for i in range(12)
+    ]
     results = await asyncio.gather(*(deliver_until_settled(handle, m) for m in msgs))
     assert results == ["charged once"] * 12
     assert peak == 1
     assert await count_messages(account, unique_name + "fx") == 1
 
 
-def test_racing_threads_each_with_its_own_loop_produce_one_effect(storage_connection_string,
-                                                                    unique_name):
+def test_racing_threads_each_with_its_own_loop_produce_one_effect(
+    storage_connection_string, unique_name
+):
     # Four worker "processes": threads with their own event loop, account and ledger
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
@@ -160,8 +163,7 @@ async def test_only_one_of_two_racing_takeovers_wins(account, unique_name):
     ledger = IdempotencyLedger(account, table=unique_name, lease=timedelta(seconds=0.5))
     await ledger.claim("k")
     await asyncio.sleep(0.7)
-    results = await asyncio.gather(*(ledger.claim("k") for _ in range(6)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(ledger.claim("k") for _ in range(6)), return_exceptions=True)
     winners = [r for r in results if not isinstance(r, BaseException)]
     assert len(winners) == 1 and winners[0].status is ClaimStatus.TAKEN_OVER
     assert all(isinstance(r, KeyInProgress) for r in results if r is not winners[0])
@@ -181,7 +183,7 @@ async def test_failure_releases_the_claim_so_a_redelivery_redoes_the_work(accoun
     ledger = IdempotencyLedger(account, table=unique_name)
     attempts = []
 
-    @idempotent(ledger, key=message_id())
+    @idempotent(ledger, key=message_id(), output=True)
     async def flaky(msg: func.QueueMessage) -> str:
         attempts.append(1)
         if len(attempts) == 1:
@@ -194,6 +196,9 @@ async def test_failure_releases_the_claim_so_a_redelivery_redoes_the_work(accoun
     assert await flaky(msg) == "ok"
     assert await flaky(msg) == "ok"
     assert len(attempts) == 2
+    # The redelivery that redid the work counts as the second attempt.
+    record = await ledger.get("m", scope="flaky")
+    assert record is not None and record.attempt == 2
 
 
 async def test_recorded_failure_is_returned_to_duplicates(account, unique_name):
@@ -222,8 +227,12 @@ async def test_http_idempotency_key_header_replays_the_response(account, unique_
     @idempotent(ledger, key=header())
     async def create(req: func.HttpRequest) -> func.HttpResponse:
         created.append(req.get_body())
-        return func.HttpResponse('{"id": 1}', status_code=201, mimetype="application/json",
-                                 headers={"Location": "/orders/1"})
+        return func.HttpResponse(
+            '{"id": 1}',
+            status_code=201,
+            mimetype="application/json",
+            headers={"Location": "/orders/1"},
+        )
 
     def request(key: str | None) -> func.HttpRequest:
         headers = {"Idempotency-Key": key} if key else {}
@@ -235,21 +244,49 @@ async def test_http_idempotency_key_header_replays_the_response(account, unique_
     assert again.status_code == 201 and again.get_body() == first.get_body()
     assert again.headers["Location"] == "/orders/1"
     assert again.mimetype == "application/json"
-    with pytest.raises(MissingIdempotencyKey):
-        await create(request(None))
+    missing = await create(request(None))
+    assert missing.status_code == 400 and "idempotency key" in missing.get_body().decode()
+    # The same key for another body is refused with 422, and nothing runs.
+    other = func.HttpRequest("POST", "/orders", headers={"Idempotency-Key": "abc"}, body=b"{1}")
+    reused = await create(other)
+    assert reused.status_code == 422 and len(created) == 1
+
+
+async def test_concurrent_http_requests_with_one_key_get_one_run_and_409s(account, unique_name):
+    # Twelve concurrent POSTs with one key: one runs, the others get 409 with Retry-After
+    # while it runs (never a 500), then the replayed response.
+    ledger = IdempotencyLedger(account, table=unique_name)
+    created = []
+
+    @idempotent(ledger, key=header())
+    async def create(req: func.HttpRequest) -> func.HttpResponse:
+        created.append(1)
+        await asyncio.sleep(0.5)
+        return func.HttpResponse("made", status_code=201)
+
+    def request() -> func.HttpRequest:
+        return func.HttpRequest("POST", "/o", headers={"Idempotency-Key": "k"}, body=b"x")
+
+    answers = await asyncio.gather(*(create(request()) for _ in range(12)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(201) == 1 and statuses.count(409) == 11, statuses
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 409)
+    assert created == [1]
+    assert (await create(request())).status_code == 201  # after it finished: the replay
 
 
 async def test_service_bus_message_id_and_sync_functions(account, unique_name):
     ledger = IdempotencyLedger(account, table=unique_name)
     calls = []
 
-    @idempotent(ledger, key=message_id())
+    @idempotent(ledger, key=message_id(), output=True)
     def handle(message: func.ServiceBusMessage) -> int:  # a synchronous function
         calls.append(message.message_id)
         return len(calls)
 
-    msg = ServiceBusMessage(body=b"{}", message_id="sb-1", application_properties={},
-                            user_properties={})
+    msg = ServiceBusMessage(
+        body=b"{}", message_id="sb-1", application_properties={}, user_properties={}
+    )
     # The worker runs sync functions in a thread without a loop; so do we
     assert await asyncio.to_thread(handle, msg) == 1
     assert await asyncio.to_thread(handle, msg) == 1
@@ -335,3 +372,36 @@ async def test_a_duplicate_of_a_running_job_waits_for_it_instead_of_failing(
     # Waiting past the lease, the crashed worker's claim is taken over.
     taken = await ledger.claim(other, wait=timedelta(seconds=6))
     assert taken.status is ClaimStatus.TAKEN_OVER and taken.attempt == 2
+
+
+async def test_a_return_value_without_output_is_recorded_not_handed_to_the_host(
+    account, unique_name
+):
+    # The documented queue example returned a dict without a $return binding: the host
+    # refused it after the key was recorded done, so every redelivery replayed the refusal
+    # into the poison queue. Now the host gets None, the ledger keeps the value, and the
+    # Out[...] values set by the first run are set again for a duplicate.
+    ledger = IdempotencyLedger(account, table=unique_name)
+
+    class Holder(func.Out[str]):
+        def __init__(self) -> None:
+            self.value: str | None = None
+
+        def set(self, val: str) -> None:
+            self.value = val
+
+        def get(self) -> str | None:
+            return self.value
+
+    @idempotent(ledger, key=message_id())
+    async def handle(msg: func.QueueMessage, out: func.Out[str]) -> dict:
+        out.set("receipt-" + msg.id)
+        return {"total": 42}
+
+    msg = func.QueueMessage(id="m-9", body=b"x")
+    first, again = Holder(), Holder()
+    assert await handle(msg, out=first) is None
+    assert await handle(msg, out=again) is None  # a duplicate: not rerun ...
+    assert again.value == first.value == "receipt-m-9"  # ... but the output set again
+    record = await ledger.get("m-9", scope="handle")
+    assert record is not None and record.result["return"] == {"total": 42}

@@ -104,11 +104,13 @@ async def test_singleton_raise_mode_and_sync_functions(account, unique_name):
     await holder.release()
     assert await asyncio.to_thread(job) == "done"
     from shared import sync
+
     await asyncio.to_thread(sync.run, account.close())
 
 
 def test_lease_bounds_are_checked(storage_connection_string):
     from shared.storage import StorageAccount
+
     acc = StorageAccount(storage_connection_string)
     with pytest.raises(InvalidArgument, match="15-60"):
         BlobLock(acc, "x", lease_seconds=5)

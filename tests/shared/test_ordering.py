@@ -38,8 +38,7 @@ async def test_sequencer_verdicts(account, unique_name):
     assert await seq.expected("k") == 3
 
 
-async def test_an_expired_turn_is_taken_over_and_the_old_holder_cannot_commit(account,
-                                                                              unique_name):
+async def test_an_expired_turn_is_taken_over_and_the_old_holder_cannot_commit(account, unique_name):
     seq = Sequencer(account, table=unique_name, turn_lease=timedelta(seconds=0.5))
     crashed = await seq.begin("k", 1)
     await asyncio.sleep(0.7)
@@ -76,8 +75,9 @@ class Consumer:
         deadline = loop.time() + timeout
         while not stop() and loop.time() < deadline:
             got = False
-            async for m in self.client.receive_messages(messages_per_page=4, max_messages=4,
-                                                        visibility_timeout=30):
+            async for m in self.client.receive_messages(
+                messages_per_page=4, max_messages=4, visibility_timeout=30
+            ):
                 got = True
                 await self.deliver(m)
             if not got:
@@ -88,9 +88,14 @@ class Consumer:
         event = json.loads(body)
         msg = func.QueueMessage(id=m.id, body=body)
         try:
-            self.results.append(await self.ordering.handle(
-                msg, key=event["key"], sequence=event["seq"],
-                handler=lambda: self.handler(event)))
+            self.results.append(
+                await self.ordering.handle(
+                    msg,
+                    key=event["key"],
+                    sequence=event["seq"],
+                    handler=lambda: self.handler(event),
+                )
+            )
         except SequenceGapError as exc:
             # On the real host the function fails: retried, then poison after 5 dequeues
             self.gap_errors.append(exc)
@@ -99,10 +104,12 @@ class Consumer:
 
 async def test_out_of_order_messages_are_applied_in_order(account, unique_name):
     queue = await account.ensure_queue(unique_name)
-    ordering = QueueOrdering(Sequencer(account, table=unique_name), account, unique_name,
-                             hold_for=timedelta(seconds=1))
-    events = [{"key": "A", "seq": n} for n in (1, 2, 3, 4, 5)] + \
-             [{"key": "B", "seq": n} for n in (1, 2, 3)]
+    ordering = QueueOrdering(
+        Sequencer(account, table=unique_name), account, unique_name, hold_for=timedelta(seconds=1)
+    )
+    events = [{"key": "A", "seq": n} for n in (1, 2, 3, 4, 5)] + [
+        {"key": "B", "seq": n} for n in (1, 2, 3)
+    ]
     random.Random(7).shuffle(events)
     # make sure the first message seen is early
     events.sort(key=lambda e: e == {"key": "A", "seq": 1})
@@ -151,8 +158,9 @@ async def test_a_gap_that_outlives_the_timeout_is_reported(account, unique_name)
 async def test_a_gap_can_be_skipped_after_the_timeout(account, unique_name):
     queue = await account.ensure_queue(unique_name)
     sequencer = Sequencer(account, table=unique_name, gap_timeout=timedelta(seconds=1.5))
-    ordering = QueueOrdering(sequencer, account, unique_name, hold_for=timedelta(seconds=1),
-                             gap_policy=GapPolicy.SKIP)
+    ordering = QueueOrdering(
+        sequencer, account, unique_name, hold_for=timedelta(seconds=1), gap_policy=GapPolicy.SKIP
+    )
     for n in (4, 1, 3):  # 2 is lost
         await queue.send_message(encode({"key": "K", "seq": n}))
     applied: list[int] = []
@@ -167,8 +175,9 @@ async def test_a_gap_can_be_skipped_after_the_timeout(account, unique_name):
     assert (report.key, report.expected, report.lowest_waiting) == ("K", 2, 3)
     assert report.waited >= timedelta(seconds=1.5)
     # The lost message turning up late is dropped, not applied out of order
-    late = await ordering.handle(b'{"key":"K","seq":2}', key="K", sequence=2,
-                                 handler=lambda: apply({"seq": 2}))
+    late = await ordering.handle(
+        b'{"key":"K","seq":2}', key="K", sequence=2, handler=lambda: apply({"seq": 2})
+    )
     assert late.outcome is Outcome.STALE and applied == [1, 3, 4]
 
 

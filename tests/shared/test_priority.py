@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import timedelta
 
+import azure.functions as func
 import pytest
 
+from shared._tables import utcnow
 from shared.errors import InvalidArgument, SettingError
-from shared.priority import Priority, PriorityGate, PriorityQueues, PrioritySender
+from shared.idempotency import IdempotencyLedger, idempotent, json_field
+from shared.priority import HELD_SINCE, Priority, PriorityGate, PriorityQueues, PrioritySender
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -50,8 +54,7 @@ async def test_receive_takes_high_priority_first(account, unique_name):
     assert [p for p, _ in rest] == [Priority.NORMAL, Priority.NORMAL]
 
 
-async def test_gate_tells_normal_work_to_step_aside_while_high_work_waits(account,
-                                                                          unique_name):
+async def test_gate_tells_normal_work_to_step_aside_while_high_work_waits(account, unique_name):
     queues = PriorityQueues(unique_name)
     gate = PriorityGate(account, queues)
     assert not await gate.should_yield()
@@ -64,3 +67,77 @@ async def test_delayed_send_stays_invisible(account, unique_name):
     sender = PrioritySender(account, PriorityQueues(unique_name))
     await sender.send("later", delay=timedelta(seconds=30))
     assert await sender.receive(5) == []
+
+
+async def test_invisible_high_messages_do_not_hold_normal_work_back(account, unique_name):
+    # A high-priority message some worker is running (invisible) is not waiting work: after
+    # a host crash such messages made one normal job yield 137 times over 7.5 minutes.
+    queues = PriorityQueues(unique_name)
+    await PrioritySender(account, queues).send("running", Priority.HIGH)
+    high = await account.ensure_queue(queues.high)
+    [_ async for _ in high.receive_messages(max_messages=1, visibility_timeout=60)]
+    assert not await PriorityGate(account, queues).should_yield()
+
+
+async def test_normal_work_is_held_back_at_most_max_hold(account, unique_name):
+    queues = PriorityQueues(unique_name)
+    await PrioritySender(account, queues).send("waiting", Priority.HIGH)
+    gate = PriorityGate(account, queues, delay=timedelta(seconds=1), max_hold=timedelta(seconds=60))
+    assert await gate.step_aside(json.dumps({"job": 1}))
+    normal = await account.ensure_queue(queues.normal)
+    await asyncio.sleep(1.5)
+    held = [m async for m in normal.receive_messages(max_messages=1)]
+    body = json.loads(base64.b64decode(held[0].content))
+    assert body["job"] == 1 and HELD_SINCE in body
+    # Held since long ago: it runs now, high work or not.
+    long_ago = {**body, HELD_SINCE: (utcnow() - timedelta(minutes=5)).isoformat()}
+    assert not await gate.step_aside(long_ago)
+    assert not await gate.step_aside("not a JSON object: never held")
+
+
+@pytest.mark.parametrize("gate_outside", [True, False])
+async def test_stepping_aside_composes_with_idempotent_in_either_order(
+    account, unique_name, gate_outside
+):
+    # "Resend and return" used to be recorded as done by @idempotent, so the re-sent copy
+    # was dropped as a duplicate: all 7 normal jobs were lost. Now the run is postponed.
+    queues = PriorityQueues(unique_name)
+    gate = PriorityGate(account, queues, delay=timedelta(seconds=1))
+    ledger = IdempotencyLedger(account, table=unique_name + "l")
+    ran: list[int] = []
+
+    async def body(msg: func.QueueMessage) -> None:
+        ran.append(msg.get_json()["job"])
+
+    if gate_outside:
+
+        async def gated(msg: func.QueueMessage) -> None:
+            if await gate.step_aside(msg.get_body()):
+                return
+            await guarded(msg)
+
+        guarded = idempotent(ledger, key=json_field("job"))(body)
+        handle = gated
+    else:
+
+        @idempotent(ledger, key=json_field("job"))
+        async def handle(msg: func.QueueMessage) -> None:
+            if await gate.step_aside(msg.get_body()):
+                return
+            await body(msg)
+
+    await PrioritySender(account, queues).send("urgent", Priority.HIGH)
+    msg = func.QueueMessage(id="n1", body=json.dumps({"job": 7}).encode())
+    await handle(msg)  # steps aside: put back, not done
+    assert (
+        ran == []
+        and await ledger.get("7", scope=handle.__name__ if not gate_outside else "body") is None
+    )
+    high = await account.ensure_queue(queues.high)
+    async for m in high.receive_messages():
+        await high.delete_message(m)  # the high work is done
+    await asyncio.sleep(1.5)
+    normal = await account.ensure_queue(queues.normal)
+    (copy,) = [m async for m in normal.receive_messages(max_messages=1)]
+    await handle(func.QueueMessage(id=copy.id, body=base64.b64decode(copy.content)))
+    assert ran == [7]  # the re-sent copy ran: not dropped as a duplicate

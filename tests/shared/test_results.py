@@ -115,8 +115,7 @@ def test_timestamp_is_part_of_the_signed_content():
 # --- callbacks over real HTTP ---------------------------------------------------------------
 
 
-async def test_signed_callback_is_verified_by_the_receiver(account, unique_name, receiver,
-                                                           sender):
+async def test_signed_callback_is_verified_by_the_receiver(account, unique_name, receiver, sender):
     store = StatusStore(account, table=unique_name)
     job = await store.create("report", correlation_id="c-1", callback_url=receiver.url)
     job = await store.succeed(await store.start(job), result_location="https://r/1")
@@ -129,8 +128,7 @@ async def test_signed_callback_is_verified_by_the_receiver(account, unique_name,
 async def test_callback_retries_until_the_receiver_recovers(receiver, sender):
     receiver.fail_next = [503, 500]
     started = time.monotonic()
-    result = await sender.send(receiver.url, {"jobId": "j", "state": "Failed"},
-                               delivery_id="d-1")
+    result = await sender.send(receiver.url, {"jobId": "j", "state": "Failed"}, delivery_id="d-1")
     assert result.attempts == 3 and result.status_code == 204
     assert time.monotonic() - started < 2
     assert receiver.accepted == [{"jobId": "j", "state": "Failed"}]
@@ -175,8 +173,10 @@ async def test_callback_to_a_dead_port_fails_after_retries(sender):
 
 async def read_json(account, queue: str) -> list[dict]:
     client = account.queue(queue)
-    return [json.loads(base64.b64decode(m.content))
-            async for m in client.receive_messages(messages_per_page=32)]
+    return [
+        json.loads(base64.b64decode(m.content))
+        async for m in client.receive_messages(messages_per_page=32)
+    ]
 
 
 async def test_reply_queue_carries_the_correlation_id(account, unique_name):
@@ -204,14 +204,20 @@ def test_reply_address_from_a_service_bus_request():
     from azure.functions.servicebus import ServiceBusMessage
 
     def msg(**kw):
-        return ServiceBusMessage(body=b"{}", message_id="m-1", application_properties={},
-                                 user_properties={}, **kw)
+        return ServiceBusMessage(
+            body=b"{}", message_id="m-1", application_properties={}, user_properties={}, **kw
+        )
 
-    assert ReplyAddress.from_message(msg(reply_to="replies")) == \
-        ReplyAddress("replies", "m-1", None)
-    assert ReplyAddress.from_message(msg(reply_to="sb://ns.servicebus.windows.net/replies",
-                                         correlation_id="c-9", reply_to_session_id="s")) == \
-        ReplyAddress("replies", "c-9", "s")
+    assert ReplyAddress.from_message(msg(reply_to="replies")) == ReplyAddress(
+        "replies", "m-1", None
+    )
+    assert ReplyAddress.from_message(
+        msg(
+            reply_to="sb://ns.servicebus.windows.net/replies",
+            correlation_id="c-9",
+            reply_to_session_id="s",
+        )
+    ) == ReplyAddress("replies", "c-9", "s")
     with pytest.raises(InvalidArgument, match="no ReplyTo"):
         ReplyAddress.from_message(msg())
     assert entity_name("https://ns.servicebus.windows.net/topic/") == "topic"
@@ -228,25 +234,36 @@ async def test_completion_event_is_a_cloud_event(account, unique_name):
 
 
 async def test_notifier_sends_reply_callback_and_event_for_one_final_status(
-        account, unique_name, receiver, sender):
+    account, unique_name, receiver, sender
+):
     store = StatusStore(account, table=unique_name)
-    notifier = CompletionNotifier(reply=QueueReplySender(account), callback=sender,
-                                  events=QueueEventPublisher(account, unique_name + "-ev"))
-    job = await store.create("order", correlation_id="o-1", reply_to=unique_name + "-rp",
-                             callback_url=receiver.url)
+    notifier = CompletionNotifier(
+        reply=QueueReplySender(account),
+        callback=sender,
+        events=QueueEventPublisher(account, unique_name + "-ev"),
+    )
+    job = await store.create(
+        "order", correlation_id="o-1", reply_to=unique_name + "-rp", callback_url=receiver.url
+    )
     running = await store.start(job)
     with pytest.raises(InvalidArgument, match="only final"):
         await notifier.notify(running)
     done = await store.succeed(running)
     report = await notifier.notify(done)
-    assert [(d.channel, d.ok) for d in report] == [("reply", True), ("callback", True),
-                                                   ("event", True)]
+    assert [(d.channel, d.ok) for d in report] == [
+        ("reply", True),
+        ("callback", True),
+        ("event", True),
+    ]
     assert (await read_json(account, unique_name + "-rp"))[0]["correlationId"] == "o-1"
     assert receiver.accepted[0]["status"] == "Succeeded"
     assert (await read_json(account, unique_name + "-ev"))[0]["subject"] == job.job_id
     # a failing path is reported, the others still go out
     receiver.fail_next = [400]
     report = await notifier.notify(done)
-    assert [(d.channel, d.ok) for d in report] == [("reply", True), ("callback", False),
-                                                   ("event", True)]
+    assert [(d.channel, d.ok) for d in report] == [
+        ("reply", True),
+        ("callback", False),
+        ("event", True),
+    ]
     assert done.state is JobState.SUCCEEDED

@@ -46,13 +46,23 @@ async def namespace(servicebus_connection: str) -> AsyncIterator[ServiceBusNames
         await ns.close()
 
 
-async def receive_matching(ns: ServiceBusNamespace, entity: str, match, *, count: int = 1,
-                           subscription: str | None = None, timeout: float = 10.0) -> list:
+async def receive_matching(
+    ns: ServiceBusNamespace,
+    entity: str,
+    match,
+    *,
+    count: int = 1,
+    subscription: str | None = None,
+    timeout: float = 10.0,
+) -> list:
     """Receive until `count` messages satisfy `match`; others (left by earlier tests) are
     completed and ignored."""
     client = ns.client()
-    receiver = (client.get_subscription_receiver(entity, subscription) if subscription
-                else client.get_queue_receiver(entity))
+    receiver = (
+        client.get_subscription_receiver(entity, subscription)
+        if subscription
+        else client.get_queue_receiver(entity)
+    )
     found = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -65,25 +75,24 @@ async def receive_matching(ns: ServiceBusNamespace, entity: str, match, *, count
     return found
 
 
-async def test_reply_goes_to_reply_to_with_the_request_message_id(account, unique_name,
-                                                                  namespace):
+async def test_reply_goes_to_reply_to_with_the_request_message_id(account, unique_name, namespace):
     request_id = uuid.uuid4().hex
     # The requester sends a job request naming its reply queue
     async with namespace.client().get_queue_sender(REQUESTS) as sender:
-        await sender.send_messages(ServiceBusMessage(b'{"job": "resize"}',
-                                                     message_id=request_id, reply_to=REPLIES))
+        await sender.send_messages(
+            ServiceBusMessage(b'{"job": "resize"}', message_id=request_id, reply_to=REPLIES)
+        )
     # The worker receives it, runs the job, answers where the request said
-    [request] = await receive_matching(namespace, REQUESTS,
-                                       lambda m: m.message_id == request_id)
+    [request] = await receive_matching(namespace, REQUESTS, lambda m: m.message_id == request_id)
     address = ReplyAddress.from_message(request)
     assert address == ReplyAddress(REPLIES, request_id, None)
     store = StatusStore(account, table=unique_name)
-    job = await store.succeed(await store.start(await store.create("resize")),
-                              result_location="https://blob/r.png")
+    job = await store.succeed(
+        await store.start(await store.create("resize")), result_location="https://blob/r.png"
+    )
     await ServiceBusReplySender(namespace).send(job, address)
     # The requester matches the reply by correlation id
-    [reply] = await receive_matching(namespace, REPLIES,
-                                     lambda m: m.correlation_id == request_id)
+    [reply] = await receive_matching(namespace, REPLIES, lambda m: m.correlation_id == request_id)
     body = json.loads(b"".join(reply.body))
     assert body["correlationId"] == request_id and body["status"]["status"] == "Succeeded"
     assert reply.application_properties[b"jobId"] in (job.job_id, job.job_id.encode())
@@ -93,8 +102,9 @@ async def test_completion_event_on_a_topic(account, unique_name, namespace):
     store = StatusStore(account, table=unique_name)
     job = await store.fail(await store.start(await store.create("email")), "bounced")
     event_id = await ServiceBusEventPublisher(namespace, TOPIC).publish(job)
-    [message] = await receive_matching(namespace, TOPIC, lambda m: m.message_id == event_id,
-                                       subscription=SUBSCRIPTION)
+    [message] = await receive_matching(
+        namespace, TOPIC, lambda m: m.message_id == event_id, subscription=SUBSCRIPTION
+    )
     event = json.loads(b"".join(message.body))
     assert event["type"] == "jobs.job.failed" and event["data"]["error"] == "bounced"
     assert str(message.subject) == "jobs.job.failed"
@@ -103,14 +113,24 @@ async def test_completion_event_on_a_topic(account, unique_name, namespace):
 async def send_sequence(ns: ServiceBusNamespace, key: str, numbers: list[int]) -> None:
     async with ns.client().get_queue_sender(ORDERED) as sender:
         for n in numbers:
-            await sender.send_messages(ServiceBusMessage(
-                json.dumps({"n": n}), application_properties={"orderingKey": key,
-                                                              "sequence": n}))
+            await sender.send_messages(
+                ServiceBusMessage(
+                    json.dumps({"n": n}), application_properties={"orderingKey": key, "sequence": n}
+                )
+            )
 
 
-async def consume_ordered(ns: ServiceBusNamespace, ordering: ServiceBusOrdering, key: str,
-                          handler, results: list, gaps: list, *, stop,
-                          timeout: float = 15.0) -> None:
+async def consume_ordered(
+    ns: ServiceBusNamespace,
+    ordering: ServiceBusOrdering,
+    key: str,
+    handler,
+    results: list,
+    gaps: list,
+    *,
+    stop,
+    timeout: float = 15.0,
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with ns.client().get_queue_receiver(ORDERED) as receiver:
@@ -126,8 +146,9 @@ async def consume_ordered(ns: ServiceBusNamespace, ordering: ServiceBusOrdering,
                     gaps.append(exc)
 
 
-async def test_out_of_order_messages_are_applied_in_order_by_deferral(account, unique_name,
-                                                                      namespace):
+async def test_out_of_order_messages_are_applied_in_order_by_deferral(
+    account, unique_name, namespace
+):
     key = f"order-{uuid.uuid4().hex[:8]}"
     ordering = ServiceBusOrdering(Sequencer(account, table=unique_name))
     applied: list[int] = []
@@ -140,8 +161,9 @@ async def test_out_of_order_messages_are_applied_in_order_by_deferral(account, u
     await send_sequence(namespace, key, [3, 4, 1, 2])
     results: list = []
     gaps: list = []
-    await consume_ordered(namespace, ordering, key, apply, results, gaps,
-                          stop=lambda: len(applied) == 4)
+    await consume_ordered(
+        namespace, ordering, key, apply, results, gaps, stop=lambda: len(applied) == 4
+    )
     assert applied == [1, 2, 3, 4] and gaps == []
     held = [r.sequence for r in results if r.outcome is Outcome.HELD_BACK]
     assert sorted(held) == [3, 4]  # deferred, then fetched back by sequence number
@@ -158,11 +180,14 @@ async def test_a_gap_is_reported_by_the_sweep_and_then_skipped(account, unique_n
 
     await send_sequence(namespace, key, [1, 3])  # 2 is lost
     results: list = []
-    await consume_ordered(namespace, ordering, key, apply, results, [],
-                          stop=lambda: len(results) >= 2)
+    await consume_ordered(
+        namespace, ordering, key, apply, results, [], stop=lambda: len(results) >= 2
+    )
     assert applied == [1]
-    assert [(r.sequence, r.outcome) for r in results] == [(1, Outcome.APPLIED),
-                                                          (3, Outcome.HELD_BACK)]
+    assert [(r.sequence, r.outcome) for r in results] == [
+        (1, Outcome.APPLIED),
+        (3, Outcome.HELD_BACK),
+    ]
     await asyncio.sleep(1.2)
     async with namespace.client().get_queue_receiver(ORDERED) as receiver:
         report = await ordering.sweep(receiver, apply)

@@ -19,8 +19,9 @@ def test_connection_names_resolve_like_the_functions_host():
     env = {"AzureWebJobsJobs": "A", "Jobs": "B", "Other": "C"}
     assert resolve_connection("Jobs", env).value == "A"  # AzureWebJobs<name> wins
     assert resolve_connection("Other", env).value == "C"
-    section = resolve_connection("AzureWebJobsStorage",
-                                 {"AzureWebJobsStorage__accountName": "acct"})
+    section = resolve_connection(
+        "AzureWebJobsStorage", {"AzureWebJobsStorage__accountName": "acct"}
+    )
     assert section.value is None and section.section == {"accountname": "acct"}
     with pytest.raises(SettingError, match="AzureWebJobsMissing or Missing"):
         resolve_connection("Missing", {})
@@ -31,26 +32,32 @@ def test_development_storage_is_expanded_to_azurite_defaults():
     assert f"AccountName={DEV_ACCOUNT}" in expanded
     assert "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1" in expanded
     proxied = expand_development_storage(
-        "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://azurite")
+        "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://azurite"
+    )
     assert "QueueEndpoint=http://azurite:10001/" in proxied
     assert expand_development_storage("AccountName=x;AccountKey=y") == "AccountName=x;AccountKey=y"
-    account = StorageAccount.from_settings(environ={"AzureWebJobsStorage":
-                                                    "UseDevelopmentStorage=true"})
+    account = StorageAccount.from_settings(
+        environ={"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    )
     assert account.connection_string == expanded
 
 
 def test_identity_based_connections_build_endpoints_without_io():
     acct = StorageAccount.from_settings(environ={"AzureWebJobsStorage__accountName": "prod"})
-    assert repr(acct) == ("StorageAccount(https://prod.blob.core.windows.net, "
-                          "https://prod.queue.core.windows.net, "
-                          "https://prod.table.core.windows.net)")
+    assert repr(acct) == (
+        "StorageAccount(https://prod.blob.core.windows.net, "
+        "https://prod.queue.core.windows.net, "
+        "https://prod.table.core.windows.net)"
+    )
     custom = StorageAccount.from_settings(
-        "Jobs", environ={"Jobs__tableServiceUri": "https://t.example/"})
+        "Jobs", environ={"Jobs__tableServiceUri": "https://t.example/"}
+    )
     assert "https://t.example/" in repr(custom)
     with pytest.raises(SettingError, match="accountName"):
         StorageAccount.from_settings(environ={"AzureWebJobsStorage__credential": "mi"})
     ns = ServiceBusNamespace.from_settings(
-        environ={"ServiceBusConnection__fullyQualifiedNamespace": "ns.servicebus.windows.net"})
+        environ={"ServiceBusConnection__fullyQualifiedNamespace": "ns.servicebus.windows.net"}
+    )
     assert ns.fully_qualified_namespace == "ns.servicebus.windows.net"
     with pytest.raises(SettingError, match="ServiceBusConnection"):
         ServiceBusNamespace.from_settings(environ={})

@@ -20,7 +20,9 @@ FINAL = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]
 def test_transition_table(from_state, to_state):
     allowed = to_state in TRANSITIONS[from_state]
     if from_state in FINAL or (from_state, to_state) in {
-            (JobState.PENDING, JobState.SUCCEEDED), (JobState.PENDING, JobState.PENDING)}:
+        (JobState.PENDING, JobState.SUCCEEDED),
+        (JobState.PENDING, JobState.PENDING),
+    }:
         assert not allowed
     if allowed:
         check_transition("j", from_state, to_state)
@@ -57,9 +59,7 @@ async def test_lifecycle_to_success(account, unique_name):
     assert stored.callback_url == "http://x/cb"
 
 
-async def test_a_failed_job_is_retried_under_its_id_and_compensation_is_final(
-    account, unique_name
-):
+async def test_a_failed_job_is_retried_under_its_id_and_compensation_is_final(account, unique_name):
     store = StatusStore(account, table=unique_name)
     job = await store.fail(await store.start(await store.create("k", input=[1])), "boom")
     with pytest.raises(InvalidTransition):
@@ -78,8 +78,12 @@ async def test_a_failed_job_is_retried_under_its_id_and_compensation_is_final(
 async def test_no_way_back_from_a_final_state(account, unique_name):
     store = StatusStore(account, table=unique_name)
     job = await store.fail(await store.start(await store.create("k")), "disk full")
-    for attempt in (store.start(job), store.report_progress(job, 5), store.succeed(job),
-                    store.cancel(job)):
+    for attempt in (
+        store.start(job),
+        store.report_progress(job, 5),
+        store.succeed(job),
+        store.cancel(job),
+    ):
         with pytest.raises(InvalidTransition) as info:
             await attempt
         assert info.value.from_state is JobState.FAILED
@@ -169,8 +173,9 @@ async def test_listing_by_state_kind_and_age(account, unique_name):
     assert [s.job_id for s in await store.list(kind="report")] == ["old", "new"]
     cutoff = datetime(2030, 1, 1, 1, tzinfo=timezone.utc)
     assert [s.job_id for s in await store.list(created_before=cutoff)] == ["old"]
-    assert [s.job_id for s in await store.list(state=JobState.RUNNING,
-                                               created_before=cutoff)] == ["old"]
+    assert [s.job_id for s in await store.list(state=JobState.RUNNING, created_before=cutoff)] == [
+        "old"
+    ]
     assert [s.job_id for s in await store.list(created_after=cutoff, kind="email")] == ["mail"]
     # Stuck-job sweep: Running and not updated for an hour
     now[0] += timedelta(hours=1, minutes=1)
