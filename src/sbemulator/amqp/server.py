@@ -21,6 +21,7 @@ from proton.reactor import Container
 from ..broker.message_queue import MessageQueue
 from ..broker.namespace import Broker
 from ..errors import BrokerError, NotAllowed, OperationTimeout, SessionLockLost
+from .acceptor import ConnectionTable, Listener, close_unopened
 from .addresses import CBS, ENTITY, MANAGEMENT, parse_address
 from .connection_state import ConnectionState
 from .incoming_transfers import Inbound
@@ -33,6 +34,17 @@ DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024  # Service Bus standard tier
 SESSION_WAIT_DEFAULT = 60.0  # seconds a next-available attach waits without com.microsoft:timeout
 PRODUCER_CREDIT = 1000
 TICK_SECONDS = 0.05
+# Seconds a connection has to open (SASL and the AMQP open) before it is closed.
+DEFAULT_HANDSHAKE_TIMEOUT = 15.0
+# Seconds of silence after which a connection is closed. proton advertises half of it
+# in its open frame, as the AMQP spec advises; the SDK then sends an empty frame
+# whenever it has sent nothing for a quarter of it (checked every 30 s by its
+# keep-alive), so 240 s leaves it room.
+DEFAULT_IDLE_TIMEOUT = 240.0
+# Connections at once. The official emulator allows 10; the SDK opens one per sender
+# and receiver (funchost's session trigger alone opens 8), so the default here is a
+# guard against floods, not the official figure (`--max-connections 10` gives that).
+DEFAULT_MAX_CONNECTIONS = 1000
 _TIMEOUT = symbol("com.microsoft:timeout")
 
 T = TypeVar("T")
@@ -75,11 +87,17 @@ class AmqpServer(Handler):
         *,
         clock: Callable[[], float] = time.time,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         super().__init__()
         self.broker = broker
         self.clock = clock
         self.max_message_size = max_message_size
+        self.connections = ConnectionTable(max_connections, handshake_timeout)
+        self.idle_timeout = idle_timeout
+        self.listener: Listener | None = None
         self.inbound = Inbound(broker, ManagementNode(broker), clock, max_message_size)
         self._consumers: dict[MessageQueue, list[Consumer]] = {}
         self._waiters: dict[MessageQueue, list[Consumer]] = {}
@@ -92,15 +110,14 @@ class AmqpServer(Handler):
     def listen(self, container: Container, host: str, port: int) -> int:
         """Bind the listening socket; returns the real port (also when 0 was asked)."""
         self.container = container
-        acceptor = container.listen(f"{host}:{port}")
-        # proton keeps the socket in a private selectable that delegates to it.
-        port = int(acceptor._selectable.getsockname()[1])
+        self.listener = Listener(container, host, port, self, self.connections, self.clock)
         container.schedule(TICK_SECONDS, _Ticker(self))
-        return port
+        return self.listener.port
 
     def tick(self) -> None:
         now = self.clock()
         self.broker.tick(now)
+        self._close_stalled_handshakes(now)
         for queue, waiters in list(self._waiters.items()):
             for consumer in [w for w in waiters if w.deadline <= now]:
                 self._drop(consumer)
@@ -115,11 +132,22 @@ class AmqpServer(Handler):
 
     # -- connections and sessions --------------------------------------------------
     def on_connection_bound(self, event: Event) -> None:
+        transport = _need(event.transport)
         # The SDK insists on SASL ANONYMOUS; a proton server transport has no SASL layer
         # unless asked for one.
-        sasl = _need(event.transport).sasl()
+        sasl = transport.sasl()
         sasl.allowed_mechs("ANONYMOUS PLAIN")
         sasl.allow_insecure_mechs = True
+        transport.idle_timeout = self.idle_timeout
+
+    def _close_stalled_handshakes(self, now: float) -> None:
+        table = self.connections
+        table.forget_closed()
+        for record in table.unopened_since(now - table.handshake_timeout):
+            table.handshake_timeouts += 1
+            table.forget(record.connection)
+            log.info("closing a connection that did not open within %gs", table.handshake_timeout)
+            close_unopened(record, "The connection did not open in time.")
 
     @staticmethod
     def _state(connection: Connection) -> ConnectionState:
@@ -131,6 +159,19 @@ class AmqpServer(Handler):
     @_guarded
     def on_connection_remote_open(self, event: Event) -> None:
         connection = _need(event.connection)
+        record = self.connections.find(connection)
+        if record is not None:
+            record.opened = True
+            if record.over_quota:
+                self.connections.refused += 1
+                connection.condition = Condition(
+                    "amqp:resource-limit-exceeded",
+                    f"The emulator's connection quota ({self.connections.max_connections}) "
+                    "is reached (raise it with --max-connections).",
+                )
+                connection.open()
+                connection.close()
+                return
         if not connection.state & Endpoint.LOCAL_ACTIVE:
             connection.open()
 
@@ -159,6 +200,7 @@ class AmqpServer(Handler):
     @_guarded
     def on_transport_closed(self, event: Event) -> None:
         if event.connection is not None:
+            self.connections.forget(event.connection)
             self._connection_gone(event.connection)
 
     def _connection_gone(self, connection: Connection) -> None:
