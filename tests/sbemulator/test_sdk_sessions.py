@@ -63,15 +63,27 @@ def test_exclusive_locks_next_available_and_state(sb, name):
         again.session.set_state(None)
 
 
-def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor, aio_loop):
+def test_next_available_times_out_then_waits_for_a_new_session(
+    sb, name, flavor, aio_loop, new_client
+):
     q = name("sessionwait")
-    started = time.monotonic()
-    with (
-        pytest.raises(OperationTimeoutError),
-        sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r,
-    ):
-        r.receive_messages(max_wait_time=1)
-    assert time.monotonic() - started >= 1.0  # the server waited for the timeout
+    entered: list[str] = []
+    # No retries: the SDK retries a timeout like any transient error (four attempts).
+    with new_client(retry_total=0) as impatient:
+        started = time.monotonic()
+        with (
+            pytest.raises(OperationTimeoutError),
+            impatient.get_queue_receiver(
+                q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1
+            ) as r,
+        ):
+            entered.append(r.session.session_id)  # the samples go straight to set_state
+            r.session.set_state("OPEN")
+        waited = time.monotonic() - started
+    # Raised while opening the receiver (no receiver with an empty session id), after
+    # the server waited for the timeout.
+    assert entered == []
+    assert waited >= 1.0
 
     # A receiver waiting for any session gets the one whose first message arrives.
     if flavor == "sync":
