@@ -3,6 +3,7 @@ state and sequence counters (no AMQP involved)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from proton import Message
@@ -87,5 +88,22 @@ def test_broker_state_survives_a_reopen(tmp_path: Path) -> None:
     s = broker.receiver_queue("s")
     session = s.accept_session("S", OWNER, 12.0)
     assert s.session_state("S", OWNER, 12.0) == b"state"
+    assert (s.session_ids(0.5), s.session_ids(1.0)) == (["S"], [])  # when it was set, kept
     assert s.lock_next(OWNER, 12.0, session).envelope.properties.session_id == "S"
+    journal.close()
+
+
+def test_a_file_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "sbemulator.db")
+    db.executescript(
+        "CREATE TABLE session_state (path TEXT NOT NULL, session_id TEXT NOT NULL, "
+        "state BLOB NOT NULL, PRIMARY KEY (path, session_id));"
+        "INSERT INTO session_state VALUES ('s', 'S', x'01');"
+    )
+    db.commit()
+    db.close()
+    broker, journal = _open(tmp_path)
+    s = broker.receiver_queue("s")
+    assert s.sessions is not None and s.sessions.sessions["S"].state == b"\x01"
+    assert s.session_ids(0.0) == []  # no time was kept: not "updated after" anything
     journal.close()

@@ -4,6 +4,7 @@ selection and waiting, session state, lock renewal and expiry."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 
@@ -141,3 +142,47 @@ def test_session_lock_expiry_loses_the_lock(sb, name):
             with pytest.raises(SessionLockLostError):
                 first.complete_message(m)
             second.complete_message(again)
+
+
+def _listed(sb, aio_loop, queue, **kwargs) -> set[str]:
+    paged = sb.list_queue_sessions(queue, **kwargs)
+    if not hasattr(paged, "__aiter__"):
+        return set(paged)
+
+    async def collect() -> set[str]:
+        return {s async for s in paged}
+
+    return set(aio_loop.run_until_complete(collect()))
+
+
+def test_list_sessions_with_and_without_updated_after(sb, name, aio_loop):
+    q = name("sessionlist")
+    with sb.get_queue_sender(q) as sender:
+        sender.send_messages(
+            [ServiceBusMessage("a", session_id="A"), ServiceBusMessage("b", session_id="B")]
+        )
+    with sb.get_queue_receiver(q, session_id="C") as c:  # state, no messages
+        c.session.set_state(b"c-state")
+    time.sleep(0.2)
+    cut = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.2)
+    with sb.get_queue_receiver(q, session_id="B") as b:
+        b.session.set_state(b"b-state")
+
+    # Without a time: sessions with active messages or with state.
+    assert _listed(sb, aio_loop, q) == {"A", "B", "C"}
+    # With one: only sessions whose state was set after it (not A: never set).
+    assert _listed(sb, aio_loop, q, state_updated_after=cut) == {"B"}
+    past = cut - dt.timedelta(hours=1)
+    assert _listed(sb, aio_loop, q, state_updated_after=past) == {"B", "C"}
+
+    with sb.get_queue_receiver(q, session_id="A") as a:
+        for m in receive(a, 1):
+            a.complete_message(m)
+    with sb.get_queue_receiver(q, session_id="B") as b:
+        for m in receive(b, 1):
+            b.complete_message(m)
+        b.session.set_state(None)
+    with sb.get_queue_receiver(q, session_id="C") as c:
+        c.session.set_state(None)
+    assert _listed(sb, aio_loop, q) == set()

@@ -33,6 +33,11 @@ _DISPOSITIONS = {
 }
 # receiver-settle-mode in receive-by-sequence-number: 0 = receive-and-delete.
 _RECEIVE_AND_DELETE = 0
+# get-message-sessions lists sessions with active messages or state when
+# last-updated-time is .NET's DateTime.MaxValue, as clients encode it (10000-01-01, in
+# ms); any earlier time lists the sessions whose state was updated after it.
+_DATETIME_MAX_MS = 253402300800000
+_SESSION_PAGE = 100
 
 Handler = Callable[[str, dict[str, Any], object | None, float], tuple[int, Any]]
 
@@ -222,10 +227,14 @@ class ManagementNode:
     def _message_sessions(
         self, path: str, body: dict[str, Any], owner: object | None, now: float
     ) -> tuple[int, Any]:
-        ids = self._queue(path).session_ids()
+        updated = body.get("last-updated-time")
+        after = None
+        if isinstance(updated, int) and updated < _DATETIME_MAX_MS:
+            after = updated / 1000.0
+        ids = self._queue(path).session_ids(after)
         skip = int(body.get("skip") or 0)
-        top = int(body.get("top") or len(ids) or 1)
+        top = int(body.get("top") or _SESSION_PAGE)
         page = ids[skip : skip + top]
         if not page:
             return 204, None
-        return 200, {"skip": skip + len(page), "sessions-ids": page}
+        return 200, {"skip": skip + len(page), "sessions-ids": amqp_array(Data.STRING, page)}

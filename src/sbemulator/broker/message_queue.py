@@ -165,6 +165,9 @@ class MessageQueue(SessionLocking):
             return msg
         return None
 
+    def _active_session_ids(self) -> set[str | None]:
+        return {m.session_id for m in self.messages.values() if m.state == MessageState.ACTIVE}
+
     def has_available(self, session: Session | None = None) -> bool:
         lane = self._ready if session is None else session.lane
         while lane:

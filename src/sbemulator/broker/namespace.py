@@ -363,10 +363,10 @@ class Broker:
             elif path in self.topics:
                 t = self.topics[path]
                 t.next_seq = max(t.next_seq, next_seq)
-        for path, session_id, state in snapshot.session_states:
+        for path, session_id, state, updated_at in snapshot.session_states:
             queue = self.receivable.get(path)
             if queue is not None and queue.requires_session:
-                queue.restore_session_state(session_id, state)
+                queue.restore_session_state(session_id, state, updated_at)
         return count
 
 

@@ -27,7 +27,9 @@ class Journal(Protocol):
     def inserted(self, path: str, msg: StoredMessage) -> None: ...
     def updated(self, path: str, msg: StoredMessage) -> None: ...
     def removed(self, path: str, seq: int) -> None: ...
-    def session_state(self, path: str, session_id: str, state: bytes | None) -> None: ...
+    def session_state(
+        self, path: str, session_id: str, state: bytes | None, updated_at: float
+    ) -> None: ...
     def sequence(self, path: str, next_seq: int) -> None: ...
     def commit(self) -> None: ...
     def close(self) -> None: ...
@@ -45,7 +47,9 @@ class NullJournal:
     def removed(self, path: str, seq: int) -> None:
         pass
 
-    def session_state(self, path: str, session_id: str, state: bytes | None) -> None:
+    def session_state(
+        self, path: str, session_id: str, state: bytes | None, updated_at: float
+    ) -> None:
         pass
 
     def sequence(self, path: str, next_seq: int) -> None:
@@ -78,7 +82,7 @@ class Snapshot:
     """Everything a journal kept, for the broker to restore."""
 
     messages: list[StoredRow] = field(default_factory=list)
-    session_states: list[tuple[str, str, bytes]] = field(default_factory=list)
+    session_states: list[tuple[str, str, bytes, float]] = field(default_factory=list)
     sequences: dict[str, int] = field(default_factory=dict)
 
 
@@ -89,12 +93,14 @@ CREATE TABLE IF NOT EXISTS messages (
     delivery_count INTEGER NOT NULL, dl_reason TEXT, dl_description TEXT, dl_source TEXT,
     PRIMARY KEY (path, seq));
 CREATE TABLE IF NOT EXISTS session_state (
-    path TEXT NOT NULL, session_id TEXT NOT NULL, state BLOB NOT NULL,
+    path TEXT NOT NULL, session_id TEXT NOT NULL, state BLOB NOT NULL, updated_at REAL,
     PRIMARY KEY (path, session_id));
 CREATE TABLE IF NOT EXISTS sequences (path TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# Columns added since version 1, for files written by an older emulator.
+_MIGRATIONS = (("session_state", "updated_at", "REAL"),)
 
 
 class SqliteJournal:
@@ -110,7 +116,11 @@ class SqliteJournal:
         # lose the last commits, which is fine for a development emulator.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        for table, column, kind in _MIGRATIONS:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self._pending_sequences: dict[str, int] = {}
         self._in_tx = False
 
@@ -156,15 +166,17 @@ class SqliteJournal:
     def removed(self, path: str, seq: int) -> None:
         self._begin().execute("DELETE FROM messages WHERE path=? AND seq=?", (path, seq))
 
-    def session_state(self, path: str, session_id: str, state: bytes | None) -> None:
+    def session_state(
+        self, path: str, session_id: str, state: bytes | None, updated_at: float
+    ) -> None:
         if state is None:
             self._begin().execute(
                 "DELETE FROM session_state WHERE path=? AND session_id=?", (path, session_id)
             )
         else:
             self._begin().execute(
-                "INSERT OR REPLACE INTO session_state VALUES (?,?,?)",
-                (path, session_id, bytes(state)),
+                "INSERT OR REPLACE INTO session_state VALUES (?,?,?,?)",
+                (path, session_id, bytes(state), updated_at),
             )
 
     def sequence(self, path: str, next_seq: int) -> None:
@@ -202,7 +214,10 @@ class SqliteJournal:
                 )
             )
         snap.session_states = [
-            (p, s, bytes(v)) for p, s, v in self._db.execute("SELECT * FROM session_state")
+            (p, s, bytes(v), t or 0.0)
+            for p, s, v, t in self._db.execute(
+                "SELECT path, session_id, state, updated_at FROM session_state"
+            )
         ]
         snap.sequences = dict(self._db.execute("SELECT * FROM sequences"))
         return snap

@@ -27,6 +27,7 @@ class Session:
     owner: object | None = None
     locked_until: float = 0.0
     messages: int = 0  # messages of this session stored in the queue, in any state
+    state_updated_at: float | None = None  # when the state was last set (or cleared)
 
     def held_by(self, owner: object | None, now: float) -> bool:
         """Locked and not expired; by `owner` unless `owner` is None (any holder)."""
@@ -192,12 +193,30 @@ class SessionLocking:
     ) -> None:
         session = self.held_session(session_id, owner, now)
         session.state = state
-        self._hooks.journal.session_state(self.path, session_id, state)
+        session.state_updated_at = now
+        self._hooks.journal.session_state(self.path, session_id, state, now)
 
-    def restore_session_state(self, session_id: str, state: bytes) -> None:
-        self._session_table().get(session_id).state = state
+    def restore_session_state(self, session_id: str, state: bytes, updated_at: float) -> None:
+        session = self._session_table().get(session_id)
+        session.state, session.state_updated_at = state, updated_at
 
-    def session_ids(self) -> list[str]:
-        """Sessions that have messages or state."""
+    def session_ids(self, updated_after: float | None = None) -> list[str]:
+        """The sessions get-message-sessions lists, in the order they were first seen.
+
+        Without `updated_after`: sessions with active messages (available or locked) or
+        with state. With it: sessions whose state was set or cleared after that time.
+        (The SDK's list_sessions documents both; Service Bus tells them apart by a
+        last-updated-time of DateTime.MaxValue.)
+        """
         table = self._session_table()
-        return [s.id for s in table.sessions.values() if s.messages or s.state is not None]
+        if updated_after is not None:
+            return [
+                s.id
+                for s in table.sessions.values()
+                if s.state_updated_at is not None and s.state_updated_at > updated_after
+            ]
+        active = self._active_session_ids()
+        return [s.id for s in table.sessions.values() if s.id in active or s.state is not None]
+
+    def _active_session_ids(self) -> set[str | None]:
+        raise NotImplementedError
