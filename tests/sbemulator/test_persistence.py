@@ -76,9 +76,10 @@ def test_broker_state_survives_a_reopen(tmp_path: Path) -> None:
     } == {
         2: ("abandoned", MessageState.ACTIVE, 1),
         3: ("deferred", MessageState.DEFERRED, 0),
-        5: ("locked", MessageState.ACTIVE, 0),
+        5: ("locked", MessageState.ACTIVE, 1),
     }
-    # The message locked at shutdown is available again; the order is kept.
+    # The message locked at shutdown is available again, its lost lock counted (as a
+    # lock lost to a broker failure is in Service Bus); the order is kept.
     assert [q.lock_next(OWNER, 11.0).seq for _ in range(2)] == [2, 5]
     (dl,) = broker.receiver_queue("q/$deadletterqueue").messages.values()
     assert (dl.seq, dl.dead_letter_reason, dl.dead_letter_description) == (4, "R", "D")
@@ -107,3 +108,27 @@ def test_a_file_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
     assert s.sessions is not None and s.sessions.sessions["S"].state == b"\x01"
     assert s.session_ids(0.0) == []  # no time was kept: not "updated after" anything
     journal.close()
+
+
+def test_a_delivery_counts_on_disk_before_it_is_settled(tmp_path: Path) -> None:
+    # What a kill -9 leaves: the journal as of the last commit, nothing closed.
+    broker, journal = _open(tmp_path)
+    q = broker.receiver_queue("q")  # MaxDeliveryCount 10
+    broker.send("q", [_env(t) for t in ("in-flight", "released", "deferred", "poison")], 1.0)
+    q.messages[4].delivery_count = 9  # a message that crashed its consumer nine times
+    journal.updated("q", q.messages[4])
+    _in_flight, released, deferred, _poison = (q.lock_next(OWNER, 1.0) for _ in range(4))
+    q.settle(released.lock_token, Outcome.RELEASE, 1.0)  # never processed: not counted
+    q.settle(deferred.lock_token, Outcome.DEFER, 1.0)
+    journal.commit()  # the emulator dies here, with two messages locked
+
+    broker, _ = _open(tmp_path)
+    q = broker.receiver_queue("q")
+    assert {m.seq: m.delivery_count for m in q.messages.values()} == {1: 1, 2: 0, 3: 0}
+    # The tenth attempt ended with the emulator: dead-lettered as a tenth failure would be.
+    (dead,) = broker.receiver_queue("q/$deadletterqueue").messages.values()
+    assert (dead.seq, dead.delivery_count, dead.dead_letter_reason) == (
+        4,
+        10,
+        "MaxDeliveryCountExceeded",
+    )

@@ -186,3 +186,19 @@ def test_list_sessions_with_and_without_updated_after(sb, name, aio_loop):
     with sb.get_queue_receiver(q, session_id="C") as c:
         c.session.set_state(None)
     assert _listed(sb, aio_loop, q) == set()
+
+
+def test_closing_a_session_receiver_returns_its_messages_uncounted(sb, name):
+    # Service Bus counts a session's unsettled messages only when the session lock runs
+    # out, not when the receiver closes the session (message-sessions, "Impact of
+    # delivery count").
+    q = name("sessionclose")
+    with sb.get_queue_sender(q) as sender:
+        sender.send_messages(ServiceBusMessage("m", session_id="S"))
+    with sb.get_queue_receiver(q, session_id="S") as first:
+        (m,) = receive(first, 1)
+        assert m.delivery_count == 0
+    with sb.get_queue_receiver(q, session_id="S") as second:
+        (again,) = receive(second, 1)
+        assert (body(again), again.delivery_count) == ("m", 0)
+        second.complete_message(again)

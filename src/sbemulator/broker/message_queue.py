@@ -197,6 +197,9 @@ class MessageQueue(SessionLocking):
         token = uuid.uuid4()
         msg.lock_token, msg.lock_owner = token, owner
         self._locks[token] = msg
+        # On disk the attempt counts from the start: should the emulator die while the
+        # message is locked, the lock is lost, and a lost lock counts (Service Bus).
+        self._hooks.journal.attempted(self.path, msg.seq, msg.delivery_count + 1)
         if session is not None:
             # Session messages are locked by the session lock, not one of their own.
             msg.locked_until = session.locked_until
@@ -299,7 +302,8 @@ class MessageQueue(SessionLocking):
                     now,
                 )
                 return
-            self._hooks.journal.updated(self.path, msg)
+        # Counted or not, the journal gets the count back (it counted the attempt).
+        self._hooks.journal.updated(self.path, msg)
         if msg.state != MessageState.ACTIVE:
             return
         if msg.expires_at is not None and msg.expires_at <= now:
@@ -307,9 +311,28 @@ class MessageQueue(SessionLocking):
             return
         self._make_available(msg, now)
 
-    def _lock_expired(self, msg: StoredMessage, now: float) -> None:
+    def _lock_expired(self, msg: StoredMessage, now: float, *, failed: bool = True) -> None:
+        """The lock is gone without a settlement; `failed` says whether the attempt counts
+        (it does when a lock runs out, not when a session receiver closes)."""
         self._unlock(msg)
-        self._return(msg, now, failed=True)
+        self._return(msg, now, failed=failed)
+
+    def restored(self, msg: StoredMessage, now: float) -> None:
+        """After `add` of a message read back from the journal: one that used up its
+        deliveries (its last attempt ended with the emulator) is dead-lettered."""
+        if (
+            not self.is_dead_letter
+            and msg.state == MessageState.ACTIVE
+            and msg.delivery_count >= self.props.max_delivery_count
+            and self.messages.get(msg.seq) is msg
+        ):
+            self.dead_letter(
+                msg,
+                MAX_DELIVERY_COUNT_EXCEEDED,
+                f"Message could not be consumed after "
+                f"{self.props.max_delivery_count} delivery attempts.",
+                now,
+            )
 
     def dead_letter(
         self, msg: StoredMessage, reason: str | None, description: str | None, now: float

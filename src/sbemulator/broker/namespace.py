@@ -355,6 +355,7 @@ class Broker:
                 else:
                     assert queue is not None
                     queue.add(msg, now, journal=False)
+                    queue.restored(msg, now)
                 count += 1
         for path, next_seq in snapshot.sequences.items():
             if path in self.receivable:

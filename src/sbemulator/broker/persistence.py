@@ -8,8 +8,10 @@ gives atomic commits and crash safety for free. Changes are grouped: the server 
 `commit()` once per batch of AMQP events, before any reply leaves the process, so an
 acknowledged send is on disk (in sqlite's WAL) when the sender learns of it.
 
-Locks are not kept: after a restart every message is unlocked, as if its lock expired
-without counting a delivery.
+Locks are not kept, but every peek-locked delivery is counted on disk as it starts
+(`attempted`): a message that was locked when the emulator died comes back with its
+delivery count raised, as a lock lost to a broker failure is a lost lock in Service Bus,
+so a message that keeps crashing its consumer still reaches MaxDeliveryCount.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .message import Envelope, MessageState, StoredMessage
 class Journal(Protocol):
     def inserted(self, path: str, msg: StoredMessage) -> None: ...
     def updated(self, path: str, msg: StoredMessage) -> None: ...
+    def attempted(self, path: str, seq: int, delivery_count: int) -> None: ...
     def removed(self, path: str, seq: int) -> None: ...
     def session_state(
         self, path: str, session_id: str, state: bytes | None, updated_at: float
@@ -42,6 +45,9 @@ class NullJournal:
         pass
 
     def updated(self, path: str, msg: StoredMessage) -> None:
+        pass
+
+    def attempted(self, path: str, seq: int, delivery_count: int) -> None:
         pass
 
     def removed(self, path: str, seq: int) -> None:
@@ -161,6 +167,13 @@ class SqliteJournal:
                 path,
                 msg.seq,
             ),
+        )
+
+    def attempted(self, path: str, seq: int, delivery_count: int) -> None:
+        """A delivery of the message started: the count it has if this attempt fails."""
+        self._begin().execute(
+            "UPDATE messages SET delivery_count=? WHERE path=? AND seq=?",
+            (delivery_count, path, seq),
         )
 
     def removed(self, path: str, seq: int) -> None:

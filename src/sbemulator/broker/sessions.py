@@ -115,7 +115,7 @@ class SessionLocking:
     def has_available(self, session: Session | None = None) -> bool:
         raise NotImplementedError
 
-    def _lock_expired(self, msg: StoredMessage, now: float) -> None:
+    def _lock_expired(self, msg: StoredMessage, now: float, *, failed: bool = True) -> None:
         raise NotImplementedError
 
     def _as_queue(self) -> MessageQueue:
@@ -156,14 +156,15 @@ class SessionLocking:
 
     def release_session(self, session: Session, owner: object, now: float) -> None:
         """`owner` closed its link: the session is free again, and messages it had not
-        settled go back with their delivery count raised (their lock is lost)."""
+        settled go back uncounted, as Service Bus documents for a closed session (only
+        a session lock that runs out counts)."""
         if session.owner is owner:
-            self._drop_session_lock(session, now)
+            self._drop_session_lock(session, now, failed=False)
 
-    def _drop_session_lock(self, session: Session, now: float) -> None:
+    def _drop_session_lock(self, session: Session, now: float, *, failed: bool = True) -> None:
         session.owner, session.locked_until = None, 0.0
         for msg in [m for m in self._locks.values() if m.session_id == session.id]:
-            self._lock_expired(msg, now)
+            self._lock_expired(msg, now, failed=failed)
         assert self.sessions is not None
         if self.has_available(session):
             self.sessions.mark_ready(session)
