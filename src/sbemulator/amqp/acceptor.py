@@ -14,11 +14,12 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from proton import Condition, Connection, Event, Handler, Transport
+from proton import Condition, Connection, Event, Handler, Transport, symbol
 from proton.handlers import IOHandler
 from proton.reactor import Container
 
@@ -41,6 +42,7 @@ class Accepted:
 
     connection: Connection
     transport: Transport
+    incoming: _Filtered  # what proton reads from; knows when bytes last came in
     accepted_at: float
     over_quota: bool
     opened: bool = False
@@ -57,6 +59,7 @@ class ConnectionTable:
     refused: int = 0  # politely (resource-limit-exceeded)
     dropped: int = 0  # closed unread
     handshake_timeouts: int = 0
+    idle_timeouts: int = 0
 
     def admits(self) -> bool | None:
         """True: a connection within the quota; False: over it, to be refused in AMQP;
@@ -86,6 +89,10 @@ class ConnectionTable:
         """Connections accepted before `deadline` that have not opened yet."""
         return [r for r in self.live.values() if not r.opened and r.accepted_at <= deadline]
 
+    def silent_since(self, deadline: float) -> list[Accepted]:
+        """Open connections that have sent nothing since `deadline` (monotonic time)."""
+        return [r for r in self.live.values() if r.opened and r.incoming.last_input <= deadline]
+
 
 class _Filtered:
     """A transport as proton's IO handler sees it: incoming bytes pass through the
@@ -95,8 +102,10 @@ class _Filtered:
         object.__setattr__(self, "_transport", transport)
         object.__setattr__(self, "_repair", DeliveryIdRepair())
         object.__setattr__(self, "_backlog", b"")
+        object.__setattr__(self, "last_input", time.monotonic())
 
     def push(self, data: bytes) -> None:
+        object.__setattr__(self, "last_input", time.monotonic())
         transport: Transport = self._transport
         out = self._backlog + self._repair.feed(data) if self._backlog else self._repair.feed(data)
         # A renumbered transfer can be a few bytes longer than it came in: push what
@@ -182,7 +191,9 @@ class Listener(Handler):
         filtered: Any = _Filtered(transport)
         selectable._transport = filtered  # where proton's IO handler reads from
         transport._selectable = selectable
-        self.table.add(Accepted(connection, transport, self.clock(), over_quota=not admitted))
+        self.table.add(
+            Accepted(connection, transport, filtered, self.clock(), over_quota=not admitted)
+        )
         IOHandler.update(filtered, selectable, container.now)
 
     def _pause(self, exc: OSError) -> None:
@@ -216,9 +227,23 @@ class _Resume(Handler):
 
 def close_unopened(record: Accepted, description: str) -> None:
     """Close a connection that never opened: it gets no AMQP close, only the socket's."""
-    record.transport.condition = Condition("amqp:connection:forced", description)
+    record.transport.condition = condition("amqp:connection:forced", description)
     record.transport.close_tail()
     record.transport.close_head()
+
+
+def close_silent(record: Accepted, description: str) -> None:
+    """Close an open connection that fell silent: an AMQP close with the reason. A
+    peer that does not answer it loses the socket at proton's own idle deadline."""
+    connection = record.connection
+    connection.condition = condition("amqp:connection:forced", description)
+    connection.close()
+
+
+def condition(name: str, description: str) -> Condition:
+    """An error condition with an info map: pyamqp reads the info field of a close
+    without checking that it is there."""
+    return Condition(name, description, {symbol("com.microsoft:tracking-id"): "sbemulator"})
 
 
 def _keepalive(sock: socket.socket) -> None:

@@ -17,7 +17,7 @@ from proton import Data, timestamp
 from ..broker.message import MessageState
 from ..broker.message_queue import MessageQueue, Outcome
 from ..broker.namespace import Broker
-from ..errors import ArgumentError, BrokerError, NotImplementedOperation
+from ..errors import ArgumentError, BrokerError, NotImplementedOperation, Unauthorized
 from .control_messages import Request, amqp_array, encode_response, status_properties
 from .message_parsing import parse_envelope
 from .message_rendering import render
@@ -93,13 +93,18 @@ class ManagementNode:
             "com.microsoft:get-message-sessions": self._message_sessions,
         }
 
-    def handle(self, path: str, request: Request, owner: object | None, now: float) -> bytes:
+    def handle(
+        self, path: str, request: Request, owner: object | None, now: float, *, allowed: bool = True
+    ) -> bytes:
         """The encoded reply to `request`, sent to `path/$management` by the receiver
-        `owner` (found from the request's associated-link-name; None if unknown)."""
+        `owner` (found from the request's associated-link-name; None if unknown);
+        `allowed` is False on a connection without a token for `path`."""
         operation = str(request.prop("operation") or "")
         handler = self._ops.get(operation)
         body = request.body if isinstance(request.body, dict) else {}
         try:
+            if not allowed:
+                raise Unauthorized(f"Unauthorized access to '{path}': no valid token for it.")
             if handler is None:
                 raise NotImplementedOperation(
                     f"The management operation {operation!r} is not supported by the emulator."

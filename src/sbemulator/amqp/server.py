@@ -20,12 +20,22 @@ from proton.reactor import Container
 
 from ..broker.message_queue import MessageQueue
 from ..broker.namespace import Broker
-from ..errors import BrokerError, NotAllowed, OperationTimeout, SessionLockLost
-from .acceptor import ConnectionTable, Listener, close_unopened
+from ..config.quotas import Quotas
+from ..config.sas import SharedAccessKey, grants
+from ..errors import (
+    BrokerError,
+    NotAllowed,
+    OperationTimeout,
+    QuotaExceeded,
+    SessionLockLost,
+    Unauthorized,
+)
+from .acceptor import ConnectionTable, Listener, close_silent, close_unopened, condition
 from .addresses import CBS, ENTITY, MANAGEMENT, parse_address
 from .connection_state import ConnectionState
 from .incoming_transfers import Inbound
 from .management import ManagementNode
+from .poller import use_poll
 from .receiver_links import Consumer, remote_session_filter
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024  # Service Bus standard tier
 SESSION_WAIT_DEFAULT = 60.0  # seconds a next-available attach waits without com.microsoft:timeout
 PRODUCER_CREDIT = 1000
 TICK_SECONDS = 0.05
+SWEEP_SECONDS = 0.25  # how often connections are checked for the timeouts below
 # Seconds a connection has to open (SASL and the AMQP open) before it is closed.
 DEFAULT_HANDSHAKE_TIMEOUT = 15.0
 # Seconds of silence after which a connection is closed. proton advertises half of it
@@ -41,10 +52,8 @@ DEFAULT_HANDSHAKE_TIMEOUT = 15.0
 # whenever it has sent nothing for a quarter of it (checked every 30 s by its
 # keep-alive), so 240 s leaves it room.
 DEFAULT_IDLE_TIMEOUT = 240.0
-# Connections at once. The official emulator allows 10; the SDK opens one per sender
-# and receiver (funchost's session trigger alone opens 8), so the default here is a
-# guard against floods, not the official figure (`--max-connections 10` gives that).
-DEFAULT_MAX_CONNECTIONS = 1000
+# Connections at once: see `config.quotas` for why this is not the official 10.
+DEFAULT_MAX_CONNECTIONS = Quotas.max_connections
 _TIMEOUT = symbol("com.microsoft:timeout")
 
 T = TypeVar("T")
@@ -90,15 +99,18 @@ class AmqpServer(Handler):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        key: SharedAccessKey | None = None,
     ) -> None:
         super().__init__()
         self.broker = broker
         self.clock = clock
         self.max_message_size = max_message_size
+        self.key = key  # None: any token will do (the official emulator's way)
         self.connections = ConnectionTable(max_connections, handshake_timeout)
         self.idle_timeout = idle_timeout
         self.listener: Listener | None = None
-        self.inbound = Inbound(broker, ManagementNode(broker), clock, max_message_size)
+        self._next_sweep = 0.0
+        self.inbound = Inbound(broker, ManagementNode(broker), clock, max_message_size, key)
         self._consumers: dict[MessageQueue, list[Consumer]] = {}
         self._waiters: dict[MessageQueue, list[Consumer]] = {}
         self._to_pump: set[MessageQueue] = set()
@@ -110,6 +122,7 @@ class AmqpServer(Handler):
     def listen(self, container: Container, host: str, port: int) -> int:
         """Bind the listening socket; returns the real port (also when 0 was asked)."""
         self.container = container
+        use_poll()  # select() would stop the reactor at descriptor 1024
         self.listener = Listener(container, host, port, self, self.connections, self.clock)
         container.schedule(TICK_SECONDS, _Ticker(self))
         return self.listener.port
@@ -117,7 +130,9 @@ class AmqpServer(Handler):
     def tick(self) -> None:
         now = self.clock()
         self.broker.tick(now)
-        self._close_stalled_handshakes(now)
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            self._close_stalled_connections(now)
         for queue, waiters in list(self._waiters.items()):
             for consumer in [w for w in waiters if w.deadline <= now]:
                 self._drop(consumer)
@@ -140,14 +155,39 @@ class AmqpServer(Handler):
         sasl.allow_insecure_mechs = True
         transport.idle_timeout = self.idle_timeout
 
-    def _close_stalled_handshakes(self, now: float) -> None:
+    def _close_stalled_connections(self, now: float) -> None:
+        """Close connections that did not open within the handshake timeout, and open
+        ones that sent nothing for the idle timeout. proton enforces the idle timeout
+        too, but its close carries no info field, which pyamqp reads unchecked; this
+        sweep comes first, a little before proton's deadline (a tenth of the timeout, and
+        at least two sweeps)."""
         table = self.connections
         table.forget_closed()
-        for record in table.unopened_since(now - table.handshake_timeout):
-            table.handshake_timeouts += 1
+        stalled = table.unopened_since(now - table.handshake_timeout)
+        for record in stalled:
             table.forget(record.connection)
-            log.info("closing a connection that did not open within %gs", table.handshake_timeout)
             close_unopened(record, "The connection did not open in time.")
+        if stalled:
+            table.handshake_timeouts += len(stalled)
+            log.info(
+                "closed %d connection(s) that did not open within %gs",
+                len(stalled),
+                table.handshake_timeout,
+            )
+        if not self.idle_timeout:
+            return
+        early = max(2 * SWEEP_SECONDS, 0.1 * self.idle_timeout)
+        silent = table.silent_since(time.monotonic() - (self.idle_timeout - early))
+        for record in silent:
+            table.forget(record.connection)
+            close_silent(
+                record,
+                f"The connection was inactive for more than the allowed "
+                f"{round(self.idle_timeout * 1000)} milliseconds.",
+            )
+        if silent:
+            table.idle_timeouts += len(silent)
+            log.info("closed %d connection(s) silent for %gs", len(silent), self.idle_timeout)
 
     @staticmethod
     def _state(connection: Connection) -> ConnectionState:
@@ -164,7 +204,7 @@ class AmqpServer(Handler):
             record.opened = True
             if record.over_quota:
                 self.connections.refused += 1
-                connection.condition = Condition(
+                connection.condition = condition(
                     "amqp:resource-limit-exceeded",
                     f"The emulator's connection quota ({self.connections.max_connections}) "
                     "is reached (raise it with --max-connections).",
@@ -236,6 +276,7 @@ class AmqpServer(Handler):
             return
         if address.kind == ENTITY:
             try:
+                self.authorize(state, address.path)
                 self.broker.check_send_target(address.path)
             except BrokerError as exc:
                 # The SDK's sender treats an attach answered by a detach as a lost link and
@@ -262,9 +303,28 @@ class AmqpServer(Handler):
         link.condition = Condition(error.condition, error.description)
         link.close()
 
+    def authorize(self, state: ConnectionState, path: str) -> None:
+        """Raises Unauthorized unless a token put on this connection covers `path`
+        (only with a key: by default every connection may use every entity)."""
+        if self.key is not None and not any(grants(r, path) for r in state.granted):
+            raise Unauthorized(
+                f"Unauthorized access to '{path}': no valid token for it was put on $cbs "
+                "(the emulator was started with --require-key)."
+            )
+
+    def _receiver_quota(self, queue: MessageQueue) -> None:
+        limit = self.broker.quotas.max_receivers_per_entity
+        if len(self._consumers.get(queue, ())) + len(self._waiters.get(queue, ())) >= limit:
+            raise QuotaExceeded(
+                f"{queue.name} already has {limit} receivers, the emulator's quota "
+                "(raise it with --max-receivers-per-entity)."
+            )
+
     def _attach_consumer(self, link: Link, path: str, state: ConnectionState) -> None:
         try:
+            self.authorize(state, path)
             queue = self.broker.receiver_queue(path)
+            self._receiver_quota(queue)
         except BrokerError as exc:
             self._reject(link, exc)
             return

@@ -76,6 +76,7 @@ class MessageQueue(SessionLocking):
         self._scheduled: list[tuple[float, int]] = []
         self._expiry: list[tuple[float, int]] = []
         self.next_seq = 1
+        self.stored_bytes = 0  # sizes of the messages held here, for the entity size quota
         self.dead_letter_queue: MessageQueue | None = None
         if not dead_letter:
             self.dead_letter_queue = MessageQueue(
@@ -92,6 +93,12 @@ class MessageQueue(SessionLocking):
     @property
     def requires_session(self) -> bool:
         return self.sessions is not None
+
+    @property
+    def size(self) -> int:
+        """Bytes held by the entity: its messages and its dead-letter queue's."""
+        dlq = self.dead_letter_queue
+        return self.stored_bytes + (dlq.stored_bytes if dlq is not None else 0)
 
     # -- storing -------------------------------------------------------------------
     def allocate_seq(self) -> int:
@@ -113,6 +120,7 @@ class MessageQueue(SessionLocking):
             self.dead_letter_queue.add(msg, now, journal=journal)
             return
         self.messages[msg.seq] = msg
+        self.stored_bytes += msg.envelope.size
         if not self._order or msg.seq > self._order[-1]:
             self._order.append(msg.seq)
         else:
@@ -142,6 +150,7 @@ class MessageQueue(SessionLocking):
 
     def _remove(self, msg: StoredMessage) -> None:
         del self.messages[msg.seq]
+        self.stored_bytes -= msg.envelope.size
         if msg.lock_token is not None:
             self._unlock(msg)
         if self.sessions is not None and msg.session_id is not None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config.model import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
-from ..errors import EntityNotFound, MessageNotFound, NotAllowed
+from ..errors import EntityNotFound, MessageNotFound, NotAllowed, QuotaExceeded
 from .message import Envelope, MessageState, StoredMessage
 from .message_queue import MessageQueue
 from .persistence import Journal, NullJournal, Snapshot, restore_message, rows_by_path
@@ -73,7 +74,7 @@ class DeadLetterInfo:
 
 
 def _min_ttl(*ttls: float | None) -> float | None:
-    known = [t for t in ttls if t is not None and t > 0]
+    known = [t for t in ttls if t is not None and 0 < t < math.inf]
     return min(known) if known else None
 
 
@@ -84,6 +85,7 @@ class Broker:
         self, config: EmulatorConfig, *, journal: Journal | None = None, auto_create: bool = False
     ) -> None:
         self.config = config
+        self.quotas = config.quotas
         self.journal: Journal = journal or NullJournal()
         self.auto_create = auto_create
         self.receivable: dict[str, MessageQueue] = {}  # queues, subscriptions and their DLQs
@@ -184,6 +186,7 @@ class Broker:
 
     def _auto_created(self, path: str) -> MessageQueue:
         if self.auto_create and path and "/" not in path and not path.startswith("$"):
+            self.check_entity_quota()
             log.info("auto-creating queue %r", path)
             return self._add_queue(QueueConfig(path))
         raise EntityNotFound(
@@ -191,6 +194,34 @@ class Broker:
             f"'{self.config.namespace}' (entities come from "
             f"{self.config.source})."
         )
+
+    def check_entity_quota(self) -> None:
+        """Raises QuotaExceeded if the namespace holds as many entities as it may."""
+        if len(self.queues) + len(self.topics) >= self.quotas.max_entities:
+            raise QuotaExceeded(
+                f"The namespace already holds {self.quotas.max_entities} queues and topics, "
+                "the emulator's quota (raise it with --max-entities)."
+            )
+
+    def entity_size(self, path: str) -> int:
+        """Bytes stored in the queue or topic at `path` (a topic: its subscriptions' and
+        its scheduled messages)."""
+        queue = self.queues.get(path)
+        if queue is not None:
+            return queue.size
+        topic = self.topics[path]
+        scheduled = sum(m.envelope.size for m in topic.scheduled.values())
+        return scheduled + sum(s.queue.size for s in topic.subscriptions)
+
+    def _check_entity_size(self, path: str, envelopes: list[Envelope]) -> None:
+        incoming = sum(e.size for e in envelopes)
+        size = self.entity_size(path)
+        if size + incoming > self.quotas.max_entity_size:
+            raise QuotaExceeded(
+                f"The maximum entity size has been reached or exceeded for '{path}': "
+                f"{size} bytes stored, {incoming} more sent, the quota is "
+                f"{self.quotas.max_entity_size} bytes (raise it with --max-entity-size)."
+            )
 
     # -- sending -------------------------------------------------------------------
     _now = 0.0
@@ -201,9 +232,11 @@ class Broker:
 
         Raises:
             EntityNotFound, NotAllowed: bad target, or a session entity without session id.
+            QuotaExceeded: the entity would outgrow the entity size quota.
         """
         self._now = now
         self.check_send_target(path)
+        self._check_entity_size(path, envelopes)
         queue = self.queues.get(path)
         if queue is not None and queue.requires_session:
             for env in envelopes:
@@ -239,7 +272,9 @@ class Broker:
             queue.allocate_seq(),
             env,
             now,
-            _min_ttl(env.properties.time_to_live, queue.props.default_ttl),
+            _min_ttl(
+                env.properties.time_to_live, queue.props.default_ttl, self.quotas.max_message_ttl
+            ),
         )
         if dead_letter is not None:
             msg.dead_letter_reason = dead_letter.reason
@@ -291,7 +326,10 @@ class Broker:
                 self._route(queue.props.forward_to.lower(), env, now, hops + 1, dead_letter)
                 continue
             ttl = _min_ttl(
-                env.properties.time_to_live, topic.config.default_ttl, queue.props.default_ttl
+                env.properties.time_to_live,
+                topic.config.default_ttl,
+                queue.props.default_ttl,
+                self.quotas.max_message_ttl,
             )
             msg = StoredMessage(seq, env, now, now + ttl if ttl else None)
             if dead_letter is not None:

@@ -39,6 +39,7 @@ from .model import (
     SubscriptionConfig,
     TopicConfig,
 )
+from .quotas import quotas_from_json
 from .validation import validate
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/~]{0,259}$")
@@ -83,7 +84,8 @@ def parse_config(data: Any, source: str) -> EmulatorConfig:
     warnings: list[str] = []
     root = JsonObject(data, source, "top level", warnings)
     user = root.obj("UserConfig", required=True)
-    user.known("Namespaces", "Logging")
+    user.known("Namespaces", "Logging", "Quotas")
+    quotas = quotas_from_json(user.obj("Quotas"))
     namespaces = user.array("Namespaces", required=True)
     if len(namespaces) != 1:
         raise ConfigError(
@@ -101,7 +103,7 @@ def parse_config(data: Any, source: str) -> EmulatorConfig:
         _topic(JsonObject(t, source, f"Topics[{i}]", warnings))
         for i, t in enumerate(ns.array("Topics"))
     )
-    config = EmulatorConfig(name, queues, topics, source, tuple(warnings))
+    config = EmulatorConfig(name, queues, topics, source, tuple(warnings), quotas)
     validate(config)
     return config
 
