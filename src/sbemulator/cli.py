@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -19,6 +20,8 @@ from typing import Any, TextIO
 
 from proton.reactor import Container
 
+from .admin.http_server import AdminServer
+from .admin.resources import AdminApi
 from .amqp.message_parsing import parse_envelope
 from .amqp.server import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, AmqpServer
 from .broker.namespace import Broker
@@ -33,6 +36,7 @@ from .errors import ConfigError
 log = logging.getLogger("sbemulator")
 
 KEY_NAME, KEY = DEFAULT_KEY_NAME, DEFAULT_KEY
+DEFAULT_HTTP_PORT = 5300  # the official emulator's
 
 
 def connection_string(host: str, port: int) -> str:
@@ -56,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=5672,
         help="port (default 5672; 0 picks a free one, printed on the ready line)",
+    )
+    p.add_argument(
+        "--http-port",
+        metavar="PORT|off",
+        help="port of the administration API and health check, HTTP and HTTPS on one port "
+        "(default: $EMULATOR_HTTP_PORT, else 5300 as the official emulator; 0 or with --port "
+        "0: a free port, logged on stderr before the ready line; off: none)",
     )
     p.add_argument(
         "--config",
@@ -256,7 +267,12 @@ def _say(stream: TextIO, line: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        args.http_port = _http_port(args)
+    except ValueError:
+        parser.error(f"--http-port / EMULATOR_HTTP_PORT: not a port: {args.http_port!r}")
     _setup_logging(args.verbose)
     try:
         config = build_config(args)
@@ -269,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir:
         sqlite_journal = SqliteJournal(args.data_dir)
         journal = sqlite_journal
-    broker = Broker(config, journal=journal, auto_create=args.auto_create)
+    broker = Broker(config, journal=journal, auto_create=args.auto_create, now=time.time())
     if args.data_dir:
         restored = broker.restore(sqlite_journal.load(), parse_envelope, time.time())
         log.info("restored %d message(s) from %s", restored, sqlite_journal.path)
@@ -295,6 +311,19 @@ def _serve(args: argparse.Namespace, broker: Broker) -> int:
     except OSError as exc:
         _say(sys.stderr, f"sbemulator: cannot listen on {args.host}:{args.port}: {exc}")
         return 1
+    http_port = args.http_port
+    admin = None
+    if http_port is not None:
+        api = AdminApi(broker, server.call, time.time, server.key)
+        try:
+            admin = AdminServer(api, args.host, http_port)
+        except OSError as exc:
+            _say(sys.stderr, f"sbemulator: cannot listen on {args.host}:{http_port}: {exc}")
+            return 1
+        admin.start()
+        log.info(
+            "administration API on http://%s:%d (HTTPS on the same port)", args.host, admin.port
+        )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop_requested = True
@@ -309,9 +338,31 @@ def _serve(args: argparse.Namespace, broker: Broker) -> int:
     )
     _say(sys.stdout, f"sbemulator listening on {args.host}:{port}")
     _say(sys.stdout, connection_string(args.host, port))
-    container.run()
+    try:
+        container.run()
+    finally:
+        if admin is not None:
+            admin.stop()
     log.info("stopped")
     return 0
+
+
+def _port_or_off(text: str) -> int | None:
+    """Raises ValueError: neither a number nor "off"."""
+    return None if text.strip().lower() == "off" else int(text)
+
+
+def _http_port(args: argparse.Namespace) -> int | None:
+    """The admin API's port: the option, else EMULATOR_HTTP_PORT (the official
+    emulator's setting), else 5300; a free one when the AMQP port is picked freely.
+
+    Raises:
+        ValueError: a value that is neither a number nor "off".
+    """
+    text = args.http_port or os.environ.get("EMULATOR_HTTP_PORT")
+    if text:
+        return _port_or_off(text)
+    return 0 if args.port == 0 else DEFAULT_HTTP_PORT
 
 
 if __name__ == "__main__":

@@ -88,3 +88,9 @@ class Unauthorized(BrokerError):
     # ServiceBusAuthorizationError in the SDK.
     condition = "amqp:unauthorized-access"
     status = 401
+
+
+class EntityExists(BrokerError):
+    # The admin API answers 409 Conflict (ResourceExistsError in the SDK).
+    condition = "com.microsoft:entity-already-exists"
+    status = 409

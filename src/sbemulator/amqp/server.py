@@ -13,10 +13,12 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar, cast
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
+from typing import Any, TypeVar, cast
 
 from proton import Condition, Connection, Endpoint, Event, Handler, Link, Sender, symbol
-from proton.reactor import Container
+from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from ..broker.message_queue import MessageQueue
 from ..broker.namespace import Broker
@@ -24,6 +26,7 @@ from ..config.quotas import Quotas
 from ..config.sas import SharedAccessKey, grants
 from ..errors import (
     BrokerError,
+    EntityNotFound,
     NotAllowed,
     OperationTimeout,
     QuotaExceeded,
@@ -45,6 +48,7 @@ SESSION_WAIT_DEFAULT = 60.0  # seconds a next-available attach waits without com
 PRODUCER_CREDIT = 1000
 TICK_SECONDS = 0.05
 SWEEP_SECONDS = 0.25  # how often connections are checked for the timeouts below
+CALL_TIMEOUT = 30.0  # seconds another thread waits for `call` (the admin API)
 # Seconds a connection has to open (SASL and the AMQP open) before it is closed.
 DEFAULT_HANDSHAKE_TIMEOUT = 15.0
 # Seconds of silence after which a connection is closed. proton advertises half of it
@@ -110,6 +114,8 @@ class AmqpServer(Handler):
         self.idle_timeout = idle_timeout
         self.listener: Listener | None = None
         self._next_sweep = 0.0
+        self._calls: SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = SimpleQueue()
+        self._injector: EventInjector | None = None
         self.inbound = Inbound(broker, ManagementNode(broker), clock, max_message_size, key)
         self._consumers: dict[MessageQueue, list[Consumer]] = {}
         self._waiters: dict[MessageQueue, list[Consumer]] = {}
@@ -125,7 +131,33 @@ class AmqpServer(Handler):
         use_poll()  # select() would stop the reactor at descriptor 1024
         self.listener = Listener(container, host, port, self, self.connections, self.clock)
         container.schedule(TICK_SECONDS, _Ticker(self))
+        self._injector = EventInjector()
+        container.selectable(self._injector)
         return self.listener.port
+
+    # -- calls from other threads ----------------------------------------------------
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the reactor's thread (where the broker lives) and return what it
+        returns, or raise what it raises; for other threads (the admin API)."""
+        assert self._injector is not None, "listen() first"
+        future: Future[T] = Future()
+        self._calls.put((fn, future))
+        self._injector.trigger(ApplicationEvent("sb_call"))
+        return future.result(timeout=CALL_TIMEOUT)
+
+    def on_sb_call(self, event: Event) -> None:
+        try:
+            while True:
+                try:
+                    fn, future = self._calls.get_nowait()
+                except Empty:
+                    return
+                try:
+                    future.set_result(fn())
+                except Exception as exc:  # noqa: BLE001  # handed to the calling thread
+                    future.set_exception(exc)
+        finally:
+            self._after()
 
     def tick(self) -> None:
         now = self.clock()
@@ -444,6 +476,8 @@ class AmqpServer(Handler):
     def _after(self) -> None:
         now = self.clock()
         broker = self.broker
+        for gone in broker.take_removed():
+            self._entity_deleted(gone)
         for _ in range(100):
             lost = broker.take_lost_sessions()
             for _queue, _session_id, owner in lost:
@@ -461,6 +495,14 @@ class AmqpServer(Handler):
                 self._serve_waiters(queue, now)
                 self._pump(queue, now)
         broker.journal.commit()
+
+    def _entity_deleted(self, gone: MessageQueue) -> None:
+        """A queue or subscription deleted by the admin API: its receivers are detached."""
+        for consumer in [*self._consumers.get(gone, ()), *self._waiters.get(gone, ())]:
+            self._drop(consumer)
+            consumer.fail(EntityNotFound(f"The messaging entity '{gone.name}' was deleted."))
+        self._consumers.pop(gone, None)
+        self._waiters.pop(gone, None)
 
     def _serve_waiters(self, queue: MessageQueue, now: float) -> None:
         waiters = self._waiters.get(queue)

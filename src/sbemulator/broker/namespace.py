@@ -14,7 +14,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..config.model import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
+from ..config.model import (
+    EmulatorConfig,
+    EntityProperties,
+    QueueConfig,
+    SubscriptionConfig,
+    TopicConfig,
+)
 from ..errors import EntityNotFound, MessageNotFound, NotAllowed, QuotaExceeded
 from .message import Envelope, MessageState, StoredMessage
 from .message_queue import MessageQueue
@@ -82,7 +88,12 @@ class Broker:
     """All entities of the namespace. Implements `QueueHooks` for its queues."""
 
     def __init__(
-        self, config: EmulatorConfig, *, journal: Journal | None = None, auto_create: bool = False
+        self,
+        config: EmulatorConfig,
+        *,
+        journal: Journal | None = None,
+        auto_create: bool = False,
+        now: float = 0.0,
     ) -> None:
         self.config = config
         self.quotas = config.quotas
@@ -91,13 +102,18 @@ class Broker:
         self.receivable: dict[str, MessageQueue] = {}  # queues, subscriptions and their DLQs
         self.queues: dict[str, MessageQueue] = {}  # queues only (send targets)
         self.topics: dict[str, Topic] = {}
-        self._dedup: dict[str, DuplicateDetector] = {}
+        self.dedup: dict[str, DuplicateDetector] = {}
         self._ready: set[MessageQueue] = set()
         self._lost: list[tuple[MessageQueue, str, object]] = []
+        self._removed: list[MessageQueue] = []
         for q in config.queues:
-            self._add_queue(q)
+            self.add_queue(q)
         for t in config.topics:
-            self._add_topic(t)
+            self.add_topic(t)
+        # Imported here: the catalog changes these entities, so it imports this module.
+        from .catalog import Catalog
+
+        self.catalog = Catalog(self, now)
 
     # -- building ------------------------------------------------------------------
     def _register(self, queue: MessageQueue) -> None:
@@ -116,24 +132,61 @@ class Broker:
         )
         self.receivable[transfer.path] = transfer
 
-    def _add_queue(self, q: QueueConfig) -> MessageQueue:
+    def add_queue(self, q: QueueConfig) -> MessageQueue:
         queue = MessageQueue(q.name.lower(), q.name, q.properties, self)
         self.queues[queue.path] = queue
         self._register(queue)
         if q.requires_duplicate_detection:
-            self._dedup[queue.path] = DuplicateDetector(q.duplicate_detection_window)
+            self.dedup[queue.path] = DuplicateDetector(q.duplicate_detection_window)
         return queue
 
-    def _add_topic(self, t: TopicConfig) -> None:
+    def add_topic(self, t: TopicConfig) -> None:
         topic = Topic(t.name.lower(), t.name, t)
-        for s in t.subscriptions:
-            path = f"{topic.path}/subscriptions/{s.name.lower()}"
-            queue = MessageQueue(path, f"{t.name}/Subscriptions/{s.name}", s.properties, self)
-            topic.subscriptions.append(Subscription(queue, subscription_predicate(s.rules)))
-            self._register(queue)
         self.topics[topic.path] = topic
+        for s in t.subscriptions:
+            self.add_subscription(topic, s)
         if t.requires_duplicate_detection:
-            self._dedup[topic.path] = DuplicateDetector(t.duplicate_detection_window)
+            self.dedup[topic.path] = DuplicateDetector(t.duplicate_detection_window)
+
+    def add_subscription(self, topic: Topic, s: SubscriptionConfig) -> None:
+        path = f"{topic.path}/subscriptions/{s.name.lower()}"
+        queue = MessageQueue(path, f"{topic.name}/Subscriptions/{s.name}", s.properties, self)
+        topic.subscriptions.append(Subscription(queue, subscription_predicate(s.rules)))
+        self._register(queue)
+
+    def remove_entity(self, path: str) -> None:
+        """Forget the queue or topic at `path` with its messages (deleted by the admin
+        API); its receivers are detached by the server (`take_removed`)."""
+        queue = self.queues.pop(path, None)
+        topic = self.topics.pop(path, None)
+        self.dedup.pop(path, None)
+        if topic is not None:
+            for sub in topic.subscriptions:
+                self._unregister(sub.queue)
+        if queue is not None:
+            self._unregister(queue)
+        self.journal.dropped(path)
+
+    def remove_subscription(self, topic: Topic, name: str) -> None:
+        path = f"{topic.path}/subscriptions/{name.lower()}"
+        topic.subscriptions = [s for s in topic.subscriptions if s.queue.path != path]
+        self._unregister(self.receivable[path])
+        self.journal.dropped(path)
+
+    def _unregister(self, queue: MessageQueue) -> None:
+        for path in (
+            queue.path,
+            f"{queue.path}/$deadletterqueue",
+            f"{queue.path}/$transfer/$deadletterqueue",
+        ):
+            removed = self.receivable.pop(path, None)
+            if removed is not None:
+                self._removed.append(removed)
+
+    def take_removed(self) -> list[MessageQueue]:
+        """Queues deleted since the last call (their receivers must go)."""
+        removed, self._removed = self._removed, []
+        return removed
 
     # -- QueueHooks ----------------------------------------------------------------
     def ready(self, queue: MessageQueue) -> None:
@@ -188,7 +241,7 @@ class Broker:
         if self.auto_create and path and "/" not in path and not path.startswith("$"):
             self.check_entity_quota()
             log.info("auto-creating queue %r", path)
-            return self._add_queue(QueueConfig(path))
+            return self.add_queue(QueueConfig(path))
         raise EntityNotFound(
             f"The messaging entity '{path}' could not be found in namespace "
             f"'{self.config.namespace}' (entities come from "
@@ -257,7 +310,7 @@ class Broker:
                 MAX_FORWARD_HOPS,
             )
             return None
-        dedup = self._dedup.get(path)
+        dedup = self.dedup.get(path)
         mid = env.properties.message_id
         if dedup is not None and mid is not None and dedup.is_duplicate(mid, now):
             log.debug("duplicate message id %r dropped at %s", mid, path)
@@ -373,6 +426,7 @@ class Broker:
     def restore(self, snapshot: Snapshot, parse: Callable[[bytes], Envelope], now: float) -> int:
         """Load what a journal kept; returns the number of messages restored."""
         self._now = now
+        self.catalog.replay(snapshot.entity_changes, now)
         count = 0
         for path, rows in rows_by_path(snapshot):
             queue = self.receivable.get(path)

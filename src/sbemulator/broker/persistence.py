@@ -34,6 +34,8 @@ class Journal(Protocol):
         self, path: str, session_id: str, state: bytes | None, updated_at: float
     ) -> None: ...
     def sequence(self, path: str, next_seq: int) -> None: ...
+    def entity_changed(self, change: str) -> None: ...
+    def dropped(self, path: str) -> None: ...
     def commit(self) -> None: ...
     def close(self) -> None: ...
 
@@ -59,6 +61,12 @@ class NullJournal:
         pass
 
     def sequence(self, path: str, next_seq: int) -> None:
+        pass
+
+    def entity_changed(self, change: str) -> None:
+        pass
+
+    def dropped(self, path: str) -> None:
         pass
 
     def commit(self) -> None:
@@ -90,6 +98,7 @@ class Snapshot:
     messages: list[StoredRow] = field(default_factory=list)
     session_states: list[tuple[str, str, bytes, float]] = field(default_factory=list)
     sequences: dict[str, int] = field(default_factory=dict)
+    entity_changes: list[str] = field(default_factory=list)  # admin API changes, in order
 
 
 _SCHEMA = """
@@ -103,6 +112,8 @@ CREATE TABLE IF NOT EXISTS session_state (
     PRIMARY KEY (path, session_id));
 CREATE TABLE IF NOT EXISTS sequences (path TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entity_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, change TEXT NOT NULL);
 """
 SCHEMA_VERSION = "2"
 # Columns added since version 1, for files written by an older emulator.
@@ -197,6 +208,24 @@ class SqliteJournal:
         self._pending_sequences[path] = next_seq
         self._begin()
 
+    def entity_changed(self, change: str) -> None:
+        """An entity created, updated or deleted at run time (JSON, in Config.json's
+        shape), replayed in order on the next start."""
+        self._begin().execute("INSERT INTO entity_changes (change) VALUES (?)", (change,))
+
+    def dropped(self, path: str) -> None:
+        """A deleted entity: its messages, session state and counters (and those of its
+        subscriptions and dead-letter queues) go."""
+        db = self._begin()
+        under = path + "/%"
+        for table in ("messages", "session_state", "sequences"):
+            db.execute(f"DELETE FROM {table} WHERE path=? OR path LIKE ?", (path, under))
+        self._pending_sequences = {
+            p: n
+            for p, n in self._pending_sequences.items()
+            if p != path and not p.startswith(path + "/")
+        }
+
     def commit(self) -> None:
         if not self._in_tx:
             return
@@ -233,6 +262,9 @@ class SqliteJournal:
             )
         ]
         snap.sequences = dict(self._db.execute("SELECT * FROM sequences"))
+        snap.entity_changes = [
+            c for (c,) in self._db.execute("SELECT change FROM entity_changes ORDER BY id")
+        ]
         return snap
 
     def close(self) -> None:
