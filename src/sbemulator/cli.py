@@ -36,7 +36,8 @@ from .errors import ConfigError
 log = logging.getLogger("sbemulator")
 
 KEY_NAME, KEY = DEFAULT_KEY_NAME, DEFAULT_KEY
-DEFAULT_HTTP_PORT = 5300  # the official emulator's
+DEFAULT_HTTP_PORT = 5300  # the official emulator's, beside its AMQP port:
+OFFICIAL_AMQP_PORT = 5672
 
 
 def connection_string(host: str, port: int) -> str:
@@ -65,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         "--http-port",
         metavar="PORT|off",
         help="port of the administration API and health check, HTTP and HTTPS on one port "
-        "(default: $EMULATOR_HTTP_PORT, else 5300 as the official emulator; 0 or with --port "
-        "0: a free port, logged on stderr before the ready line; off: none)",
+        "(default: $EMULATOR_HTTP_PORT, else 5300 with --port 5672 as the official emulator, "
+        "else a free port; the port is logged on stderr before the ready line; off: none)",
     )
     p.add_argument(
         "--config",
@@ -354,7 +355,8 @@ def _port_or_off(text: str) -> int | None:
 
 def _http_port(args: argparse.Namespace) -> int | None:
     """The admin API's port: the option, else EMULATOR_HTTP_PORT (the official
-    emulator's setting), else 5300; a free one when the AMQP port is picked freely.
+    emulator's setting), else 5300 beside the official AMQP port 5672, and a free port
+    beside any other (so emulators started on chosen ports do not collide on 5300).
 
     Raises:
         ValueError: a value that is neither a number nor "off".
@@ -362,7 +364,7 @@ def _http_port(args: argparse.Namespace) -> int | None:
     text = args.http_port or os.environ.get("EMULATOR_HTTP_PORT")
     if text:
         return _port_or_off(text)
-    return 0 if args.port == 0 else DEFAULT_HTTP_PORT
+    return DEFAULT_HTTP_PORT if args.port == OFFICIAL_AMQP_PORT else 0
 
 
 if __name__ == "__main__":
