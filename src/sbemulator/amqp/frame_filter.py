@@ -31,6 +31,7 @@ _HEADER = struct.Struct(">IBBH")  # size, data offset (4-byte words), type, chan
 _U32 = struct.Struct(">I")
 _AMQP_FRAME = 0x00
 _BEGIN, _TRANSFER, _DETACH, _END = 0x11, 0x14, 0x16, 0x17
+_NEEDED = frozenset((_BEGIN, _TRANSFER, _DETACH, _END))
 _SEQUENCE_MASK = 0xFFFFFFFF
 
 
@@ -102,10 +103,11 @@ class DeliveryIdRepair:
         size, doff, kind, channel = _HEADER.unpack_from(buf, pos)
         if size < 8 or doff < 2 or doff * 4 > size:
             raise FramingError(f"frame size {size}, data offset {doff}")
-        if kind != _AMQP_FRAME or doff * 4 == size:  # SASL, or an empty (heartbeat) frame
+        body = pos + doff * 4
+        if not self._wanted(buf, body, kind, size - doff * 4, channel):
             self._skip = size
             return None, 0
-        located = _performative(buf, pos + doff * 4, pos + size)
+        located = _performative(buf, body, pos + size)
         if located is None:
             return None
         code, list_at, list_end = located
@@ -115,7 +117,7 @@ class DeliveryIdRepair:
         new_list = None
         if code == _TRANSFER:
             new_list = self._transfer(channel, buf, list_at, list_end)
-        elif code in (_BEGIN, _DETACH, _END):
+        elif code in _NEEDED:
             self._session_event(code, channel, buf, list_at)
         if new_list is None:
             self._skip = size
@@ -124,6 +126,16 @@ class DeliveryIdRepair:
         new_size = size - (list_end - list_at) + len(new_list)
         self._skip = pos + size - list_end
         return _U32.pack(new_size) + head + new_list, list_end - pos
+
+    def _wanted(self, buf: bytes, body: int, kind: int, body_size: int, channel: int) -> bool:
+        """Whether the frame's performative must be read: not for SASL or empty
+        (heartbeat) frames, nor for most others (flow, disposition) by their descriptor,
+        unless their session was ended."""
+        if kind != _AMQP_FRAME or body_size == 0:
+            return False
+        if body + 3 <= len(buf) and buf[body : body + 2] == b"\x00\x53":
+            return buf[body + 2] in _NEEDED or channel in self._ended
+        return True
 
     def _session_event(self, code: int, channel: int, buf: bytes, list_at: int) -> None:
         if code in (_BEGIN, _END):  # a fresh session numbers its deliveries afresh

@@ -139,6 +139,7 @@ class SqliteJournal:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self._pending_sequences: dict[str, int] = {}
+        self._attempts: dict[tuple[str, int], int] = {}
         self._in_tx = False
 
     def _begin(self) -> sqlite3.Connection:
@@ -148,6 +149,7 @@ class SqliteJournal:
         return self._db
 
     def inserted(self, path: str, msg: StoredMessage) -> None:
+        self._attempts.pop((path, msg.seq), None)
         self._begin().execute(
             "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -166,6 +168,7 @@ class SqliteJournal:
         )
 
     def updated(self, path: str, msg: StoredMessage) -> None:
+        self._attempts.pop((path, msg.seq), None)
         self._begin().execute(
             "UPDATE messages SET enqueued_at=?, expires_at=?, state=?, scheduled_at=?, "
             "delivery_count=? WHERE path=? AND seq=?",
@@ -181,13 +184,14 @@ class SqliteJournal:
         )
 
     def attempted(self, path: str, seq: int, delivery_count: int) -> None:
-        """A delivery of the message started: the count it has if this attempt fails."""
-        self._begin().execute(
-            "UPDATE messages SET delivery_count=? WHERE path=? AND seq=?",
-            (delivery_count, path, seq),
-        )
+        """A delivery of the message started: the count it has if this attempt fails.
+        Written at the commit, all at once, unless the message changed again before it
+        (settled, released: then its own write says what is true)."""
+        self._attempts[(path, seq)] = delivery_count
+        self._begin()
 
     def removed(self, path: str, seq: int) -> None:
+        self._attempts.pop((path, seq), None)
         self._begin().execute("DELETE FROM messages WHERE path=? AND seq=?", (path, seq))
 
     def session_state(
@@ -229,6 +233,12 @@ class SqliteJournal:
     def commit(self) -> None:
         if not self._in_tx:
             return
+        if self._attempts:
+            self._db.executemany(
+                "UPDATE messages SET delivery_count=? WHERE path=? AND seq=?",
+                [(count, path, seq) for (path, seq), count in self._attempts.items()],
+            )
+            self._attempts.clear()
         if self._pending_sequences:
             self._db.executemany(
                 "INSERT OR REPLACE INTO sequences VALUES (?,?)", self._pending_sequences.items()
