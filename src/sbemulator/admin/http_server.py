@@ -44,8 +44,13 @@ class AdminServer:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(CERTIFICATE, _KEY)
         self._server.tls = tls
+        # A short poll interval: stop() waits for it, and the emulator stops on a signal
+        # within a timer tick.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sbemulator-admin", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sbemulator-admin",
+            daemon=True,
         )
 
     @property
