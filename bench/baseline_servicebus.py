@@ -1,8 +1,13 @@
-"""The baseline: a bare azure-servicebus aio loop doing the host's work at the same
-concurrency: peek-lock, up to CONCURRENCY messages in flight, each completed by one settling
-task in turn (concurrent settlements poll the connection against each other and run at
-about a fifth of the speed on the emulator), printing a timestamp per completed message as
-the host logs a line per invocation."""
+"""The baseline: the fastest plain azure-servicebus aio loop at the host's concurrency.
+Receive up to CONCURRENCY messages, run the no-op function on all of them together,
+then complete each in turn, printing a timestamp per completed message as the host logs
+a line per invocation.
+
+Completions go one after the other: issued together, they poll the connection against
+each other and run at about a twentieth of the speed (measured on the emulator: ~155
+against ~3,000 msg/s). A receive that comes back empty is retried at once (a short
+max_wait_time), so the loop never sits idle while messages wait.
+"""
 
 from __future__ import annotations
 
@@ -13,37 +18,27 @@ import time
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus.aio import ServiceBusClient
 
+EMPTY_RECEIVE_WAIT = 0.2  # seconds; an empty receive returns after this and is retried
+
+
+async def noop(message: ServiceBusReceivedMessage) -> None:
+    """The function under test does nothing, as the benchmark app's."""
+
 
 async def main(conn: str, queue: str, concurrency: int) -> None:
     async with (
         ServiceBusClient.from_connection_string(conn) as client,
         client.get_queue_receiver(queue) as receiver,
     ):
-        slots = asyncio.Semaphore(concurrency)
-        done: asyncio.Queue[ServiceBusReceivedMessage] = asyncio.Queue()
-
-        async def settler() -> None:
-            while True:
-                message = await done.get()
-                try:
-                    await receiver.complete_message(message)
-                    print(f"done {time.time():.6f}", flush=True)
-                finally:
-                    slots.release()
-
-        settling = asyncio.create_task(settler())
         print("ready", flush=True)
-        while not settling.done():
-            await slots.acquire()
-            free = 1 + slots._value  # how many more may start now
-            messages = await receiver.receive_messages(max_message_count=free, max_wait_time=5)
-            if not messages:
-                slots.release()
-                continue
-            for _ in messages[1:]:
-                await slots.acquire()
+        while True:
+            messages = await receiver.receive_messages(
+                max_message_count=concurrency, max_wait_time=EMPTY_RECEIVE_WAIT
+            )
+            await asyncio.gather(*(noop(m) for m in messages))
             for m in messages:
-                done.put_nowait(m)  # the no-op "function", then settle
+                await receiver.complete_message(m)
+                print(f"done {time.time():.6f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,11 @@ def _measure(count: int, data_dir: Path | None) -> dict[str, float]:
     }
 
 
+def emulator_figures(count: int = MESSAGES) -> dict[str, float]:
+    """Send and receive+complete rates of an in-memory emulator, sync and aio SDK."""
+    return _measure(count, None)
+
+
 def main(count: int = MESSAGES) -> dict[str, float]:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="sbemulator-bench-") as tmp:

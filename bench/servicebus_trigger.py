@@ -1,5 +1,8 @@
-"""Service Bus: a no-op Service Bus trigger through funchost against a bare SDK receive
-loop at the same concurrency, both on the project's emulator, in the same run."""
+"""Service Bus: a no-op Service Bus trigger through funchost against the fastest bare SDK
+loop at the same concurrency (receive up to 32, run the no-op calls together, complete
+each; see baseline_servicebus.py), both on the project's emulator, in the same run; and
+the emulator's own figures beside them (send, receive+complete: bench.sbemulator_throughput).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
 from bench.procs import ROOT, free_port, funchost_argv, process
+from bench.sbemulator_throughput import emulator_figures
 from funchost.devservices.servicebus import ServiceBusEmulator
 
 APP = Path(__file__).parent / "apps" / "sb_noop"
@@ -113,7 +117,8 @@ def main() -> dict[str, float]:
     )
     print(
         f"  bare SDK aio loop:     {base:3.0f} msg/s  (rounds: "
-        f"{', '.join(f'{r:.0f}' for r in base_runs)})"
+        f"{', '.join(f'{r:.0f}' for r in base_runs)}; receive 32, no-op together, "
+        "complete each)"
     )
     print(
         f"  funchost, async no-op: {host:3.0f} msg/s  (rounds: "
@@ -124,7 +129,16 @@ def main() -> dict[str, float]:
         f"  funchost, sync no-op:  {sync:5.0f} msg/s  (rounds: "
         f"{', '.join(f'{r:.0f}' for r in sync_runs)}); ratio {sync_ratio:.2f}"
     )
+    figures = emulator_figures()
+    print(
+        f"  the emulator itself (aio SDK, in memory, batches of 100): send "
+        f"{figures['aio_send']:.0f} msg/s, receive+complete {figures['aio_receive_complete']:.0f}"
+        f" msg/s; sync SDK: send {figures['sync_send']:.0f}, receive+complete "
+        f"{figures['sync_receive_complete']:.0f}"
+    )
     return {
+        "sb_emulator_send": figures["aio_send"],
+        "sb_emulator_receive_complete": figures["aio_receive_complete"],
         "sb_rate_host": host,
         "sb_rate_base": base,
         "sb_ratio": ratio,

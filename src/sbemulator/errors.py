@@ -76,3 +76,21 @@ class OperationTimeout(BrokerError):
 class NotImplementedOperation(BrokerError):
     condition = "amqp:not-implemented"
     status = 501
+
+
+class QuotaExceeded(BrokerError):
+    # ServiceBusQuotaExceededError in the SDK; Service Bus answers 403 on management.
+    condition = "amqp:resource-limit-exceeded"
+    status = 403
+
+
+class Unauthorized(BrokerError):
+    # ServiceBusAuthorizationError in the SDK.
+    condition = "amqp:unauthorized-access"
+    status = 401
+
+
+class EntityExists(BrokerError):
+    # The admin API answers 409 Conflict (ResourceExistsError in the SDK).
+    condition = "com.microsoft:entity-already-exists"
+    status = 409

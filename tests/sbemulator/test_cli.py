@@ -4,8 +4,10 @@ config errors that name the file, entity and field, and the command-line extras.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -153,3 +155,48 @@ def test_command_line_entities_and_auto_create() -> None:
         assert "auto-creating queue 'made-on-demand'" in emulator.output()
     finally:
         emulator.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stderr_until_ready(*args: str, env: dict[str, str] | None = None) -> str:
+    """What the emulator logs before it is ready (it is stopped right after)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sbemulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith("sbemulator listening on ")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(5)
+        return proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_admin_api_port() -> None:
+    # With --port 0 a free port; EMULATOR_HTTP_PORT (the official setting) or
+    # --http-port choose it; "off" serves none.
+    assert re.search(r"administration API on http://127\.0\.0\.1:\d+ ", _stderr_until_ready())
+    port = _free_port()
+    logged = _stderr_until_ready(env={"EMULATOR_HTTP_PORT": str(port)})
+    assert f"administration API on http://127.0.0.1:{port} (HTTPS on the same port)" in logged
+    assert "administration API" not in _stderr_until_ready("--http-port", "off")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        result = _run("--port", "0", "--http-port", str(taken))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken}" in result.stderr
+    result = _run("--port", "0", "--http-port", "nine")
+    assert (result.returncode, "not a port: 'nine'" in result.stderr) == (2, True)

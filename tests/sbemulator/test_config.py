@@ -351,3 +351,14 @@ def test_test_config_file_loads() -> None:
     assert poison.properties.max_delivery_count == 3
     topic = next(t for t in config.topics if t.name == "funchost-topic")
     assert [s.name for s in topic.subscriptions] == ["sub1", "sub2"]
+
+
+def test_the_writer_gives_back_what_the_reader_reads() -> None:
+    from sbemulator.config.config_json import queue_from_json, topic_from_json
+    from sbemulator.config.config_writer import queue_json, topic_json
+
+    config = load_config(Path(__file__).parent / "Config.json")
+    for q in config.queues:
+        assert queue_from_json(queue_json(q), "round trip")[0] == q
+    for t in config.topics:
+        assert topic_from_json(topic_json(t), "round trip")[0] == t

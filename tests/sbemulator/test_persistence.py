@@ -3,6 +3,7 @@ state and sequence counters (no AMQP involved)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from proton import Message
@@ -75,9 +76,10 @@ def test_broker_state_survives_a_reopen(tmp_path: Path) -> None:
     } == {
         2: ("abandoned", MessageState.ACTIVE, 1),
         3: ("deferred", MessageState.DEFERRED, 0),
-        5: ("locked", MessageState.ACTIVE, 0),
+        5: ("locked", MessageState.ACTIVE, 1),
     }
-    # The message locked at shutdown is available again; the order is kept.
+    # The message locked at shutdown is available again, its lost lock counted (as a
+    # lock lost to a broker failure is in Service Bus); the order is kept.
     assert [q.lock_next(OWNER, 11.0).seq for _ in range(2)] == [2, 5]
     (dl,) = broker.receiver_queue("q/$deadletterqueue").messages.values()
     assert (dl.seq, dl.dead_letter_reason, dl.dead_letter_description) == (4, "R", "D")
@@ -87,5 +89,46 @@ def test_broker_state_survives_a_reopen(tmp_path: Path) -> None:
     s = broker.receiver_queue("s")
     session = s.accept_session("S", OWNER, 12.0)
     assert s.session_state("S", OWNER, 12.0) == b"state"
+    assert (s.session_ids(0.5), s.session_ids(1.0)) == (["S"], [])  # when it was set, kept
     assert s.lock_next(OWNER, 12.0, session).envelope.properties.session_id == "S"
     journal.close()
+
+
+def test_a_file_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "sbemulator.db")
+    db.executescript(
+        "CREATE TABLE session_state (path TEXT NOT NULL, session_id TEXT NOT NULL, "
+        "state BLOB NOT NULL, PRIMARY KEY (path, session_id));"
+        "INSERT INTO session_state VALUES ('s', 'S', x'01');"
+    )
+    db.commit()
+    db.close()
+    broker, journal = _open(tmp_path)
+    s = broker.receiver_queue("s")
+    assert s.sessions is not None and s.sessions.sessions["S"].state == b"\x01"
+    assert s.session_ids(0.0) == []  # no time was kept: not "updated after" anything
+    journal.close()
+
+
+def test_a_delivery_counts_on_disk_before_it_is_settled(tmp_path: Path) -> None:
+    # What a kill -9 leaves: the journal as of the last commit, nothing closed.
+    broker, journal = _open(tmp_path)
+    q = broker.receiver_queue("q")  # MaxDeliveryCount 10
+    broker.send("q", [_env(t) for t in ("in-flight", "released", "deferred", "poison")], 1.0)
+    q.messages[4].delivery_count = 9  # a message that crashed its consumer nine times
+    journal.updated("q", q.messages[4])
+    _in_flight, released, deferred, _poison = (q.lock_next(OWNER, 1.0) for _ in range(4))
+    q.settle(released.lock_token, Outcome.RELEASE, 1.0)  # never processed: not counted
+    q.settle(deferred.lock_token, Outcome.DEFER, 1.0)
+    journal.commit()  # the emulator dies here, with two messages locked
+
+    broker, _ = _open(tmp_path)
+    q = broker.receiver_queue("q")
+    assert {m.seq: m.delivery_count for m in q.messages.values()} == {1: 1, 2: 0, 3: 0}
+    # The tenth attempt ended with the emulator: dead-lettered as a tenth failure would be.
+    (dead,) = broker.receiver_queue("q/$deadletterqueue").messages.values()
+    assert (dead.seq, dead.delivery_count, dead.dead_letter_reason) == (
+        4,
+        10,
+        "MaxDeliveryCountExceeded",
+    )

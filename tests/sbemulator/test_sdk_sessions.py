@@ -4,6 +4,7 @@ selection and waiting, session state, lock renewal and expiry."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 
@@ -63,15 +64,27 @@ def test_exclusive_locks_next_available_and_state(sb, name):
         again.session.set_state(None)
 
 
-def test_next_available_times_out_then_waits_for_a_new_session(sb, name, flavor, aio_loop):
+def test_next_available_times_out_then_waits_for_a_new_session(
+    sb, name, flavor, aio_loop, new_client
+):
     q = name("sessionwait")
-    started = time.monotonic()
-    with (
-        pytest.raises(OperationTimeoutError),
-        sb.get_queue_receiver(q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as r,
-    ):
-        r.receive_messages(max_wait_time=1)
-    assert time.monotonic() - started >= 1.0  # the server waited for the timeout
+    entered: list[str] = []
+    # No retries: the SDK retries a timeout like any transient error (four attempts).
+    with new_client(retry_total=0) as impatient:
+        started = time.monotonic()
+        with (
+            pytest.raises(OperationTimeoutError),
+            impatient.get_queue_receiver(
+                q, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1
+            ) as r,
+        ):
+            entered.append(r.session.session_id)  # the samples go straight to set_state
+            r.session.set_state("OPEN")
+        waited = time.monotonic() - started
+    # Raised while opening the receiver (no receiver with an empty session id), after
+    # the server waited for the timeout.
+    assert entered == []
+    assert waited >= 1.0
 
     # A receiver waiting for any session gets the one whose first message arrives.
     if flavor == "sync":
@@ -129,3 +142,63 @@ def test_session_lock_expiry_loses_the_lock(sb, name):
             with pytest.raises(SessionLockLostError):
                 first.complete_message(m)
             second.complete_message(again)
+
+
+def _listed(sb, aio_loop, queue, **kwargs) -> set[str]:
+    paged = sb.list_queue_sessions(queue, **kwargs)
+    if not hasattr(paged, "__aiter__"):
+        return set(paged)
+
+    async def collect() -> set[str]:
+        return {s async for s in paged}
+
+    return set(aio_loop.run_until_complete(collect()))
+
+
+def test_list_sessions_with_and_without_updated_after(sb, name, aio_loop):
+    q = name("sessionlist")
+    with sb.get_queue_sender(q) as sender:
+        sender.send_messages(
+            [ServiceBusMessage("a", session_id="A"), ServiceBusMessage("b", session_id="B")]
+        )
+    with sb.get_queue_receiver(q, session_id="C") as c:  # state, no messages
+        c.session.set_state(b"c-state")
+    time.sleep(0.2)
+    cut = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.2)
+    with sb.get_queue_receiver(q, session_id="B") as b:
+        b.session.set_state(b"b-state")
+
+    # Without a time: sessions with active messages or with state.
+    assert _listed(sb, aio_loop, q) == {"A", "B", "C"}
+    # With one: only sessions whose state was set after it (not A: never set).
+    assert _listed(sb, aio_loop, q, state_updated_after=cut) == {"B"}
+    past = cut - dt.timedelta(hours=1)
+    assert _listed(sb, aio_loop, q, state_updated_after=past) == {"B", "C"}
+
+    with sb.get_queue_receiver(q, session_id="A") as a:
+        for m in receive(a, 1):
+            a.complete_message(m)
+    with sb.get_queue_receiver(q, session_id="B") as b:
+        for m in receive(b, 1):
+            b.complete_message(m)
+        b.session.set_state(None)
+    with sb.get_queue_receiver(q, session_id="C") as c:
+        c.session.set_state(None)
+    assert _listed(sb, aio_loop, q) == set()
+
+
+def test_closing_a_session_receiver_returns_its_messages_uncounted(sb, name):
+    # Service Bus counts a session's unsettled messages only when the session lock runs
+    # out, not when the receiver closes the session (message-sessions, "Impact of
+    # delivery count").
+    q = name("sessionclose")
+    with sb.get_queue_sender(q) as sender:
+        sender.send_messages(ServiceBusMessage("m", session_id="S"))
+    with sb.get_queue_receiver(q, session_id="S") as first:
+        (m,) = receive(first, 1)
+        assert m.delivery_count == 0
+    with sb.get_queue_receiver(q, session_id="S") as second:
+        (again,) = receive(second, 1)
+        assert (body(again), again.delivery_count) == ("m", 0)
+        second.complete_message(again)

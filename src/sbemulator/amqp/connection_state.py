@@ -38,6 +38,7 @@ class ConnectionState:
         self.consumers: dict[str, Consumer] = {}  # by link name (management's associated-link-name)
         self.replies: dict[tuple[Any, str], ReplyLink] = {}
         self.closed = False
+        self.granted: list[str] = []  # resources of the tokens put on $cbs (--require-key)
 
     def reply_link(self, session: Any, address: str) -> ReplyLink:
         key = (session, entity_path(address))

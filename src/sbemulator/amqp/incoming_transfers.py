@@ -11,6 +11,7 @@ from typing import Any
 from proton import Condition, Delivery, Link, symbol
 
 from ..broker.namespace import Broker
+from ..config.sas import SharedAccessKey, grants
 from ..errors import BrokerError, MessageTooLarge
 from .addresses import CBS, ENTITY
 from .cbs import handle_cbs
@@ -28,11 +29,13 @@ class Inbound:
         management: ManagementNode,
         clock: Callable[[], float],
         max_message_size: int,
+        key: SharedAccessKey | None = None,
     ) -> None:
         self.broker = broker
         self.management = management
         self.clock = clock
         self.max_message_size = max_message_size
+        self.key = key
 
     def handle(self, link: Link, delivery: Delivery, data: bytes, state: ConnectionState) -> None:
         """Process one complete transfer received on `link`, and settle it."""
@@ -93,10 +96,11 @@ class Inbound:
             delivery.settle()
             return
         if kind == CBS:
-            reply, node = handle_cbs(request), "$cbs"
+            reply, node = handle_cbs(request, self.key, self.clock(), state.granted), "$cbs"
         else:
             owner = state.consumers.get(str(request.prop("associated-link-name") or ""))
-            reply = self.management.handle(path, request, owner, self.clock())
+            allowed = self.key is None or any(grants(r, path) for r in state.granted)
+            reply = self.management.handle(path, request, owner, self.clock(), allowed=allowed)
             node = f"{path}/$management"
         # The reply goes out before the request's settlement: the SDK reads one frame per
         # polling step, and it is waiting for the reply, not for the settlement.

@@ -17,7 +17,7 @@ from proton import Data, timestamp
 from ..broker.message import MessageState
 from ..broker.message_queue import MessageQueue, Outcome
 from ..broker.namespace import Broker
-from ..errors import ArgumentError, BrokerError, NotImplementedOperation
+from ..errors import ArgumentError, BrokerError, NotImplementedOperation, Unauthorized
 from .control_messages import Request, amqp_array, encode_response, status_properties
 from .message_parsing import parse_envelope
 from .message_rendering import render
@@ -33,6 +33,11 @@ _DISPOSITIONS = {
 }
 # receiver-settle-mode in receive-by-sequence-number: 0 = receive-and-delete.
 _RECEIVE_AND_DELETE = 0
+# get-message-sessions lists sessions with active messages or state when
+# last-updated-time is .NET's DateTime.MaxValue, as clients encode it (10000-01-01, in
+# ms); any earlier time lists the sessions whose state was updated after it.
+_DATETIME_MAX_MS = 253402300800000
+_SESSION_PAGE = 100
 
 Handler = Callable[[str, dict[str, Any], object | None, float], tuple[int, Any]]
 
@@ -88,13 +93,18 @@ class ManagementNode:
             "com.microsoft:get-message-sessions": self._message_sessions,
         }
 
-    def handle(self, path: str, request: Request, owner: object | None, now: float) -> bytes:
+    def handle(
+        self, path: str, request: Request, owner: object | None, now: float, *, allowed: bool = True
+    ) -> bytes:
         """The encoded reply to `request`, sent to `path/$management` by the receiver
-        `owner` (found from the request's associated-link-name; None if unknown)."""
+        `owner` (found from the request's associated-link-name; None if unknown);
+        `allowed` is False on a connection without a token for `path`."""
         operation = str(request.prop("operation") or "")
         handler = self._ops.get(operation)
         body = request.body if isinstance(request.body, dict) else {}
         try:
+            if not allowed:
+                raise Unauthorized(f"Unauthorized access to '{path}': no valid token for it.")
             if handler is None:
                 raise NotImplementedOperation(
                     f"The management operation {operation!r} is not supported by the emulator."
@@ -222,10 +232,14 @@ class ManagementNode:
     def _message_sessions(
         self, path: str, body: dict[str, Any], owner: object | None, now: float
     ) -> tuple[int, Any]:
-        ids = self._queue(path).session_ids()
+        updated = body.get("last-updated-time")
+        after = None
+        if isinstance(updated, int) and updated < _DATETIME_MAX_MS:
+            after = updated / 1000.0
+        ids = self._queue(path).session_ids(after)
         skip = int(body.get("skip") or 0)
-        top = int(body.get("top") or len(ids) or 1)
+        top = int(body.get("top") or _SESSION_PAGE)
         page = ids[skip : skip + top]
         if not page:
             return 204, None
-        return 200, {"skip": skip + len(page), "sessions-ids": page}
+        return 200, {"skip": skip + len(page), "sessions-ids": amqp_array(Data.STRING, page)}

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from proton import Condition, Delivery, Link, Sender, symbol
+from proton import Condition, Delivery, Link, Sender, Terminus, symbol
 
 from ..broker.message_queue import MessageQueue, Outcome
 from ..broker.sessions import Session
@@ -130,11 +130,26 @@ class Consumer:
         """Detach with an error condition (opening first if the attach is unanswered)."""
         if self.link_closed:
             return
-        if not self.opened:
+        if not self.opened and self.wants_session and self.requested_session is None:
+            self._refuse_attach()
+        elif not self.opened:
             self.open(0)
         self.link.condition = Condition(error.condition, error.description)
         self.link.close()
         self.link_closed = True
+
+    def _refuse_attach(self) -> None:
+        """Answer the attach of a next-available receiver that got no session with a
+        null source, AMQP's way of refusing a link, as Service Bus does: the SDK then
+        raises the detach's error (OperationTimeoutError) from the receiver's open,
+        instead of handing back a receiver with an empty session id."""
+        link = self.link
+        link.source.type = Terminus.UNSPECIFIED  # encoded as a null source
+        link.target.copy(link.remote_target)
+        link.snd_settle_mode = link.remote_snd_settle_mode
+        link.rcv_settle_mode = link.remote_rcv_settle_mode
+        link.open()
+        self.opened = True
 
     # -- delivering ----------------------------------------------------------------
     @property

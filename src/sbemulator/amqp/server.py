@@ -13,18 +13,32 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar, cast
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
+from typing import Any, TypeVar, cast
 
 from proton import Condition, Connection, Endpoint, Event, Handler, Link, Sender, symbol
-from proton.reactor import Container
+from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from ..broker.message_queue import MessageQueue
 from ..broker.namespace import Broker
-from ..errors import BrokerError, NotAllowed, OperationTimeout, SessionLockLost
+from ..config.quotas import Quotas
+from ..config.sas import SharedAccessKey, grants
+from ..errors import (
+    BrokerError,
+    EntityNotFound,
+    NotAllowed,
+    OperationTimeout,
+    QuotaExceeded,
+    SessionLockLost,
+    Unauthorized,
+)
+from .acceptor import ConnectionTable, Listener, close_silent, close_unopened, condition
 from .addresses import CBS, ENTITY, MANAGEMENT, parse_address
 from .connection_state import ConnectionState
 from .incoming_transfers import Inbound
 from .management import ManagementNode
+from .poller import use_poll
 from .receiver_links import Consumer, remote_session_filter
 
 log = logging.getLogger(__name__)
@@ -33,6 +47,17 @@ DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024  # Service Bus standard tier
 SESSION_WAIT_DEFAULT = 60.0  # seconds a next-available attach waits without com.microsoft:timeout
 PRODUCER_CREDIT = 1000
 TICK_SECONDS = 0.05
+SWEEP_SECONDS = 0.25  # how often connections are checked for the timeouts below
+CALL_TIMEOUT = 30.0  # seconds another thread waits for `call` (the admin API)
+# Seconds a connection has to open (SASL and the AMQP open) before it is closed.
+DEFAULT_HANDSHAKE_TIMEOUT = 15.0
+# Seconds of silence after which a connection is closed. proton advertises half of it
+# in its open frame, as the AMQP spec advises; the SDK then sends an empty frame
+# whenever it has sent nothing for a quarter of it (checked every 30 s by its
+# keep-alive), so 240 s leaves it room.
+DEFAULT_IDLE_TIMEOUT = 240.0
+# Connections at once: see `config.quotas` for why this is not the official 10.
+DEFAULT_MAX_CONNECTIONS = Quotas.max_connections
 _TIMEOUT = symbol("com.microsoft:timeout")
 
 T = TypeVar("T")
@@ -75,12 +100,23 @@ class AmqpServer(Handler):
         *,
         clock: Callable[[], float] = time.time,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        key: SharedAccessKey | None = None,
     ) -> None:
         super().__init__()
         self.broker = broker
         self.clock = clock
         self.max_message_size = max_message_size
-        self.inbound = Inbound(broker, ManagementNode(broker), clock, max_message_size)
+        self.key = key  # None: any token will do (the official emulator's way)
+        self.connections = ConnectionTable(max_connections, handshake_timeout)
+        self.idle_timeout = idle_timeout
+        self.listener: Listener | None = None
+        self._next_sweep = 0.0
+        self._calls: SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = SimpleQueue()
+        self._injector: EventInjector | None = None
+        self.inbound = Inbound(broker, ManagementNode(broker), clock, max_message_size, key)
         self._consumers: dict[MessageQueue, list[Consumer]] = {}
         self._waiters: dict[MessageQueue, list[Consumer]] = {}
         self._to_pump: set[MessageQueue] = set()
@@ -92,15 +128,43 @@ class AmqpServer(Handler):
     def listen(self, container: Container, host: str, port: int) -> int:
         """Bind the listening socket; returns the real port (also when 0 was asked)."""
         self.container = container
-        acceptor = container.listen(f"{host}:{port}")
-        # proton keeps the socket in a private selectable that delegates to it.
-        port = int(acceptor._selectable.getsockname()[1])
+        use_poll()  # select() would stop the reactor at descriptor 1024
+        self.listener = Listener(container, host, port, self, self.connections, self.clock)
         container.schedule(TICK_SECONDS, _Ticker(self))
-        return port
+        self._injector = EventInjector()
+        container.selectable(self._injector)
+        return self.listener.port
+
+    # -- calls from other threads ----------------------------------------------------
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the reactor's thread (where the broker lives) and return what it
+        returns, or raise what it raises; for other threads (the admin API)."""
+        assert self._injector is not None, "listen() first"
+        future: Future[T] = Future()
+        self._calls.put((fn, future))
+        self._injector.trigger(ApplicationEvent("sb_call"))
+        return future.result(timeout=CALL_TIMEOUT)
+
+    def on_sb_call(self, event: Event) -> None:
+        try:
+            while True:
+                try:
+                    fn, future = self._calls.get_nowait()
+                except Empty:
+                    return
+                try:
+                    future.set_result(fn())
+                except Exception as exc:  # noqa: BLE001  # handed to the calling thread
+                    future.set_exception(exc)
+        finally:
+            self._after()
 
     def tick(self) -> None:
         now = self.clock()
         self.broker.tick(now)
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            self._close_stalled_connections(now)
         for queue, waiters in list(self._waiters.items()):
             for consumer in [w for w in waiters if w.deadline <= now]:
                 self._drop(consumer)
@@ -115,11 +179,47 @@ class AmqpServer(Handler):
 
     # -- connections and sessions --------------------------------------------------
     def on_connection_bound(self, event: Event) -> None:
+        transport = _need(event.transport)
         # The SDK insists on SASL ANONYMOUS; a proton server transport has no SASL layer
         # unless asked for one.
-        sasl = _need(event.transport).sasl()
+        sasl = transport.sasl()
         sasl.allowed_mechs("ANONYMOUS PLAIN")
         sasl.allow_insecure_mechs = True
+        transport.idle_timeout = self.idle_timeout
+
+    def _close_stalled_connections(self, now: float) -> None:
+        """Close connections that did not open within the handshake timeout, and open
+        ones that sent nothing for the idle timeout. proton enforces the idle timeout
+        too, but its close carries no info field, which pyamqp reads unchecked; this
+        sweep comes first, a little before proton's deadline (a tenth of the timeout, and
+        at least two sweeps)."""
+        table = self.connections
+        table.forget_closed()
+        stalled = table.unopened_since(now - table.handshake_timeout)
+        for record in stalled:
+            table.forget(record.connection)
+            close_unopened(record, "The connection did not open in time.")
+        if stalled:
+            table.handshake_timeouts += len(stalled)
+            log.info(
+                "closed %d connection(s) that did not open within %gs",
+                len(stalled),
+                table.handshake_timeout,
+            )
+        if not self.idle_timeout:
+            return
+        early = max(2 * SWEEP_SECONDS, 0.1 * self.idle_timeout)
+        silent = table.silent_since(time.monotonic() - (self.idle_timeout - early))
+        for record in silent:
+            table.forget(record.connection)
+            close_silent(
+                record,
+                f"The connection was inactive for more than the allowed "
+                f"{round(self.idle_timeout * 1000)} milliseconds.",
+            )
+        if silent:
+            table.idle_timeouts += len(silent)
+            log.info("closed %d connection(s) silent for %gs", len(silent), self.idle_timeout)
 
     @staticmethod
     def _state(connection: Connection) -> ConnectionState:
@@ -131,6 +231,19 @@ class AmqpServer(Handler):
     @_guarded
     def on_connection_remote_open(self, event: Event) -> None:
         connection = _need(event.connection)
+        record = self.connections.find(connection)
+        if record is not None:
+            record.opened = True
+            if record.over_quota:
+                self.connections.refused += 1
+                connection.condition = condition(
+                    "amqp:resource-limit-exceeded",
+                    f"The emulator's connection quota ({self.connections.max_connections}) "
+                    "is reached (raise it with --max-connections).",
+                )
+                connection.open()
+                connection.close()
+                return
         if not connection.state & Endpoint.LOCAL_ACTIVE:
             connection.open()
 
@@ -159,6 +272,7 @@ class AmqpServer(Handler):
     @_guarded
     def on_transport_closed(self, event: Event) -> None:
         if event.connection is not None:
+            self.connections.forget(event.connection)
             self._connection_gone(event.connection)
 
     def _connection_gone(self, connection: Connection) -> None:
@@ -194,6 +308,7 @@ class AmqpServer(Handler):
             return
         if address.kind == ENTITY:
             try:
+                self.authorize(state, address.path)
                 self.broker.check_send_target(address.path)
             except BrokerError as exc:
                 # The SDK's sender treats an attach answered by a detach as a lost link and
@@ -220,9 +335,28 @@ class AmqpServer(Handler):
         link.condition = Condition(error.condition, error.description)
         link.close()
 
+    def authorize(self, state: ConnectionState, path: str) -> None:
+        """Raises Unauthorized unless a token put on this connection covers `path`
+        (only with a key: by default every connection may use every entity)."""
+        if self.key is not None and not any(grants(r, path) for r in state.granted):
+            raise Unauthorized(
+                f"Unauthorized access to '{path}': no valid token for it was put on $cbs "
+                "(the emulator was started with --require-key)."
+            )
+
+    def _receiver_quota(self, queue: MessageQueue) -> None:
+        limit = self.broker.quotas.max_receivers_per_entity
+        if len(self._consumers.get(queue, ())) + len(self._waiters.get(queue, ())) >= limit:
+            raise QuotaExceeded(
+                f"{queue.name} already has {limit} receivers, the emulator's quota "
+                "(raise it with --max-receivers-per-entity)."
+            )
+
     def _attach_consumer(self, link: Link, path: str, state: ConnectionState) -> None:
         try:
+            self.authorize(state, path)
             queue = self.broker.receiver_queue(path)
+            self._receiver_quota(queue)
         except BrokerError as exc:
             self._reject(link, exc)
             return
@@ -342,6 +476,8 @@ class AmqpServer(Handler):
     def _after(self) -> None:
         now = self.clock()
         broker = self.broker
+        for gone in broker.take_removed():
+            self._entity_deleted(gone)
         for _ in range(100):
             lost = broker.take_lost_sessions()
             for _queue, _session_id, owner in lost:
@@ -359,6 +495,14 @@ class AmqpServer(Handler):
                 self._serve_waiters(queue, now)
                 self._pump(queue, now)
         broker.journal.commit()
+
+    def _entity_deleted(self, gone: MessageQueue) -> None:
+        """A queue or subscription deleted by the admin API: its receivers are detached."""
+        for consumer in [*self._consumers.get(gone, ()), *self._waiters.get(gone, ())]:
+            self._drop(consumer)
+            consumer.fail(EntityNotFound(f"The messaging entity '{gone.name}' was deleted."))
+        self._consumers.pop(gone, None)
+        self._waiters.pop(gone, None)
 
     def _serve_waiters(self, queue: MessageQueue, now: float) -> None:
         waiters = self._waiters.get(queue)

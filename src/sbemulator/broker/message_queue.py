@@ -76,6 +76,7 @@ class MessageQueue(SessionLocking):
         self._scheduled: list[tuple[float, int]] = []
         self._expiry: list[tuple[float, int]] = []
         self.next_seq = 1
+        self.stored_bytes = 0  # sizes of the messages held here, for the entity size quota
         self.dead_letter_queue: MessageQueue | None = None
         if not dead_letter:
             self.dead_letter_queue = MessageQueue(
@@ -92,6 +93,12 @@ class MessageQueue(SessionLocking):
     @property
     def requires_session(self) -> bool:
         return self.sessions is not None
+
+    @property
+    def size(self) -> int:
+        """Bytes held by the entity: its messages and its dead-letter queue's."""
+        dlq = self.dead_letter_queue
+        return self.stored_bytes + (dlq.stored_bytes if dlq is not None else 0)
 
     # -- storing -------------------------------------------------------------------
     def allocate_seq(self) -> int:
@@ -113,6 +120,7 @@ class MessageQueue(SessionLocking):
             self.dead_letter_queue.add(msg, now, journal=journal)
             return
         self.messages[msg.seq] = msg
+        self.stored_bytes += msg.envelope.size
         if not self._order or msg.seq > self._order[-1]:
             self._order.append(msg.seq)
         else:
@@ -142,6 +150,7 @@ class MessageQueue(SessionLocking):
 
     def _remove(self, msg: StoredMessage) -> None:
         del self.messages[msg.seq]
+        self.stored_bytes -= msg.envelope.size
         if msg.lock_token is not None:
             self._unlock(msg)
         if self.sessions is not None and msg.session_id is not None:
@@ -164,6 +173,9 @@ class MessageQueue(SessionLocking):
                 continue
             return msg
         return None
+
+    def _active_session_ids(self) -> set[str | None]:
+        return {m.session_id for m in self.messages.values() if m.state == MessageState.ACTIVE}
 
     def has_available(self, session: Session | None = None) -> bool:
         lane = self._ready if session is None else session.lane
@@ -194,6 +206,9 @@ class MessageQueue(SessionLocking):
         token = uuid.uuid4()
         msg.lock_token, msg.lock_owner = token, owner
         self._locks[token] = msg
+        # On disk the attempt counts from the start: should the emulator die while the
+        # message is locked, the lock is lost, and a lost lock counts (Service Bus).
+        self._hooks.journal.attempted(self.path, msg.seq, msg.delivery_count + 1)
         if session is not None:
             # Session messages are locked by the session lock, not one of their own.
             msg.locked_until = session.locked_until
@@ -296,7 +311,8 @@ class MessageQueue(SessionLocking):
                     now,
                 )
                 return
-            self._hooks.journal.updated(self.path, msg)
+        # Counted or not, the journal gets the count back (it counted the attempt).
+        self._hooks.journal.updated(self.path, msg)
         if msg.state != MessageState.ACTIVE:
             return
         if msg.expires_at is not None and msg.expires_at <= now:
@@ -304,9 +320,28 @@ class MessageQueue(SessionLocking):
             return
         self._make_available(msg, now)
 
-    def _lock_expired(self, msg: StoredMessage, now: float) -> None:
+    def _lock_expired(self, msg: StoredMessage, now: float, *, failed: bool = True) -> None:
+        """The lock is gone without a settlement; `failed` says whether the attempt counts
+        (it does when a lock runs out, not when a session receiver closes)."""
         self._unlock(msg)
-        self._return(msg, now, failed=True)
+        self._return(msg, now, failed=failed)
+
+    def restored(self, msg: StoredMessage, now: float) -> None:
+        """After `add` of a message read back from the journal: one that used up its
+        deliveries (its last attempt ended with the emulator) is dead-lettered."""
+        if (
+            not self.is_dead_letter
+            and msg.state == MessageState.ACTIVE
+            and msg.delivery_count >= self.props.max_delivery_count
+            and self.messages.get(msg.seq) is msg
+        ):
+            self.dead_letter(
+                msg,
+                MAX_DELIVERY_COUNT_EXCEEDED,
+                f"Message could not be consumed after "
+                f"{self.props.max_delivery_count} delivery attempts.",
+                now,
+            )
 
     def dead_letter(
         self, msg: StoredMessage, reason: str | None, description: str | None, now: float

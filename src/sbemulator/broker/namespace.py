@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..config.model import EmulatorConfig, EntityProperties, QueueConfig, TopicConfig
-from ..errors import EntityNotFound, MessageNotFound, NotAllowed
+from ..config.model import (
+    EmulatorConfig,
+    EntityProperties,
+    QueueConfig,
+    SubscriptionConfig,
+    TopicConfig,
+)
+from ..errors import EntityNotFound, MessageNotFound, NotAllowed, QuotaExceeded
 from .message import Envelope, MessageState, StoredMessage
 from .message_queue import MessageQueue
 from .persistence import Journal, NullJournal, Snapshot, restore_message, rows_by_path
@@ -73,7 +80,7 @@ class DeadLetterInfo:
 
 
 def _min_ttl(*ttls: float | None) -> float | None:
-    known = [t for t in ttls if t is not None and t > 0]
+    known = [t for t in ttls if t is not None and 0 < t < math.inf]
     return min(known) if known else None
 
 
@@ -81,21 +88,32 @@ class Broker:
     """All entities of the namespace. Implements `QueueHooks` for its queues."""
 
     def __init__(
-        self, config: EmulatorConfig, *, journal: Journal | None = None, auto_create: bool = False
+        self,
+        config: EmulatorConfig,
+        *,
+        journal: Journal | None = None,
+        auto_create: bool = False,
+        now: float = 0.0,
     ) -> None:
         self.config = config
+        self.quotas = config.quotas
         self.journal: Journal = journal or NullJournal()
         self.auto_create = auto_create
         self.receivable: dict[str, MessageQueue] = {}  # queues, subscriptions and their DLQs
         self.queues: dict[str, MessageQueue] = {}  # queues only (send targets)
         self.topics: dict[str, Topic] = {}
-        self._dedup: dict[str, DuplicateDetector] = {}
+        self.dedup: dict[str, DuplicateDetector] = {}
         self._ready: set[MessageQueue] = set()
         self._lost: list[tuple[MessageQueue, str, object]] = []
+        self._removed: list[MessageQueue] = []
         for q in config.queues:
-            self._add_queue(q)
+            self.add_queue(q)
         for t in config.topics:
-            self._add_topic(t)
+            self.add_topic(t)
+        # Imported here: the catalog changes these entities, so it imports this module.
+        from .catalog import Catalog
+
+        self.catalog = Catalog(self, now)
 
     # -- building ------------------------------------------------------------------
     def _register(self, queue: MessageQueue) -> None:
@@ -114,24 +132,61 @@ class Broker:
         )
         self.receivable[transfer.path] = transfer
 
-    def _add_queue(self, q: QueueConfig) -> MessageQueue:
+    def add_queue(self, q: QueueConfig) -> MessageQueue:
         queue = MessageQueue(q.name.lower(), q.name, q.properties, self)
         self.queues[queue.path] = queue
         self._register(queue)
         if q.requires_duplicate_detection:
-            self._dedup[queue.path] = DuplicateDetector(q.duplicate_detection_window)
+            self.dedup[queue.path] = DuplicateDetector(q.duplicate_detection_window)
         return queue
 
-    def _add_topic(self, t: TopicConfig) -> None:
+    def add_topic(self, t: TopicConfig) -> None:
         topic = Topic(t.name.lower(), t.name, t)
-        for s in t.subscriptions:
-            path = f"{topic.path}/subscriptions/{s.name.lower()}"
-            queue = MessageQueue(path, f"{t.name}/Subscriptions/{s.name}", s.properties, self)
-            topic.subscriptions.append(Subscription(queue, subscription_predicate(s.rules)))
-            self._register(queue)
         self.topics[topic.path] = topic
+        for s in t.subscriptions:
+            self.add_subscription(topic, s)
         if t.requires_duplicate_detection:
-            self._dedup[topic.path] = DuplicateDetector(t.duplicate_detection_window)
+            self.dedup[topic.path] = DuplicateDetector(t.duplicate_detection_window)
+
+    def add_subscription(self, topic: Topic, s: SubscriptionConfig) -> None:
+        path = f"{topic.path}/subscriptions/{s.name.lower()}"
+        queue = MessageQueue(path, f"{topic.name}/Subscriptions/{s.name}", s.properties, self)
+        topic.subscriptions.append(Subscription(queue, subscription_predicate(s.rules)))
+        self._register(queue)
+
+    def remove_entity(self, path: str) -> None:
+        """Forget the queue or topic at `path` with its messages (deleted by the admin
+        API); its receivers are detached by the server (`take_removed`)."""
+        queue = self.queues.pop(path, None)
+        topic = self.topics.pop(path, None)
+        self.dedup.pop(path, None)
+        if topic is not None:
+            for sub in topic.subscriptions:
+                self._unregister(sub.queue)
+        if queue is not None:
+            self._unregister(queue)
+        self.journal.dropped(path)
+
+    def remove_subscription(self, topic: Topic, name: str) -> None:
+        path = f"{topic.path}/subscriptions/{name.lower()}"
+        topic.subscriptions = [s for s in topic.subscriptions if s.queue.path != path]
+        self._unregister(self.receivable[path])
+        self.journal.dropped(path)
+
+    def _unregister(self, queue: MessageQueue) -> None:
+        for path in (
+            queue.path,
+            f"{queue.path}/$deadletterqueue",
+            f"{queue.path}/$transfer/$deadletterqueue",
+        ):
+            removed = self.receivable.pop(path, None)
+            if removed is not None:
+                self._removed.append(removed)
+
+    def take_removed(self) -> list[MessageQueue]:
+        """Queues deleted since the last call (their receivers must go)."""
+        removed, self._removed = self._removed, []
+        return removed
 
     # -- QueueHooks ----------------------------------------------------------------
     def ready(self, queue: MessageQueue) -> None:
@@ -184,13 +239,42 @@ class Broker:
 
     def _auto_created(self, path: str) -> MessageQueue:
         if self.auto_create and path and "/" not in path and not path.startswith("$"):
+            self.check_entity_quota()
             log.info("auto-creating queue %r", path)
-            return self._add_queue(QueueConfig(path))
+            return self.add_queue(QueueConfig(path))
         raise EntityNotFound(
             f"The messaging entity '{path}' could not be found in namespace "
             f"'{self.config.namespace}' (entities come from "
             f"{self.config.source})."
         )
+
+    def check_entity_quota(self) -> None:
+        """Raises QuotaExceeded if the namespace holds as many entities as it may."""
+        if len(self.queues) + len(self.topics) >= self.quotas.max_entities:
+            raise QuotaExceeded(
+                f"The namespace already holds {self.quotas.max_entities} queues and topics, "
+                "the emulator's quota (raise it with --max-entities)."
+            )
+
+    def entity_size(self, path: str) -> int:
+        """Bytes stored in the queue or topic at `path` (a topic: its subscriptions' and
+        its scheduled messages)."""
+        queue = self.queues.get(path)
+        if queue is not None:
+            return queue.size
+        topic = self.topics[path]
+        scheduled = sum(m.envelope.size for m in topic.scheduled.values())
+        return scheduled + sum(s.queue.size for s in topic.subscriptions)
+
+    def _check_entity_size(self, path: str, envelopes: list[Envelope]) -> None:
+        incoming = sum(e.size for e in envelopes)
+        size = self.entity_size(path)
+        if size + incoming > self.quotas.max_entity_size:
+            raise QuotaExceeded(
+                f"The maximum entity size has been reached or exceeded for '{path}': "
+                f"{size} bytes stored, {incoming} more sent, the quota is "
+                f"{self.quotas.max_entity_size} bytes (raise it with --max-entity-size)."
+            )
 
     # -- sending -------------------------------------------------------------------
     _now = 0.0
@@ -201,9 +285,11 @@ class Broker:
 
         Raises:
             EntityNotFound, NotAllowed: bad target, or a session entity without session id.
+            QuotaExceeded: the entity would outgrow the entity size quota.
         """
         self._now = now
         self.check_send_target(path)
+        self._check_entity_size(path, envelopes)
         queue = self.queues.get(path)
         if queue is not None and queue.requires_session:
             for env in envelopes:
@@ -224,7 +310,7 @@ class Broker:
                 MAX_FORWARD_HOPS,
             )
             return None
-        dedup = self._dedup.get(path)
+        dedup = self.dedup.get(path)
         mid = env.properties.message_id
         if dedup is not None and mid is not None and dedup.is_duplicate(mid, now):
             log.debug("duplicate message id %r dropped at %s", mid, path)
@@ -239,7 +325,9 @@ class Broker:
             queue.allocate_seq(),
             env,
             now,
-            _min_ttl(env.properties.time_to_live, queue.props.default_ttl),
+            _min_ttl(
+                env.properties.time_to_live, queue.props.default_ttl, self.quotas.max_message_ttl
+            ),
         )
         if dead_letter is not None:
             msg.dead_letter_reason = dead_letter.reason
@@ -291,7 +379,10 @@ class Broker:
                 self._route(queue.props.forward_to.lower(), env, now, hops + 1, dead_letter)
                 continue
             ttl = _min_ttl(
-                env.properties.time_to_live, topic.config.default_ttl, queue.props.default_ttl
+                env.properties.time_to_live,
+                topic.config.default_ttl,
+                queue.props.default_ttl,
+                self.quotas.max_message_ttl,
             )
             msg = StoredMessage(seq, env, now, now + ttl if ttl else None)
             if dead_letter is not None:
@@ -335,6 +426,7 @@ class Broker:
     def restore(self, snapshot: Snapshot, parse: Callable[[bytes], Envelope], now: float) -> int:
         """Load what a journal kept; returns the number of messages restored."""
         self._now = now
+        self.catalog.replay(snapshot.entity_changes, now)
         count = 0
         for path, rows in rows_by_path(snapshot):
             queue = self.receivable.get(path)
@@ -355,6 +447,7 @@ class Broker:
                 else:
                     assert queue is not None
                     queue.add(msg, now, journal=False)
+                    queue.restored(msg, now)
                 count += 1
         for path, next_seq in snapshot.sequences.items():
             if path in self.receivable:
@@ -363,10 +456,10 @@ class Broker:
             elif path in self.topics:
                 t = self.topics[path]
                 t.next_seq = max(t.next_seq, next_seq)
-        for path, session_id, state in snapshot.session_states:
+        for path, session_id, state, updated_at in snapshot.session_states:
             queue = self.receivable.get(path)
             if queue is not None and queue.requires_session:
-                queue.restore_session_state(session_id, state)
+                queue.restore_session_state(session_id, state, updated_at)
         return count
 
 

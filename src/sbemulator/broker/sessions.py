@@ -27,6 +27,7 @@ class Session:
     owner: object | None = None
     locked_until: float = 0.0
     messages: int = 0  # messages of this session stored in the queue, in any state
+    state_updated_at: float | None = None  # when the state was last set (or cleared)
 
     def held_by(self, owner: object | None, now: float) -> bool:
         """Locked and not expired; by `owner` unless `owner` is None (any holder)."""
@@ -114,7 +115,7 @@ class SessionLocking:
     def has_available(self, session: Session | None = None) -> bool:
         raise NotImplementedError
 
-    def _lock_expired(self, msg: StoredMessage, now: float) -> None:
+    def _lock_expired(self, msg: StoredMessage, now: float, *, failed: bool = True) -> None:
         raise NotImplementedError
 
     def _as_queue(self) -> MessageQueue:
@@ -155,14 +156,15 @@ class SessionLocking:
 
     def release_session(self, session: Session, owner: object, now: float) -> None:
         """`owner` closed its link: the session is free again, and messages it had not
-        settled go back with their delivery count raised (their lock is lost)."""
+        settled go back uncounted, as Service Bus documents for a closed session (only
+        a session lock that runs out counts)."""
         if session.owner is owner:
-            self._drop_session_lock(session, now)
+            self._drop_session_lock(session, now, failed=False)
 
-    def _drop_session_lock(self, session: Session, now: float) -> None:
+    def _drop_session_lock(self, session: Session, now: float, *, failed: bool = True) -> None:
         session.owner, session.locked_until = None, 0.0
         for msg in [m for m in self._locks.values() if m.session_id == session.id]:
-            self._lock_expired(msg, now)
+            self._lock_expired(msg, now, failed=failed)
         assert self.sessions is not None
         if self.has_available(session):
             self.sessions.mark_ready(session)
@@ -192,12 +194,30 @@ class SessionLocking:
     ) -> None:
         session = self.held_session(session_id, owner, now)
         session.state = state
-        self._hooks.journal.session_state(self.path, session_id, state)
+        session.state_updated_at = now
+        self._hooks.journal.session_state(self.path, session_id, state, now)
 
-    def restore_session_state(self, session_id: str, state: bytes) -> None:
-        self._session_table().get(session_id).state = state
+    def restore_session_state(self, session_id: str, state: bytes, updated_at: float) -> None:
+        session = self._session_table().get(session_id)
+        session.state, session.state_updated_at = state, updated_at
 
-    def session_ids(self) -> list[str]:
-        """Sessions that have messages or state."""
+    def session_ids(self, updated_after: float | None = None) -> list[str]:
+        """The sessions get-message-sessions lists, in the order they were first seen.
+
+        Without `updated_after`: sessions with active messages (available or locked) or
+        with state. With it: sessions whose state was set or cleared after that time.
+        (The SDK's list_sessions documents both; Service Bus tells them apart by a
+        last-updated-time of DateTime.MaxValue.)
+        """
         table = self._session_table()
-        return [s.id for s in table.sessions.values() if s.messages or s.state is not None]
+        if updated_after is not None:
+            return [
+                s.id
+                for s in table.sessions.values()
+                if s.state_updated_at is not None and s.state_updated_at > updated_after
+            ]
+        active = self._active_session_ids()
+        return [s.id for s in table.sessions.values() if s.id in active or s.state is not None]
+
+    def _active_session_ids(self) -> set[str | None]:
+        raise NotImplementedError

@@ -39,6 +39,7 @@ from .model import (
     SubscriptionConfig,
     TopicConfig,
 )
+from .quotas import quotas_from_json
 from .validation import validate
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/~]{0,259}$")
@@ -83,7 +84,8 @@ def parse_config(data: Any, source: str) -> EmulatorConfig:
     warnings: list[str] = []
     root = JsonObject(data, source, "top level", warnings)
     user = root.obj("UserConfig", required=True)
-    user.known("Namespaces", "Logging")
+    user.known("Namespaces", "Logging", "Quotas")
+    quotas = quotas_from_json(user.obj("Quotas"))
     namespaces = user.array("Namespaces", required=True)
     if len(namespaces) != 1:
         raise ConfigError(
@@ -101,9 +103,50 @@ def parse_config(data: Any, source: str) -> EmulatorConfig:
         _topic(JsonObject(t, source, f"Topics[{i}]", warnings))
         for i, t in enumerate(ns.array("Topics"))
     )
-    config = EmulatorConfig(name, queues, topics, source, tuple(warnings))
+    config = EmulatorConfig(name, queues, topics, source, tuple(warnings), quotas)
     validate(config)
     return config
+
+
+def queue_from_json(data: Any, source: str) -> tuple[QueueConfig, list[str]]:
+    """One queue in Config.json's shape (`{"Name": ..., "Properties": {...}}`), and the
+    warnings reading it gave (for entities defined at run time, e.g. by the admin API).
+
+    Raises:
+        ConfigError: naming `source`, the queue and the field at fault.
+    """
+    warnings: list[str] = []
+    return _queue(JsonObject(data, source, "queue", warnings)), warnings
+
+
+def topic_from_json(data: Any, source: str) -> tuple[TopicConfig, list[str]]:
+    """One topic in Config.json's shape, with its subscriptions and their rules.
+
+    Raises:
+        ConfigError: naming `source`, the topic and the field at fault.
+    """
+    warnings: list[str] = []
+    return _topic(JsonObject(data, source, "topic", warnings)), warnings
+
+
+def subscription_from_json(data: Any, source: str) -> tuple[SubscriptionConfig, list[str]]:
+    """One subscription in Config.json's shape, with its rules.
+
+    Raises:
+        ConfigError: naming `source`, the subscription and the field at fault.
+    """
+    warnings: list[str] = []
+    return _subscription(JsonObject(data, source, "subscription", warnings)), warnings
+
+
+def rule_from_json(data: Any, source: str) -> tuple[RuleConfig, list[str]]:
+    """One rule in Config.json's shape (`{"Name": ..., "Properties": {"FilterType": ...}}`).
+
+    Raises:
+        ConfigError: naming `source`, the rule and the field at fault.
+    """
+    warnings: list[str] = []
+    return _rule(JsonObject(data, source, "rule", warnings)), warnings
 
 
 _ENTITY_KEYS = (

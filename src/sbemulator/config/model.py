@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .quotas import Quotas
 from .validation import validate
 
 BUILTIN_SOURCE = "<built-in default config>"
@@ -80,6 +81,7 @@ class EmulatorConfig:
     topics: tuple[TopicConfig, ...] = ()
     source: str = BUILTIN_SOURCE
     warnings: tuple[str, ...] = ()
+    quotas: Quotas = field(default_factory=Quotas)  # UserConfig.Quotas; options override
 
     def with_entities(
         self, queues: tuple[QueueConfig, ...] = (), topics: tuple[TopicConfig, ...] = ()
