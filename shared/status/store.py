@@ -249,6 +249,15 @@ class StatusStore:
             current = latest
         raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
 
+    async def note(self, status: JobStatus, message: str) -> JobStatus:
+        """Change only the record's message (and its updated time), conditional on the
+        record being `status`: StatusConflict if it changed since."""
+        new = dataclasses.replace(status, message=message, updated_at=self.clock())
+        try:
+            return dataclasses.replace(new, etag=await self._replace(new, status.etag))
+        except ResourceModifiedError:
+            raise StatusConflict(status.job_id, "changed since it was read") from None
+
     async def request_cancel(
         self, job_id: str, message: str = "cancellation requested"
     ) -> JobStatus:
