@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,14 +51,24 @@ class StatusStore:
         ``JobStatus`` by default. One partition per job, so jobs never contend.
     clock:
         Returns aware UTC datetimes; injectable for tests.
+    on_final:
+        Called with the record each time a job reaches a final state (this store wrote
+        it): where an app announces outcomes (callbacks, replies, events). Its errors are
+        logged, not raised: the outcome is recorded either way.
     """
 
     def __init__(
-        self, account: StorageAccount, *, table: str = DEFAULT_TABLE, clock: Clock = utcnow
+        self,
+        account: StorageAccount,
+        *,
+        table: str = DEFAULT_TABLE,
+        clock: Clock = utcnow,
+        on_final: Callable[[JobStatus], Awaitable[None]] | None = None,
     ) -> None:
         self.account = account
         self.table_name = table
         self.clock = clock
+        self.on_final = on_final
 
     async def create(
         self,
@@ -236,10 +247,14 @@ class StatusStore:
             new = self._moved(current, to, change)
             try:
                 etag = await self._replace(new, current.etag)
-                return dataclasses.replace(new, etag=etag)
             except ResourceModifiedError:
                 if not merge:
                     raise StatusConflict(status.job_id, "changed since it was read") from None
+            else:
+                moved = dataclasses.replace(new, etag=etag)
+                if to.is_final:
+                    await self._announce(moved)
+                return moved
             latest = await self.get(status.job_id)
             if latest.attempt != status.attempt:
                 raise StatusConflict(
@@ -248,6 +263,19 @@ class StatusStore:
                 )
             current = latest
         raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
+
+    async def _announce(self, status: JobStatus) -> None:
+        if self.on_final is None:
+            return
+        try:
+            await self.on_final(status)
+        except Exception:  # the outcome is recorded; announcing it is the app's business
+            log.warning(
+                "job %s: announcing its %s state failed",
+                status.job_id,
+                status.state.value,
+                exc_info=True,
+            )
 
     async def note(self, status: JobStatus, message: str) -> JobStatus:
         """Change only the record's message (and its updated time), conditional on the

@@ -202,3 +202,30 @@ async def test_synchronous_callers_use_the_background_loop(account, unique_name)
     with pytest.raises(RuntimeError, match="await the coroutine"):
         sync.run(store.get("x"))
     await asyncio.to_thread(sync.run, account.close())
+
+
+async def test_on_final_announces_each_final_state_once_and_its_errors_do_not_undo_it(
+    account, unique_name, caplog
+):
+    announced: list[tuple[str, JobState]] = []
+
+    async def on_final(status):
+        announced.append((status.job_id, status.state))
+        if status.state is JobState.FAILED:
+            raise RuntimeError("callback endpoint down")
+
+    store = StatusStore(account, table=unique_name, on_final=on_final)
+    ok = await store.start(await store.create("k"))
+    ok = await store.report_progress(ok, 1)
+    assert announced == []  # progress is not an outcome
+    ok = await store.succeed(ok, result=1)
+    bad = await store.start(await store.create("k"))
+    bad = await store.fail(bad, "boom")
+    gone = await store.request_cancel((await store.create("k")).job_id)
+    assert announced == [
+        (ok.job_id, JobState.SUCCEEDED),
+        (bad.job_id, JobState.FAILED),
+        (gone.job_id, JobState.CANCELLED),
+    ]
+    assert (await store.get(bad.job_id)).state is JobState.FAILED
+    assert "announcing its Failed state failed" in caplog.text
