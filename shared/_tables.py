@@ -1,4 +1,5 @@
-"""Small helpers shared by the Table-backed stores: safe keys, clocks, typed property reads."""
+"""Small helpers shared by the Table-backed stores: safe keys, clocks, typed property reads,
+conditional deletes and the cursor rows of bounded purges."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from azure.data.tables import EdmType
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import EdmType, UpdateMode
+from azure.data.tables.aio import TableClient
 
 from .errors import InvalidArgument, PayloadTooLarge
 
@@ -86,3 +90,42 @@ def dump_json(value: Any, what: str, limit: int) -> str:
     if len(text) > limit:
         raise PayloadTooLarge(what, len(text), limit)
     return text
+
+
+# --- bounded purges (retention) --------------------------------------------------------------
+
+#: PartitionKey of the rows where a bounded purge keeps its cursor. `table_key` never makes
+#: it: it writes "%" only in "%XX" hex escapes and the "%h-" prefix.
+CURSOR_PARTITION = "%retention"
+
+
+async def delete_if_unchanged(table: TableClient, row: Any) -> bool:
+    """Delete `row` if it is unchanged since it was read (ETag); False if it changed (it
+    is kept: someone wrote it meanwhile). A row already gone counts as deleted."""
+    try:
+        await table.delete_entity(
+            row["PartitionKey"],
+            row["RowKey"],
+            etag=etag_of(row),
+            match_condition=MatchConditions.IfNotModified,
+        )
+    except ResourceModifiedError:
+        return False
+    return True
+
+
+async def read_cursor(table: TableClient, name: str) -> dict[str, Any]:
+    """The cursor row `name` of a bounded purge (empty when there is none)."""
+    try:
+        return dict(await table.get_entity(CURSOR_PARTITION, name))
+    except ResourceNotFoundError:
+        return {}
+
+
+async def write_cursor(table: TableClient, name: str, **values: str | None) -> None:
+    """Replace the cursor row `name` (last writer wins: purges running at once on several
+    instances only look at some rows twice)."""
+    row = {k: v for k, v in values.items() if v is not None}
+    await table.upsert_entity(
+        {"PartitionKey": CURSOR_PARTITION, "RowKey": name, **row}, mode=UpdateMode.REPLACE
+    )

@@ -17,12 +17,13 @@ may call ``await ctx.save(cursor=..., state=...)`` and, resumed, finds ``ctx.cur
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -32,8 +33,20 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
 
-from ._tables import Clock, dump_json, etag_of, read_int, read_time, table_key, utcnow
+from ._tables import (
+    Clock,
+    delete_if_unchanged,
+    dump_json,
+    etag_of,
+    read_cursor,
+    read_int,
+    read_time,
+    table_key,
+    utcnow,
+    write_cursor,
+)
 from .errors import CheckpointConflict, InvalidArgument
 from .storage import StorageAccount
 
@@ -242,6 +255,78 @@ class CheckpointStore:
         """A `JobProgress` for `job_id`, starting from its last checkpoint if any."""
         return JobProgress(self, job_id, await self.load(job_id))
 
+    async def purge(
+        self,
+        older_than: timedelta,
+        *,
+        limit: int = 1000,
+        keep: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> int:
+        """Delete checkpoints (of every scope) not saved for `older_than`, with their state
+        blobs; returns how many. A finished job clears its own, so these are left by jobs
+        that failed, crashed or were dropped.
+
+        `keep(job_id)` returning True spares one (`shared.retention` spares jobs still
+        running, and Failed ones until their status retention ends). At most `limit` old
+        checkpoints are looked at per call; a cursor row in the table makes the next call
+        go on after them (and start over past the end), so spared ones never hold up the
+        rest. Deletes are conditional on the ETag: a checkpoint saved meanwhile stays.
+        """
+        table = await self.account.ensure_table(self.table_name)
+        cursor = await read_cursor(table, "checkpoints")
+        query, params = "UpdatedAt lt @cutoff", {"cutoff": self.clock() - older_than}
+        if cursor.get("After") is not None:
+            query += " and ( PartitionKey gt @pk or ( PartitionKey eq @pk and RowKey gt @rk ) )"
+            params.update(pk=cursor["After"], rk=cursor["AfterRow"])
+        rows = []
+        async for row in table.query_entities(query, parameters=params):
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+        deleted = 0
+        for row in rows:
+            if (keep is None or not await keep(str(row["JobId"]))) and await delete_if_unchanged(
+                table, row
+            ):
+                deleted += 1
+                await self._drop_blob(row.get("StateBlob"))
+        # A full batch: the next call goes on after it; a short one: it starts over.
+        last = rows[-1] if len(rows) >= limit else {}
+        await write_cursor(
+            table, "checkpoints", After=last.get("PartitionKey"), AfterRow=last.get("RowKey")
+        )
+        return deleted
+
+    async def purge_blobs(self, older_than: timedelta, *, limit: int = 1000) -> int:
+        """Delete state blobs older than `older_than` that no checkpoint points at (left by
+        a writer that died between its blob and its row, or a failed delete); returns how
+        many. Looks at one listing page of `limit` blobs per call, going on from the last
+        call's page (the marker is kept in a cursor row)."""
+        table = await self.account.ensure_table(self.table_name)
+        container = await self.account.ensure_container(self.container_name)
+        marker = (await read_cursor(table, "blobs")).get("Marker")
+        pages: Any = container.list_blobs(results_per_page=limit).by_page(marker)
+        cutoff, deleted = self.clock() - older_than, 0
+        async for blob in await anext(pages, _empty_page()):
+            if blob.last_modified < cutoff and not await self._referenced(table, blob.name):
+                with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                    await container.delete_blob(
+                        blob.name, etag=blob.etag, match_condition=MatchConditions.IfNotModified
+                    )
+                    deleted += 1
+        await write_cursor(table, "blobs", Marker=pages.continuation_token)
+        return deleted
+
+    async def _referenced(self, table: TableClient, name: str) -> bool:
+        parts = name.split("/")
+        if len(parts) != 3:
+            return True  # not a name this store writes: leave it alone
+        try:
+            row = await table.get_entity(parts[1], parts[0])
+        except ResourceNotFoundError:
+            return False
+        return bool(row.get("StateBlob") == name)
+
     async def _put_blob(self, job_id: str, version: int, text: str) -> str:
         container = await self.account.ensure_container(self.container_name)
         # A random part: two racing runs both writing version N must not share a blob.
@@ -261,6 +346,11 @@ class CheckpointStore:
             pass
         except Exception:
             log.warning("could not delete old checkpoint blob %s", name, exc_info=True)
+
+
+async def _empty_page() -> AsyncIterator[Any]:
+    return
+    yield  # an async generator that yields nothing
 
 
 StepFn = Callable[["StepContext"], Awaitable[Any]]

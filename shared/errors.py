@@ -217,5 +217,17 @@ class SignatureError(JobsError):
     """A callback signature is missing, malformed, stale or does not match."""
 
 
+# --- poison and dead letters ----------------------------------------------------------------
+
+
+class DeadLetterNotFound(JobsError, LookupError):
+    """No message with this id is in the poison queue or dead-letter queue."""
+
+    def __init__(self, queue: str, message_id: str) -> None:
+        super().__init__(f"no message {message_id!r} in {queue!r}")
+        self.queue = queue
+        self.message_id = message_id
+
+
 def _name(state: Any) -> str:
     return str(getattr(state, "value", state))

@@ -26,7 +26,16 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from .._tables import Clock, etag_of, int64, read_int, read_time, table_key, utcnow
+from .._tables import (
+    Clock,
+    delete_if_unchanged,
+    etag_of,
+    int64,
+    read_int,
+    read_time,
+    table_key,
+    utcnow,
+)
 from ..errors import OrderingError, TurnLost
 from ..storage import StorageAccount
 
@@ -198,6 +207,30 @@ class Sequencer:
         """The key's next sequence number."""
         row = await self._read(key)
         return self.first_sequence if row is None else read_int(row, "Next")
+
+    async def purge(self, older_than: timedelta, *, limit: int = 1000) -> int:
+        """Forget keys (of every scope) whose rows were not written for `older_than`: their
+        sequence state and deferred-message index rows; returns how many rows went.
+
+        A forgotten key starts again at `first_sequence`, and a deferred message whose
+        index row went can no longer be fetched back: keep `older_than` far longer than a
+        key's messages keep arriving and than Service Bus keeps a deferred message. A key
+        whose turn is held (lease not run out) is kept; deletes are conditional on the
+        ETag, so a row written meanwhile stays. Looks at most at `limit` rows per call.
+        """
+        table = await self.account.ensure_table(self.table_name)
+        now = self.clock()
+        rows = table.query_entities("Timestamp lt @cutoff", parameters={"cutoff": now - older_than})
+        deleted = seen = 0
+        async for row in rows:
+            seen += 1
+            until = read_time(row, "HoldUntil")
+            held = bool(row.get("Holder")) and until is not None and until > now
+            if not held and await delete_if_unchanged(table, row):
+                deleted += 1
+            if seen >= limit:
+                break
+        return deleted
 
     # --- internals ------------------------------------------------------------------------
 
