@@ -34,8 +34,13 @@ $(STAMP_NODE): package.json package-lock.json
 
 # Starts Azurite and the Service Bus emulator (unless the settings point elsewhere),
 # then the host on port $(PORT) with the app in this folder. Ctrl-C stops everything.
-run: setup
+run: setup local.settings.json
 	$(VENV)/bin/funchost dev --port $(PORT)
+
+# The local settings (development-only secrets) from the committed example, once; edit the
+# copy freely: it is not committed.
+local.settings.json:
+	cp local.settings.example.json $@
 
 # ruff's rules and mypy's strictness live in pyproject.toml; zero findings is the bar.
 lint: setup

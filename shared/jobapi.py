@@ -66,12 +66,17 @@ class JobKind:
         `input`, e.g. ``"items[0].qty"``); empty when it is valid.
     start:
         Hands the recorded job to its workers (enqueues it), honouring the request's
-        priority and `run_at`.
+        priority and `run_at`. It gets the request's whole input.
+    keep:
+        What the status record keeps of the input (all of it by default, so a failed job
+        can be run again from its record); a kind whose input must not be stored in the
+        status table keeps a redacted summary or a reference.
     """
 
     name: str
     validate: Callable[[Any], list[tuple[str, str]]]
     start: Callable[[JobStatus, JobRequest], Awaitable[None]]
+    keep: Callable[[Any], Any] | None = None
 
 
 class JobApi:
@@ -128,7 +133,7 @@ class JobApi:
         key = req.headers.get("idempotency-key")
         if key:
             return await self._submit_once(key, hashlib.sha256(body).hexdigest(), request)
-        return self._accepted(await self._create(request))
+        return self._accepted(await self.accept(request))
 
     def parse(self, data: Any) -> tuple[JobRequest | None, list[dict[str, str]]]:
         """The request, or None and the errors (each `{"field", "message"}`)."""
@@ -176,16 +181,39 @@ class JobApi:
         except ValueError:
             states = ", ".join(s.value for s in JobState)
             return problem(400, "Invalid status", f"status must be one of {states}")
-        limit = min(int(req.params.get("limit", "50") or 50), MAX_LIST)
+        raw_limit = req.params.get("limit") or "50"
+        if not raw_limit.isdigit() or int(raw_limit) < 1:
+            return problem(400, "Invalid limit", f"limit must be a number from 1 to {MAX_LIST}")
+        limit = min(int(raw_limit), MAX_LIST)
         jobs = await self.status_store.list(state=state, kind=req.params.get("kind"), limit=None)
         newest = sorted(jobs, key=lambda j: j.created_at or datetime.min, reverse=True)[:limit]
         return _json(200, {"jobs": [j.to_dict() for j in newest]})
 
-    async def _create(self, request: JobRequest) -> JobStatus:
+    async def accept(
+        self,
+        request: JobRequest,
+        *,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
+        job_id: str | None = None,
+    ) -> JobStatus:
+        """Record a validated request as a Pending job and start it: what `submit` does
+        after validation, for callers that arrive another way (a request message, whose
+        reply goes to `reply_to` with `correlation_id`). With a `job_id` derived from the
+        request, a redelivered request finds its job (StatusConflict from `create`) instead
+        of making a second one."""
+        kind = self.kinds[request.kind]
+        kept = request.input if kind.keep is None else kind.keep(request.input)
         job = await self.status_store.create(
-            request.kind, input=request.input, callback_url=request.callback
+            request.kind,
+            job_id=job_id,
+            input=kept,
+            callback_url=request.callback,
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+            run_at=request.run_at,
         )
-        await self.kinds[request.kind].start(job, request)
+        await kind.start(job, request)
         return job
 
     async def _submit_once(
@@ -206,7 +234,7 @@ class JobApi:
             job = await self.status_store.get(str(done.result))
             return self._accepted(job)
         try:
-            job = await self._create(request)
+            job = await self.accept(request)
         except BaseException:
             await self.ledger.release(claim)
             raise

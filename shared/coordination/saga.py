@@ -236,10 +236,13 @@ class Saga:
             return
         turned = await self.ledger.get(job.job_id, scope=f"{self.name}:turn")
         undo = turned.result["undo"] if turned is not None else []
-        undone = [self.steps[i].name for i in reversed(undo) if self.steps[i].compensate]
-        await self.status.compensate(
-            job, result={"compensated": undone, "reason": job.error}, message="compensated"
-        )
+        undone = [self.steps[i] for i in reversed(undo) if self.steps[i].compensate]
+        what = {}
+        for step in undone:  # what each compensation returned, e.g. the amount refunded
+            record = await self.ledger.get(job.job_id, scope=self._scope(step, undo=True))
+            what[step.name] = record.result if record is not None else None
+        result = {"compensated": [s.name for s in undone], "undone": what, "reason": job.error}
+        await self.status.compensate(job, result=result, message="compensated")
 
     # -- plumbing -------------------------------------------------------------------------
     async def _completed(self, job: JobStatus) -> list[int]:

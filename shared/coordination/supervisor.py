@@ -10,12 +10,13 @@ for jobs that stopped moving, retried while they have attempts left, then given 
         report = await supervisor.sweep()
 
 A job is stuck when it is Pending or Running and its record has not changed for
-`stuck_after` (a worker that died, a message that went to poison unnoticed, a step that
-hangs). Its kind's `retry` handler runs (re-send its message: the work is idempotent, so a
-job that was only slow is not harmed) until the job has been retried `max_retries` times;
-then its kind's `give_up` handler runs (compensate a saga), or the job is marked Failed.
-Each action is recorded on the job (its message), and a sweep changes a job at most once,
-so two supervisors on two instances may sweep at the same time: the record's ETag decides.
+`stuck_after` (a delayed job: `stuck_after` past its `run_at`): a worker that died, a
+message that went to poison unnoticed, a step that hangs. Its kind's `retry` handler
+runs (re-send its message: the work is idempotent, so a job that was only slow is not
+harmed) until the job has been retried `max_retries` times; then its kind's `give_up`
+handler runs (compensate a saga), or the job is marked Failed. Each action is recorded
+on the job (its message), and a sweep changes a job at most once, so two supervisors on
+two instances may sweep at the same time: the record's ETag decides.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class Supervisor:
         found: list[JobStatus] = []
         for state in (JobState.RUNNING, JobState.PENDING):
             found += await self.status.list(state=state, updated_before=cutoff, limit=limit)
+        # A delayed job waits until it is due: stuck only `stuck_after` past its `run_at`.
+        found = [j for j in found if j.run_at is None or j.run_at < cutoff]
         found.sort(key=lambda job: job.updated_at or cutoff)
         return found[:limit]
 

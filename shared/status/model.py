@@ -88,6 +88,8 @@ class JobStatus:
         A cancellation was asked for; the running job should stop at its next check.
     reply_to, callback_url:
         Where to send the final status (a reply queue/entity, a webhook URL), if anywhere.
+    run_at:
+        For a delayed job, when it is due (until then a Pending job is waiting, not stuck).
     etag:
         The record version; updates are conditional on it.
     """
@@ -109,6 +111,7 @@ class JobStatus:
     cancel_requested: bool = False
     reply_to: str | None = None
     callback_url: str | None = None
+    run_at: datetime | None = None
     etag: str = field(default="", repr=False, compare=False)
 
     @property
@@ -140,6 +143,8 @@ class JobStatus:
             body["correlationId"] = self.correlation_id
         if self.cancel_requested and not self.state.is_final:
             body["cancelRequested"] = True
+        if self.run_at is not None:
+            body["runAt"] = _iso(self.run_at)
         return body
 
 

@@ -81,9 +81,11 @@ class StatusStore:
         message: str = "",
         reply_to: str | None = None,
         callback_url: str | None = None,
+        run_at: datetime | None = None,
     ) -> JobStatus:
         """Record a new Pending job, with its `input` (small JSON: kept, so a failed job
-        can be run again; put a large input in a blob and pass its name).
+        can be run again; put a large input in a blob and pass its name), due at `run_at`
+        (now when None).
 
         Returns
         -------
@@ -108,6 +110,7 @@ class StatusStore:
             updated_at=now,
             reply_to=reply_to,
             callback_url=callback_url,
+            run_at=run_at,
         )
         table = await self.account.ensure_table(self.table_name)
         try:
@@ -428,6 +431,7 @@ _FIELDS = (
     ("cancel_requested", "CancelRequested"),
     ("reply_to", "ReplyTo"),
     ("callback_url", "CallbackUrl"),
+    ("run_at", "RunAt"),
 )
 
 
@@ -466,6 +470,7 @@ def _from_entity(e: Any) -> JobStatus:
         cancel_requested=bool(e.get("CancelRequested", False)),
         reply_to=e.get("ReplyTo"),
         callback_url=e.get("CallbackUrl"),
+        run_at=read_time(e, "RunAt"),
         etag=etag_of(e),
     )
 

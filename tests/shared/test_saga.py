@@ -107,6 +107,7 @@ async def test_a_failed_step_compensates_the_completed_ones_in_reverse(account, 
     assert final.state is JobState.COMPENSATED
     assert shop.effects == ["reserve", "charge", "undo charge", "undo reserve"]
     assert final.result["compensated"] == ["charge", "reserve"]
+    assert final.result["undone"] == {"charge": "undid charge", "reserve": "undid reserve"}
     assert "ship refused" in final.result["reason"]
 
 

@@ -69,3 +69,15 @@ async def test_two_sweeps_at_once_act_on_a_job_once(account, unique_name):
     reports = await asyncio.gather(*(s.sweep() for s in supervisors))
     assert retried == [job.job_id]
     assert sorted(len(r.retried) + len(r.skipped) for r in reports) == [1, 1]
+
+
+async def test_a_delayed_job_is_waiting_not_stuck_until_past_its_run_at(account, unique_name):
+    from shared._tables import utcnow
+
+    status = StatusStore(account, table=unique_name)
+    later = await status.create("report", run_at=utcnow() + timedelta(hours=1))
+    due = await status.create("report", run_at=utcnow() - timedelta(hours=1))
+    assert (await status.get(later.job_id)).to_dict()["runAt"].endswith("Z")
+    await asyncio.sleep(1.2)
+    supervisor = Supervisor(status, stuck_after=timedelta(seconds=1))
+    assert [j.job_id for j in await supervisor.stuck()] == [due.job_id]
