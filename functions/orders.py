@@ -18,17 +18,19 @@ order's step, then compensates it.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import azure.functions as func
 
-from shared.coordination import Saga, Step, StepContext, StepFailed
+from shared.coordination import Saga, SagaMessage, Step, StepContext, StepFailed
 from shared.deadletters import is_last_attempt
 
 from . import shop
 from .kind import Kind
 from .services import MAX_DEQUEUE_COUNT, json_body, services
 
+log = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 SERVICE_BUS = "ServiceBusConnection"
@@ -123,8 +125,11 @@ def saga() -> Saga:
 
 
 async def _handle(msg: func.ServiceBusMessage) -> None:
-    last = is_last_attempt(msg, MAX_DEQUEUE_COUNT)
-    await saga().handle(json_body(msg.get_body()), last_attempt=last)
+    body = json_body(msg.get_body())
+    message = SagaMessage.from_body(body)
+    step = STEPS[message.step] if 0 <= message.step < len(STEPS) else message.step
+    log.info("order %s: %s %s", message.job_id, "undo" if message.undo else "do", step)
+    await saga().handle(body, last_attempt=is_last_attempt(msg, MAX_DEQUEUE_COUNT))
 
 
 @bp.service_bus_queue_trigger(
