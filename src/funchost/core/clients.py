@@ -34,7 +34,7 @@ class ClientCache:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, ...] | tuple[str, str, int | None], Any] = {}
         self._credentials: list[Any] = []
 
     def connection(self, name: str | None, *, what: str) -> Connection:
@@ -55,17 +55,25 @@ class ClientCache:
 
         return self._storage("table", TableServiceClient, name, what, TABLE_RETRY)
 
-    def service_bus(self, name: str | None, *, what: str = "Service Bus binding") -> Any:
+    def service_bus(
+        self,
+        name: str | None,
+        *,
+        what: str = "Service Bus binding",
+        retry_total: int | None = None,
+    ) -> Any:
         """A ServiceBusClient for connection `name` (default `ServiceBus`, that is
-        `AzureWebJobsServiceBus`): a connection string, or `X__fullyQualifiedNamespace`."""
+        `AzureWebJobsServiceBus`): a connection string, or `X__fullyQualifiedNamespace`.
+        `retry_total`: the SDK's retries per operation (its default 3 when None)."""
         from azure.servicebus.aio import ServiceBusClient
 
         conn = self.connection(name or "ServiceBus", what=what)
-        key = ("servicebus", conn.name)
+        key = ("servicebus", conn.name, retry_total)
         client = self._clients.get(key)
+        options: dict[str, Any] = {} if retry_total is None else {"retry_total": retry_total}
         if client is None:
             if conn.value is not None:
-                client = ServiceBusClient.from_connection_string(conn.value)
+                client = ServiceBusClient.from_connection_string(conn.value, **options)
             else:
                 namespace = conn.section.get("fullyqualifiednamespace")
                 if not namespace:
@@ -73,7 +81,7 @@ class ClientCache:
                         f"{what}: connection '{conn.name}' needs "
                         f"{conn.name}__fullyQualifiedNamespace"
                     )
-                client = ServiceBusClient(namespace, self._credential(conn))
+                client = ServiceBusClient(namespace, self._credential(conn), **options)
             self._clients[key] = client
         return client
 
