@@ -8,7 +8,7 @@ messages. Only the jobs app reads that queue and writes the vault (table ``Vault
 each record encrypted with Fernet under setting `SENSITIVE_KEY`); the job's status record
 keeps which fields were given, never their values, and its result is an opaque token.
 Infra gives the API app's identity "Queue Data Message Sender" on that account and the
-jobs app's identity the rest (infra/modules/vault.bicep). `run_at` delays the message;
+jobs app's identity the rest (infra/main.bicep, the vault account). `run_at` delays the message;
 `priority` has nothing to overtake here (one queue).
 """
 
