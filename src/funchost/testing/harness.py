@@ -58,6 +58,11 @@ class Harness:
         functions: load only these functions (`--functions`).
         auth: enforce function keys (off by default, as `func start`).
         grace: seconds running invocations get on `stop()`.
+        working_dir: make `app_dir` the process's working directory while the host runs
+            (from before the app's import), as the real worker and `funchost start` run
+            in the app folder, so relative paths in functions resolve the same. Off by
+            default: it is global to the test process, so only one app folder can hold
+            it at a time (another harness asking for another folder gets RuntimeError).
 
     Start it with `start()` (or use it as a context manager); `stop()` drains it. Several
     harnesses may run at once: each records only its own host's invocations and lines.
@@ -71,8 +76,10 @@ class Harness:
         functions: tuple[str, ...] = (),
         auth: bool = False,
         grace: float = 10.0,
+        working_dir: bool = False,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
+        self._working_dir = working_dir
         self.environ = _environment(self.app_dir, settings or {})
         self._functions = functions
         self._options = HostOptions(bind="127.0.0.1", port=0, auth=auth, grace_seconds=grace)
@@ -92,6 +99,8 @@ class Harness:
         """Import the app, start every listener and the web server; return once serving.
         Raises the host's own errors (AppLoadError, ConfigError) as `funchost start` would
         report them."""
+        if self._working_dir:  # first: when refused, nothing else has changed yet
+            self._undo.append(process_state.enter_directory(self.app_dir))
         self._undo.append(process_state.set_environ(self.environ))
         self._undo.append(process_state.capture_logs(self.recorder.handler))
         try:
@@ -115,7 +124,8 @@ class Harness:
 
     def stop(self) -> None:
         """Drain (running invocations get the grace period) and stop; undo what `start`
-        changed in the process (settings, log capture, the app's modules)."""
+        changed in the process (settings, log capture, the app's modules, the working
+        directory)."""
         try:
             if self._portal is not None and self.host is not None:
                 with contextlib.suppress(Exception):  # the loop already ended
