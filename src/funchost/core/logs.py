@@ -54,6 +54,10 @@ def _colour(levelno: int) -> str:
     return "\x1b[32m"
 
 
+# The libraries under the host (their own loggers), whose faults are logged in one line.
+_LIBRARIES = ("azure.", "uamqp", "proton", "uvicorn", "asyncio", "httpx", "httpcore")
+
+
 class ConsoleFormatter(logging.Formatter):
     """`[UTC ISO time] message` on every line of a record, whatever its level: `func start`
     prints host lines and the worker's (user) lines alike, each line of a multi-line
@@ -102,10 +106,6 @@ class ConsoleFormatter(logging.Formatter):
         if self.verbose or error is None or not record.name.startswith(_LIBRARIES):
             return "\n" + self.formatException(record.exc_info)
         return f" ({brief(error)})"
-
-
-# The libraries under the host (their own loggers), whose faults are logged in one line.
-_LIBRARIES = ("azure.", "uamqp", "proton", "uvicorn", "asyncio", "httpx", "httpcore")
 
 
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
