@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from funchost import bindings, triggers
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
 from funchost.core.invocation import Outcome
@@ -36,6 +38,18 @@ from funchost.testing.recorder import CURRENT, InvocationRecord, Recorder
 from funchost.triggers import Backlog
 
 T = TypeVar("T")
+
+
+def _import_plugins_here() -> None:
+    """Import the built-in trigger and binding plug-ins in the caller's thread, not lazily
+    in the portal's. Under pytest funchost's modules are assertion-rewritten when imported,
+    which parses them with `ast`, and Python 3.11's AST builder is not thread-safe (CPython
+    gh-106905): a plug-in import in the portal racing a parse in another thread failed with
+    "AST constructor recursion depth mismatch"."""
+    for ref in (*triggers.BUILTIN.values(), *bindings.INPUTS.values(), *bindings.OUTPUTS.values()):
+        module = ref.partition(":")[0]
+        importlib.import_module(module, bindings.__name__)
+
 
 # Settings a test's host must not inherit from the machine it runs on.
 _HOST_SETTINGS = (
@@ -114,6 +128,7 @@ class Harness:
                 self._undo.append(process_state.set_environ(extra))
             options = dataclasses.replace(self._options, wrappers=(self.recorder.wrap,))
             self.host = Host(config, self.environ, app, options)
+            _import_plugins_here()
             self._portal_cm = start_blocking_portal()
             self._portal = self._portal_cm.__enter__()
             self._serving, _ = self._portal.start_task(self._serve)
