@@ -108,6 +108,59 @@ def _registry() -> Any:
     return meta.get_binding_registry()
 
 
+# SDK-type ("deferred") bindings: a parameter annotated with an SdkType of an installed
+# extension (azurefunctions-extensions-bindings-blob: BlobClient, ContainerClient,
+# StorageStreamDownloader) gets a real SDK object instead of the content. The worker's rule
+# (PW `bindings/meta.py` `check_deferred_bindings_enabled`, extension base `utils.py`
+# `get_dict_repr`): the extension registers a converter for the binding type, the binding
+# is an input, and the annotation is an SdkType. Such a parameter's converter key is
+# SDK_PREFIX + the binding type.
+SDK_PREFIX = "sdk:"
+SDK_DATUM = "sdk"  # a Datum whose value is the SDK object itself, made by the binding
+
+
+def sdk_converter(binding_type: str, pytype: Any) -> Any | None:
+    """The extension's converter when `pytype` on a `binding_type` input is an SDK type
+    (None without the extension, or for other types)."""
+    try:
+        from azurefunctions.extensions.base import meta as ext_meta  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    registry = ext_meta.get_binding_registry()
+    converter = registry.get(binding_type)
+    if converter is None or not registry.check_supported_type(pytype):
+        return None
+    return converter
+
+
+class SdkTypeConverter:
+    """Hands the function the SDK object its binding made.
+
+    The real host sends the worker a ModelBindingData (connection, container, blob) and the
+    extension's converter builds the client there (N `BlobsExtensionConfigProvider`
+    `CreateParameterBindingData`; PW `deferred_bindings_decode`). Here the binding builds it
+    (some, a StorageStreamDownloader, need a request, made off the event loop), from the
+    connection as funchost resolves it, so the converter only checks and passes it on.
+    """
+
+    def __init__(self, binding_type: str) -> None:
+        self._binding_type = binding_type
+
+    def check_input_type_annotation(self, pytype: type) -> bool:
+        converter = sdk_converter(self._binding_type, pytype)
+        return converter is not None and bool(converter.check_input_type_annotation(pytype))
+
+    def decode(self, data: Datum | None, *, trigger_metadata: Any) -> Any:
+        if data is None or data.type is None:
+            return None
+        if data.type != SDK_DATUM:
+            raise ValueError(
+                f"unexpected type of data for an SDK-type '{self._binding_type}' binding: "
+                f"{data.type!r}"
+            )
+        return data.value
+
+
 _LIBRARY_HTTP = _registry().get("http")
 
 
@@ -117,6 +170,8 @@ def converter_for(binding_type: str) -> Any:
         return GenericConverter
     if binding_type == "http":
         return HttpResponseEncoder
+    if binding_type.startswith(SDK_PREFIX):
+        return SdkTypeConverter(binding_type.removeprefix(SDK_PREFIX))
     return _registry().get(binding_type) or GenericConverter
 
 
