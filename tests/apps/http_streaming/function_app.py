@@ -105,3 +105,13 @@ async def broken(req: Request) -> StreamingResponse:
         raise RuntimeError("the generator broke")
 
     return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@app.route(route="slow", methods=["GET"])
+async def slow(req: Request) -> StreamingResponse:
+    async def chunks():
+        for i in range(4):
+            yield f"slow {i}\n"
+            await asyncio.sleep(0.25)
+
+    return StreamingResponse(chunks(), media_type="text/plain")
