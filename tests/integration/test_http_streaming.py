@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from funchost.testing import Harness
-from tests.integration.harness_support import invocation
+from tests.integration.harness_support import invocation, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +165,48 @@ def test_an_app_mixing_both_kinds_is_warned_about(tmp_path: Path) -> None:
     )
     with Harness(tmp_path, settings=SETTINGS) as harness:
         harness.wait_for_log(r"Function 'classic' takes func.HttpRequest .* fails to load")
+
+
+def test_limits_hold_for_streamed_exchanges() -> None:
+    settings = {
+        **SETTINGS,
+        "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "100",
+        "AzureFunctionsJobHost__extensions__http__maxOutstandingRequests": "1",
+    }
+    with Harness(APP, settings=settings) as harness:
+        # A declared length over the limit: 413 before the function runs.
+        r = httpx.post(f"{harness.url}/api/upload/big", content=b"x" * 1000)
+        assert r.status_code == 413
+        assert harness.invocations("upload") == []
+        # A streamed body fails the read that takes it over the limit.
+        r = httpx.post(f"{harness.url}/api/upload/big", content=iter([b"x" * 60, b"y" * 60]))
+        assert r.status_code == 500
+        record = harness.wait_for("upload", 1)[0]
+        assert not record.ok and type(record.error).__name__ == "BodyTooLarge"
+        # A running stream holds its throttle slot (H HttpThrottleMiddleware wraps it all)
+        # until its response ends, here as the client goes away.
+        with httpx.stream("GET", f"{harness.url}/api/stream/held") as held:
+            lines = held.iter_lines()
+            assert next(lines) == "first of held"
+            assert httpx.get(f"{harness.url}/api/values/x").status_code == 429
+        # Nothing announces the end of the cut exchange: ask until the slot is free.
+        wait_until(
+            lambda: httpx.get(f"{harness.url}/api/values/x").status_code == 200,
+            "the throttle slot of the closed stream",
+        )
+
+
+def test_a_function_returning_a_fastapi_response_must_take_its_request(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    (tmp_path / "function_app.py").write_text(
+        "import azure.functions as func\n"
+        "from azurefunctions.extensions.http.fastapi import StreamingResponse\n"
+        "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+        "@app.route(route='odd')\n"
+        "def odd(req: func.HttpRequest) -> StreamingResponse:\n"
+        "    return StreamingResponse(iter(['x']))\n"
+    )
+    with Harness(tmp_path, settings=SETTINGS) as harness:
+        assert harness.host is not None
+        (error,) = harness.host.errors()
+        assert error.startswith("function 'odd': it returns a FastAPI response")

@@ -46,11 +46,21 @@ def is_streaming(spec: FunctionSpec) -> bool:
     base = http_extension()
     if base is None:
         return False
-    param, returns = spec.trigger_param.pytype, spec.returns.pytype if spec.returns else None
+    param = spec.trigger_param.pytype
     if isinstance(param, type):
         return bool(base.RequestTrackerMeta.check_type(param))
+    return returns_web_response(spec)
+
+
+def returns_web_response(spec: FunctionSpec) -> bool:
+    """Whether the function's return annotation is the streaming extension's web framework
+    response (FastAPI's `Response` and its subclasses)."""
+    base = http_extension()
+    returns = spec.returns.pytype if spec.returns is not None else None
+    if base is None or not isinstance(returns, type):
+        return False
     standard = base.ResponseTrackerMeta.get_standard_response_type()
-    return isinstance(returns, type) and standard is not None and issubclass(returns, standard)
+    return standard is not None and issubclass(returns, standard)
 
 
 class BodyTooLarge(Exception):

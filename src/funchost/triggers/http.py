@@ -34,7 +34,7 @@ from funchost.errors import BindingError
 from funchost.http.body import BodyTooLarge, BodyTooSlow, read_body
 from funchost.http.keys import Level
 from funchost.http.problem import problem
-from funchost.http.proxy import Exchange, ProxyApp, is_streaming
+from funchost.http.proxy import Exchange, ProxyApp, is_streaming, returns_web_response
 from funchost.http.response import DatumResponse
 from funchost.http.route_table import RouteEntry, RouteTable
 from funchost.http.routes import RouteTemplate
@@ -85,6 +85,13 @@ class HttpTrigger:
         if streaming:
             _require_init_indexing(spec, services.environ)
             self._proxy = services.shared(ProxyApp, ProxyApp)
+        elif returns_web_response(spec):
+            # The worker would hand it FastAPI's Request, and refuses the annotation.
+            raise BindingError(
+                "it returns a FastAPI response but its trigger parameter is not "
+                "azurefunctions.extensions.http.fastapi.Request (streaming functions take "
+                "that Request)"
+            )
         services.shared(_HttpKinds, _HttpKinds).add(spec.name, streaming)
         self._streams = Gauge()  # streamed exchanges whose response is not sent yet
         RouteTable.of(services).add(
