@@ -118,7 +118,8 @@ def test_binary_body_round_trips(host: Harness) -> None:
 
 def test_cookies_and_redirect(host: Harness) -> None:
     r = host.get("/api/cookies")
-    assert "session=abc" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    # As the real host writes it (test_http_fidelity has the details).
+    assert r.headers["set-cookie"] == "session=abc; domain=; path=/; httponly"
     r = host.get("/api/redirect")  # not followed
     assert r.status_code == 302 and r.headers["location"] == "/api/hello"
 
@@ -170,8 +171,9 @@ def test_context_has_invocation_id_and_name(host: Harness) -> None:
 def test_string_return_and_none_return(host: Harness) -> None:
     r = host.get("/api/text")
     assert r.text == "plain string return"
-    r = host.get("/api/nothing")
-    assert r.status_code == 200 and r.content == b""
+    # None cannot be encoded by the library's http converter: the invocation fails, as on
+    # Azure (test_http_fidelity has the details).
+    assert host.get("/api/nothing").status_code == 500
 
 
 def test_function_name_decorator_names_the_function(host: Harness) -> None:
