@@ -8,7 +8,7 @@ import secrets as _secrets
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -22,7 +22,7 @@ from funchost.core.backoff import RandomizedBackoff
 from funchost.core.clients import ClientCache
 from funchost.core.invocation import InputBinding, Invoke, OutputBinding
 from funchost.core.loader import LoadedApp
-from funchost.core.runner import FunctionRunner, thread_count
+from funchost.core.runner import FunctionRunner, InProcess, thread_count
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import HostError
@@ -32,6 +32,9 @@ from funchost.http.keys import KeyManager, open_key_manager
 from funchost.http.route_table import RouteTable
 from funchost.http.server import WebApp, WebServer, bind_socket
 from funchost.http.throttle import Throttle
+
+if TYPE_CHECKING:
+    from funchost.workers.pool import WorkerPool
 
 log = logging.getLogger("funchost.host")
 
@@ -59,6 +62,7 @@ class HostOptions:
     cors: tuple[str, ...] = ()
     cors_credentials: bool = False
     wrappers: tuple[Callable[[Invoke], Invoke], ...] = ()
+    workers: WorkerPool | None = None
 
 
 @dataclass
@@ -143,6 +147,8 @@ class Host:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                if self.options.workers is not None:
+                    await tg.start(self.options.workers.run, services.stopping)
                 await tg.start(web.run)
                 if self.keys is not None:
                     tg.start_soon(self._prepare_keys)
@@ -256,7 +262,8 @@ class Host:
                 out = binding_registry.create_output(b, services)
                 if out is not None:
                     outputs[b.name] = out
-        runner = FunctionRunner(spec, inputs, outputs, self._executor)
+        code = self.options.workers or InProcess(self._executor)
+        runner = FunctionRunner(spec, inputs, outputs, code)
         invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
         invoke = pipeline.with_logging(invoke)
         for wrap in self.options.wrappers:

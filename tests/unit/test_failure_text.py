@@ -16,7 +16,7 @@ from azure.functions.meta import Datum
 
 from funchost.core import failures
 from funchost.core.invocation import Failed, FunctionTimeoutError, Invocation
-from funchost.core.runner import FunctionRunner
+from funchost.core.runner import FunctionRunner, InProcess
 from funchost.core.spec import BindingInfo, FunctionSpec
 
 
@@ -55,7 +55,7 @@ def _fail_through_the_runner(is_async: bool) -> BaseException:
     func = _async_user_function if is_async else _user_function
     spec = _spec(func, is_async=is_async)
     with ThreadPoolExecutor(1) as pool:
-        runner = FunctionRunner(spec, {}, {}, pool)
+        runner = FunctionRunner(spec, {}, {}, InProcess(pool))
         outcome = anyio.run(runner, Invocation(spec, Datum("{}", "json"), "test"))
     assert isinstance(outcome, Failed)
     return outcome.error
@@ -92,7 +92,8 @@ def test_an_error_raised_by_the_host_itself_has_an_empty_stack() -> None:
     spec = _spec(lambda: 1, is_async=False)
     with ThreadPoolExecutor(1) as pool:
         outcome = anyio.run(
-            FunctionRunner(spec, {}, {}, pool), Invocation(spec, Datum("{}", "json"), "t")
+            FunctionRunner(spec, {}, {}, InProcess(pool)),
+            Invocation(spec, Datum("{}", "json"), "t"),
         )
     assert isinstance(outcome, Failed)
     assert str(outcome.error).startswith("function 'boom' without a $return binding")

@@ -5,6 +5,8 @@ of the host's runtime. Checked on every import statement, TYPE_CHECKING ones inc
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "triggers": BASE | {"triggers", "core", "config", "storage", "timer", "http"},
     "bindings": BASE | {"bindings", "core", "config", "storage", "http"},
     "devservices": BASE | {"devservices", "core", "config"},
-    "host": BASE | {"core", "config", "storage", "http", "triggers", "bindings"},
+    "workers": BASE | {"workers", "core", "config"},
+    "host": BASE | {"core", "config", "storage", "http", "triggers", "bindings", "workers"},
 }
 
 
@@ -64,3 +67,22 @@ def test_no_relative_imports_cross_rooms() -> None:
         if isinstance(node, ast.ImportFrom) and node.level > 1
     ]
     assert relative == []
+
+
+# What an app's interpreter has: the standard library and azure-functions (with werkzeug).
+WORKER_SIDE = ("funchost.workers.worker", "funchost.workers.session")
+HOST_ONLY = ("anyio", "starlette", "uvicorn", "httpx", "click", "dateutil", "sniffio", "azure")
+
+
+def test_worker_side_needs_only_the_stdlib_and_azure_functions() -> None:
+    """The modules a worker process imports in the app's interpreter pull in nothing of
+    funchost's own dependencies (an app's venv has only azure-functions)."""
+    code = (
+        f"import sys\nfor m in {WORKER_SIDE!r}: __import__(m)\n"
+        f"print(sorted({{m for m in sys.modules if m.split('.')[0] in {HOST_ONLY!r}"
+        " and not m.startswith('azure.functions') and m != 'azure'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -15,6 +15,7 @@ from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
 from funchost.core.loader import LoadedApp, load_app
 from funchost.errors import HostError
+from funchost.workers.pool import WorkerPool
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,18 +37,34 @@ def app_options(fn: F) -> F:
     return click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
 
 
+def in_process_option(fn: F) -> F:
+    return click.option(
+        "--in-process",
+        is_flag=True,
+        help="Run the app in the host's own process and interpreter, not in worker "
+        "processes (to debug it with breakpoints in one process).",
+    )(fn)
+
+
 @dataclass(frozen=True)
 class Prepared:
     settings: LocalSettings
     config: HostConfig
     app: LoadedApp
+    workers: WorkerPool | None = None  # the worker processes running the app, when started
 
 
 def prepare(
-    app_dir: Path, only: str, *, environment: str | None = None, load: bool = True
+    app_dir: Path,
+    only: str,
+    *,
+    environment: str | None = None,
+    load: bool = True,
+    workers: bool = False,
 ) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
-    host.json and import the app. Errors end the command with a clear message."""
+    host.json and import the app: in this process, or (`workers`) in the worker processes
+    that will run it. Errors end the command with a clear message."""
     try:
         app_dir = app_dir.resolve()
         if not app_dir.is_dir():
@@ -60,14 +77,16 @@ def prepare(
         os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
         config = HostConfig.load(app_dir, os.environ)
         names = [n for n in only.split(",") if n.strip()]
-        app = (
-            load_app(config, os.environ, names)
-            if load
-            else LoadedApp(app_dir / "function_app.py", (), ())
-        )
+        pool = WorkerPool.for_app(config, os.environ, names) if load and workers else None
+        if pool is not None:
+            app = pool.start()
+        elif load:
+            app = load_app(config, os.environ, names)
+        else:
+            app = LoadedApp(app_dir / "function_app.py", (), ())
     except HostError as exc:
         fail(str(exc))
-    return Prepared(settings, config, app)
+    return Prepared(settings, config, app, pool)
 
 
 def fail(message: str) -> NoReturn:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from funchost.cli.common import app_options, fail, prepare
+from funchost.cli.common import app_options, fail, in_process_option, prepare
 from funchost.cli.start import enter_app_dir, resolve_port, run_host
 from funchost.config.connections import resolve
 from funchost.core import logs
@@ -161,9 +161,16 @@ def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> I
 @click.option("--port", "-p", type=int, default=None, help="Port (default 7071).")
 @click.option("--host", "bind", default="0.0.0.0", show_default=True)
 @click.option("--no-auth", is_flag=True, help="Do not enforce function keys.")
+@in_process_option
 @app_options
 def dev(
-    port: int | None, bind: str, no_auth: bool, app_dir: Path, only: str, verbose: bool
+    port: int | None,
+    bind: str,
+    no_auth: bool,
+    in_process: bool,
+    app_dir: Path,
+    only: str,
+    verbose: bool,
 ) -> None:
     """Start the local emulators the app needs, then the host."""
     began = time.monotonic()
@@ -171,7 +178,7 @@ def dev(
     caller_dir = Path.cwd()
     app_dir = enter_app_dir(app_dir)
     # Settings and the app first: they decide which emulators are needed.
-    prepared = prepare(app_dir, only)
+    prepared = prepare(app_dir, only, workers=not in_process)
     with (
         storage_emulator(app_dir, caller_dir),
         servicebus_emulator(app_dir, prepared.app.functions),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 import anyio
 import click
 
-from funchost.cli.common import Prepared, app_options, fail, prepare
+from funchost.cli.common import Prepared, app_options, fail, in_process_option, prepare
 from funchost.cli.display import announce
 from funchost.core import logs
 from funchost.errors import HostError
@@ -61,6 +62,7 @@ def resolve_port(
     show_default=True,
     help="Seconds running invocations get to finish on stop.",
 )
+@in_process_option
 @app_options
 def start(
     port: int | None,
@@ -68,6 +70,7 @@ def start(
     no_auth: bool,
     environment: str | None,
     grace: float,
+    in_process: bool,
     app_dir: Path,
     only: str,
     verbose: bool,
@@ -76,7 +79,7 @@ def start(
     began = time.monotonic()
     logs.configure(verbose)
     app_dir = enter_app_dir(app_dir)
-    prepared = prepare(app_dir, only, environment=environment)
+    prepared = prepare(app_dir, only, environment=environment, workers=not in_process)
     run_host(
         prepared,
         HostOptions(
@@ -107,6 +110,7 @@ def enter_app_dir(app_dir: Path) -> Path:
 
 
 def run_host(prepared: Prepared, options: HostOptions, began: float) -> None:
+    options = dataclasses.replace(options, workers=prepared.workers)
     host = Host(prepared.config, os.environ, prepared.app, options)
 
     async def main() -> None:

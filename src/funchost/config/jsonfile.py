@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import json5
-
 from funchost.errors import ConfigError
 
 # json5 reports "<string>:LINE <what> at column COL".
@@ -27,6 +25,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    import json5  # here: a worker process (funchost.workers) unpickles config without it
+
     try:
         value = json5.loads(text)
     except ValueError as exc:

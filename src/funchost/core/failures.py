@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from funchost.core.invocation import FunctionTimeoutError
+from funchost.core.invocation import FunctionTimeoutError, WorkerException
 
 # The source .NET gives both exceptions: they are rethrown through ExceptionDispatchInfo.
 _CORELIB = "System.Private.CoreLib"
@@ -65,12 +65,28 @@ def describe(error: BaseException, function: str) -> str:
 def serialize(error: BaseException) -> tuple[str, str]:
     """The worker's `RpcException` of `error`: its message and its stack (the user's
     frames only)."""
+    if isinstance(error, WorkerException):  # serialized in the worker process already
+        return error.message, error.stack
     try:
         message = f"{type(error).__name__}: {error}"
     except Exception:  # noqa: BLE001 - a __str__ that raises, as the worker guards it
         message = "Unhandled exception in function. Could not serialize original exception message."
     frames = traceback.StackSummary.from_list(user_frames(error.__traceback__))
     return message, "".join(frames.format())
+
+
+def to_worker_exception(error: BaseException) -> WorkerException:
+    """`error` as a worker process sends it to the host (PW `dispatcher.py`
+    `_serialize_exception`): what the host needs to describe it, without its class."""
+    if isinstance(error, WorkerException):
+        return error
+    message, stack = serialize(error)
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a __str__ that raises
+        text = type(error).__name__
+    details = "".join(traceback.format_exception(error))
+    return WorkerException(type(error).__name__, text, message, stack, details)
 
 
 def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:

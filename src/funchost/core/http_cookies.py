@@ -23,8 +23,6 @@ from datetime import datetime, timezone
 from http.cookies import Morsel, SimpleCookie
 from typing import Any
 
-from dateutil import parser as date_parser
-
 SAME_SITE = ("lax", "strict", "none")
 
 
@@ -78,8 +76,8 @@ def _expires(name: str, raw: str) -> datetime | None:
     if not raw:
         return None
     try:
-        parsed = date_parser.parse(raw)
-    except (ValueError, OverflowError) as exc:
+        parsed = _parse_date(raw)
+    except (ValueError, OverflowError, TypeError) as exc:
         raise ValueError(
             f"cookie '{name}': cannot parse its expires value {raw!r} ({exc}); "
             f"use a date such as 'Wed, 21 Oct 2026 07:28:00 GMT'"
@@ -89,6 +87,20 @@ def _expires(name: str, raw: str) -> datetime | None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     seconds = int(parsed.timestamp())  # a protobuf Timestamp of whole seconds
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def _parse_date(raw: str) -> datetime:
+    """dateutil's parser, as the worker's (it comes with the Python worker); in an app's
+    interpreter without dateutil (a worker process needs only azure-functions), the
+    standard library's RFC 5322 dates, the form `Expires` takes."""
+    try:
+        from dateutil import parser as date_parser
+    except ImportError:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(raw)
+    parsed: datetime = date_parser.parse(raw)
+    return parsed
 
 
 def _max_age(name: str, raw: Any) -> float | None:

@@ -101,3 +101,19 @@ class FunctionTimeoutError(TimeoutError):
 class InvocationCancelled(Exception):
     """The host stopped before the invocation finished (its grace period ran out). A
     trigger releases such a message at once rather than counting it as a failure."""
+
+
+class WorkerException(Exception):
+    """An exception user code raised in a worker process, as the worker serialized it (the
+    real worker sends an `RpcException`: PW `dispatcher.py` `_serialize_exception`): its
+    type's name, `str()`, the worker's message and the stack of the user's frames, and the
+    whole Python traceback for `--verbose`. The exception itself stays in the worker: its
+    class may not even import in the host's interpreter."""
+
+    def __init__(self, type_name: str, text: str, message: str, stack: str, details: str) -> None:
+        super().__init__(type_name, text, message, stack, details)  # so it pickles
+        self.type_name, self.text, self.message = type_name, text, message
+        self.stack, self.details = stack, details
+
+    def __str__(self) -> str:
+        return self.text

@@ -25,6 +25,7 @@ from funchost.core.invocation import (
     Invoke,
     Outcome,
     RetryState,
+    WorkerException,
     new_id,
 )
 from funchost.core.logs import current_function, current_invocation
@@ -33,8 +34,9 @@ log = logging.getLogger("funchost.host")
 
 
 def with_timeout(inner: Invoke, timeout: timedelta | None) -> Invoke:
-    """functionTimeout (semantics §1.3). The real host restarts the worker process; here
-    the invocation is cancelled (a sync function's thread is abandoned) and fails."""
+    """functionTimeout (semantics §1.3): the invocation is cancelled and fails. In a worker
+    process, that restarts the worker, as the real host does (`funchost.workers.pool`); in
+    the host's process (`--in-process`), a sync function's thread is abandoned."""
     if timeout is None:
         return inner
     seconds = timeout.total_seconds()
@@ -143,12 +145,18 @@ def with_logging(inner: Invoke) -> Invoke:
                 )
                 # The user's frames only above, as the real host shows them; everything
                 # (the host's frames, chained exceptions) with --verbose.
-                log.debug(
-                    "Python traceback of %s's failure (Id=%s):",
-                    name,
-                    inv.id,
-                    exc_info=outcome.error,
-                )
+                error = outcome.error
+                if isinstance(error, WorkerException):  # formatted in its worker process
+                    log.debug(
+                        "Python traceback of %s's failure (Id=%s):\n%s",
+                        name,
+                        inv.id,
+                        error.details.rstrip("\n"),
+                    )
+                else:
+                    log.debug(
+                        "Python traceback of %s's failure (Id=%s):", name, inv.id, exc_info=error
+                    )
             else:
                 log.info(
                     "Executed '%s' (Succeeded, Id=%s, Duration=%dms)",

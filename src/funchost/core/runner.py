@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import azure.functions as func
 from azure.functions.meta import Datum
@@ -56,20 +56,46 @@ def thread_count(environ: Mapping[str, str]) -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+class RunsCode(Protocol):
+    """Runs the user's code of one invocation: decodes the inputs' data with the converters,
+    calls the function, encodes what it set and returned (by binding name). In this process
+    (`InProcess`), or in a worker process (`funchost.workers`)."""
+
+    async def __call__(
+        self, spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
+    ) -> dict[str, Datum]:
+        """`inputs`: the data each non-trigger input binding read, by parameter name."""
+
+
+class InProcess:
+    """User code in this process: async functions on the event loop, sync ones in the
+    `PYTHON_THREADPOOL_THREAD_COUNT` thread pool."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+
+    async def __call__(
+        self, spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
+    ) -> dict[str, Datum]:
+        return await call_function(spec, invocation, inputs, self._executor)
+
+
 class FunctionRunner:
-    """Calls one function; the `Invoke` at the core of the wrapper stack."""
+    """Calls one function; the `Invoke` at the core of the wrapper stack. The host's part
+    of an invocation: input bindings read before the call, output bindings written after
+    it; `code` runs the user's code in between."""
 
     def __init__(
         self,
         spec: FunctionSpec,
         inputs: Mapping[str, InputBinding],
         outputs: Mapping[str, OutputBinding],
-        executor: ThreadPoolExecutor,
+        code: RunsCode,
     ) -> None:
         self.spec = spec
         self._inputs = inputs  # by parameter name, every non-trigger input
         self._outputs = outputs  # by binding name ($return included), those written by a plug-in
-        self._executor = executor
+        self._code = code
 
     async def __call__(self, invocation: Invocation) -> Outcome:
         start = time.perf_counter()
@@ -80,64 +106,74 @@ class FunctionRunner:
         return Succeeded(invocation.id, results, (time.perf_counter() - start) * 1000)
 
     async def _run(self, invocation: Invocation) -> dict[str, Datum]:
-        spec = self.spec
-        args = await self._arguments(invocation)
-        holders = {p.name: Out() for p in spec.outputs}
-        args.update(holders)
-        if spec.needs_context:
-            args["context"] = InvocationContext(invocation)
-        if spec.is_async:
-            result = await spec.func(**args)
-        else:
-            # Cancelling this await (functionTimeout) abandons the thread: Python cannot
-            # stop it, as the real worker cannot either.
-            call = functools.partial(contextvars.copy_context().run, spec.func, **args)
-            result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        results = self._results(holders, result)
+        data = {name: await binding.read(invocation) for name, binding in self._inputs.items()}
+        results = await self._code(self.spec, invocation, data)
         for name, datum in results.items():
             output = self._outputs.get(name)
             if output is not None:
                 await output.write(datum, invocation)
         return results
 
-    async def _arguments(self, invocation: Invocation) -> dict[str, Any]:
-        """Every input parameter, decoded with its converter; only the trigger parameter
-        gets trigger metadata (semantics §8.3)."""
-        spec = self.spec
-        args: dict[str, Any] = {}
-        datum: Datum | None
-        for param in spec.inputs:
-            if param.binding is spec.trigger:
-                datum, metadata = invocation.trigger, invocation.metadata
-            else:
-                datum, metadata = await self._inputs[param.name].read(invocation), {}
-            args[param.name] = converter_for(param.converter).decode(
-                datum, trigger_metadata=metadata
-            )
-        return args
 
-    def _results(self, holders: Mapping[str, Out], result: Any) -> dict[str, Datum]:
-        """The encoded outputs by binding name: each Out[...] that was set, and `$return`."""
-        spec = self.spec
-        if result is not None and spec.returns is None:
-            raise RuntimeError(
-                f"function '{spec.name}' without a $return binding returned a non-None value"
-            )
-        results: dict[str, Datum] = {}
-        for param in spec.outputs:
-            value = holders[param.name].get()
-            if value is not None:
-                results[param.binding.name] = _encode(param, value)
-        # An implicit return (a binding without a converter) is accepted but not sent. An
-        # HTTP `$return` goes through its converter even when None, as the worker sends it
-        # (PW `dispatcher.py` `to_outgoing_proto`): the library's converter cannot encode
-        # None, so such a function fails on Azure (500).
-        ret = spec.returns
-        if ret is None or ret.binding.name != RETURN:
-            return results
-        if result is not None or ret.converter == "http":
-            results[RETURN] = _encode(ret, result)
+async def call_function(
+    spec: FunctionSpec,
+    invocation: Invocation,
+    inputs: Mapping[str, Datum | None],
+    executor: ThreadPoolExecutor,
+) -> dict[str, Datum]:
+    """Decode the arguments, call the function, encode its outputs (by binding name)."""
+    args = _arguments(spec, invocation, inputs)
+    holders = {p.name: Out() for p in spec.outputs}
+    args.update(holders)
+    if spec.needs_context:
+        args["context"] = InvocationContext(invocation)
+    if spec.is_async:
+        result = await spec.func(**args)
+    else:
+        # Cancelling this await (functionTimeout in-process) abandons the thread: Python
+        # cannot stop it; a worker process is restarted instead, as the real host does.
+        call = functools.partial(contextvars.copy_context().run, spec.func, **args)
+        result = await asyncio.get_running_loop().run_in_executor(executor, call)
+    return _results(spec, holders, result)
+
+
+def _arguments(
+    spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
+) -> dict[str, Any]:
+    """Every input parameter, decoded with its converter; only the trigger parameter
+    gets trigger metadata (semantics §8.3)."""
+    args: dict[str, Any] = {}
+    datum: Datum | None
+    for param in spec.inputs:
+        if param.binding is spec.trigger:
+            datum, metadata = invocation.trigger, invocation.metadata
+        else:
+            datum, metadata = inputs[param.name], {}
+        args[param.name] = converter_for(param.converter).decode(datum, trigger_metadata=metadata)
+    return args
+
+
+def _results(spec: FunctionSpec, holders: Mapping[str, Out], result: Any) -> dict[str, Datum]:
+    """The encoded outputs by binding name: each Out[...] that was set, and `$return`."""
+    if result is not None and spec.returns is None:
+        raise RuntimeError(
+            f"function '{spec.name}' without a $return binding returned a non-None value"
+        )
+    results: dict[str, Datum] = {}
+    for param in spec.outputs:
+        value = holders[param.name].get()
+        if value is not None:
+            results[param.binding.name] = _encode(param, value)
+    # An implicit return (a binding without a converter) is accepted but not sent. An
+    # HTTP `$return` goes through its converter even when None, as the worker sends it
+    # (PW `dispatcher.py` `to_outgoing_proto`): the library's converter cannot encode
+    # None, so such a function fails on Azure (500).
+    ret = spec.returns
+    if ret is None or ret.binding.name != RETURN:
         return results
+    if result is not None or ret.converter == "http":
+        results[RETURN] = _encode(ret, result)
+    return results
 
 
 def _encode(param: ParamSpec, value: Any) -> Datum:

@@ -1,0 +1,70 @@
+"""The wire between the host and a worker process: frames of a 4-byte big-endian length
+and a pickle (protocol 5) of a tuple whose first item names the message.
+
+Pickle, not JSON: the data are the library's own `Datum`s (HTTP bodies as bytes, nested
+datums), which pickle as they are, and both ends run funchost's own code. The peer is a
+child process the host started, on a socket pair nobody else holds.
+
+Host to worker:
+    (CONFIG, HostConfig): first, before the worker indexes the app
+    (INVOKE, call_id, function, invocation_id, reason, trigger, metadata, carried,
+     retry, inputs)
+Worker to host:
+    (HELLO, pid, python_version, specs, errors): indexed; specs are portable FunctionSpecs
+    (FATAL, message): the app cannot run in this interpreter (import error, no library)
+    (DONE, call_id, results) / (FAILED, call_id, WorkerException)
+    (LOG, levelno, logger, message, invocation_id, function, created)
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+from typing import Any
+
+CONFIG = "c"
+INVOKE = "i"
+HELLO = "h"
+FATAL = "x"
+DONE = "d"
+FAILED = "f"
+LOG = "l"
+
+HEADER = 4
+MAX_FRAME = 1 << 31  # what the length field holds; a bigger message cannot be sent
+
+
+def encode(message: tuple[Any, ...]) -> bytes:
+    body = pickle.dumps(message, protocol=5)
+    if len(body) >= MAX_FRAME:
+        raise ValueError(f"a message of {len(body)} bytes is too large for a worker frame")
+    return len(body).to_bytes(HEADER, "big") + body
+
+
+def decode(body: bytes) -> tuple[Any, ...]:
+    message: tuple[Any, ...] = pickle.loads(body)
+    return message
+
+
+def read_blocking(sock: socket.socket) -> tuple[Any, ...] | None:
+    """One message from a blocking socket; None at the end of the stream."""
+    header = _exactly(sock, HEADER)
+    if header is None:
+        return None
+    body = _exactly(sock, int.from_bytes(header, "big"))
+    return None if body is None else decode(body)
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+def in_worker(*args: Any, **kwargs: Any) -> Any:
+    """The host's stand-in for a function that runs in a worker process."""
+    raise RuntimeError("this function runs in a worker process, not in the host")

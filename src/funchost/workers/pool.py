@@ -1,0 +1,258 @@
+"""The worker processes of one host: started with the host, each invocation sent to the
+least busy one, a dead one restarted, all stopped with the host.
+
+Like the real host (H `Workers/Rpc/FunctionRegistration/RpcFunctionInvocationDispatcher.cs`):
+a worker that exits fails the invocations it was running (their triggers retry them as any
+failure: a queue message becomes visible again) and is restarted; an invocation that runs
+past functionTimeout restarts the worker running it, which is the only way to stop it
+(H `WebScriptHostExceptionHandler.cs` `OnTimeoutExceptionAsync`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from azure.functions.meta import Datum
+
+import funchost
+from funchost.config.host_config import HostConfig
+from funchost.core.backoff import RandomizedBackoff
+from funchost.core.failures import to_worker_exception
+from funchost.core.invocation import Invocation
+from funchost.core.loader import LoadedApp
+from funchost.core.spec import FunctionSpec
+from funchost.errors import AppLoadError, FunctionLoadError, HostError
+from funchost.workers import frames
+from funchost.workers.interpreter import Interpreter, app_interpreter, process_count
+from funchost.workers.process import Launch, WorkerExited, WorkerProcess, handshake, spawn
+
+log = logging.getLogger("funchost.workers")
+
+# Binding data the worker needs: a Service Bus message's properties carry the caller's
+# trace context (funchost.core.tracing); the rest stays in the host.
+_CARRIED = ("ApplicationProperties",)
+STOP_SECONDS = 5.0  # how long a worker gets to exit once its socket is closed
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    interpreter: Interpreter
+    count: int
+    config: HostConfig
+    only: str
+    log_level: int
+    environ: Mapping[str, str]
+    load_timeout: float = 120.0
+
+
+class WorkerUnavailable(Exception):
+    """No worker process runs: the last restart failed (the app no longer loads)."""
+
+
+class WorkerPool:
+    """`start()` (blocking, before the event loop) indexes the app in every worker; the
+    host runs `run()` in its task group and calls the pool to run user code (it is the
+    host's `RunsCode`)."""
+
+    def __init__(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self._path = tempfile.mkdtemp(prefix="funchost-worker-")
+        # The worker's interpreter finds funchost here and nothing else of its environment.
+        Path(self._path, "funchost").symlink_to(Path(funchost.__file__).resolve().parent)
+        self._launch = Launch(
+            settings.interpreter.path,
+            settings.config,
+            settings.only,
+            settings.log_level,
+            settings.environ,
+            self._path,
+        )
+        self._workers: list[WorkerProcess] = []
+        self._changed: anyio.Event | None = None  # set when a worker starts or cannot
+        self._broken: str | None = None
+        self._stopping: anyio.Event | None = None
+        self._tg: TaskGroup | None = None
+
+    @classmethod
+    def for_app(cls, config: HostConfig, environ: Mapping[str, str], only: list[str]) -> WorkerPool:
+        """The pool the settings ask for (interpreter, process count), not started yet.
+        Raises ConfigError for a bad setting."""
+        return cls(
+            PoolSettings(
+                app_interpreter(config.app_dir, environ),
+                process_count(environ),
+                config,
+                ",".join(only),
+                logging.getLogger().getEffectiveLevel(),
+                dict(environ),
+            )
+        )
+
+    # -- starting, before the event loop -------------------------------------------------------
+    def start(self) -> LoadedApp:
+        """Start every worker and wait for their index of the app. Raises AppLoadError
+        (the app cannot be imported in its interpreter, or that interpreter cannot run it)."""
+        started = [spawn(self._launch) for _ in range(self.settings.count)]
+        try:
+            hellos = [handshake(sock, self.settings.load_timeout) for _, sock in started]
+        except HostError:
+            for proc, sock in started:
+                sock.close()
+                proc.kill()
+                proc.wait()
+            self.close_path()
+            raise
+        self._workers = [WorkerProcess(p, s, h) for (p, s), h in zip(started, hellos, strict=True)]
+        first = hellos[0]
+        interpreter = self.settings.interpreter
+        log.info(
+            "The app runs in %d worker process(es) with %s (Python %s, %s)",
+            self.settings.count,
+            interpreter.path,
+            first.python_version,
+            interpreter.origin,
+        )
+        script = self.settings.config.app_dir / self.settings.environ.get(
+            "PYTHON_SCRIPT_FILE_NAME", "function_app.py"
+        )
+        errors = tuple(FunctionLoadError(name, reason) for name, reason in first.errors)
+        return LoadedApp(script, first.specs, errors)
+
+    def close_path(self) -> None:
+        shutil.rmtree(self._path, ignore_errors=True)
+
+    # -- running, on the host's event loop -----------------------------------------------------
+    async def run(
+        self, stopping: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Watch the workers (restarting one that exits) until cancelled, then stop them."""
+        self._stopping = stopping
+        self._changed = anyio.Event()
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                for slot, worker in enumerate(self._workers):
+                    await worker.attach()
+                    tg.start_soon(self._watch, slot, worker)
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._stop_all()
+            self.close_path()
+
+    async def __call__(
+        self, spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
+    ) -> dict[str, Datum]:
+        retry = invocation.retry
+        error = None if retry.exception is None else to_worker_exception(retry.exception)
+        carried = {k: invocation.binding_data[k] for k in _CARRIED if k in invocation.binding_data}
+        message = (
+            frames.INVOKE,
+            spec.name,
+            invocation.id,
+            invocation.reason,
+            invocation.trigger,
+            dict(invocation.metadata),
+            carried,
+            (retry.retry_count, retry.max_retry_count, error),
+            dict(inputs),
+        )
+        worker = await self._pick()
+        try:
+            return await worker.call(message)
+        except anyio.get_cancelled_exc_class():
+            # functionTimeout (or the end of the host's grace period) cut it short: the
+            # only way to stop user code is to end its process.
+            if worker.alive and not self._is_stopping():
+                log.warning(
+                    "A function timeout has occurred. Restarting worker process executing "
+                    "invocationId '%s'.",
+                    invocation.id,
+                )
+            worker.kill()
+            raise
+
+    # -- internals -----------------------------------------------------------------------------
+    def _is_stopping(self) -> bool:
+        return self._stopping is not None and self._stopping.is_set()
+
+    async def _pick(self) -> WorkerProcess:
+        while True:
+            live = [w for w in self._workers if w.alive]
+            if live:
+                return min(live, key=lambda w: w.busy)
+            if self._broken is not None:
+                raise WorkerUnavailable(f"no worker process runs the app: {self._broken}")
+            assert self._changed is not None, "the pool is not running"
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        assert self._changed is not None
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def _watch(self, slot: int, worker: WorkerProcess) -> None:
+        await worker.read()
+        how = await anyio.to_thread.run_sync(worker.how_it_ended)
+        worker.fail_all(WorkerExited(f"the worker process (pid {worker.pid}) running it {how}"))
+        if self._is_stopping():
+            return
+        log.warning("The worker process (pid %d) %s; restarting it", worker.pid, how)
+        await self._restart(slot)
+
+    async def _restart(self, slot: int) -> None:
+        backoff = RandomizedBackoff(1.0, 30.0)
+        while not self._is_stopping():
+            try:
+                worker = await self._start_one()
+            except AppLoadError as exc:
+                self._broken = str(exc)
+                self._notify()  # callers waiting for a worker fail now
+                delay = backoff.next()
+                log.error(
+                    "A worker process cannot load the app (retrying in %.0fs): %s", delay, exc
+                )
+                await anyio.sleep(delay)
+                continue
+            self._workers[slot] = worker
+            self._broken = None
+            self._notify()
+            log.info("Restart of language worker process(es) completed (pid %d).", worker.pid)
+            assert self._tg is not None
+            self._tg.start_soon(self._watch, slot, worker)
+            return
+
+    async def _start_one(self) -> WorkerProcess:
+        # Started from this (the main) thread: a worker ends with the thread that started it.
+        proc, sock = spawn(self._launch)
+        try:
+            hello = await anyio.to_thread.run_sync(handshake, sock, self.settings.load_timeout)
+        except BaseException:
+            sock.close()
+            proc.kill()
+            await anyio.to_thread.run_sync(proc.wait)
+            raise
+        worker = WorkerProcess(proc, sock, hello)
+        await worker.attach()
+        return worker
+
+    async def _stop_all(self) -> None:
+        for worker in self._workers:
+            worker.close()
+
+        def wait_all() -> None:
+            for worker in self._workers:
+                try:
+                    worker.proc.wait(timeout=STOP_SECONDS)
+                except Exception:  # noqa: BLE001 - it did not exit: end it
+                    worker.kill()
+                    worker.proc.wait()
+
+        await anyio.to_thread.run_sync(wait_all)

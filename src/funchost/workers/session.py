@@ -1,0 +1,196 @@
+"""The worker process's side once its interpreter is fit: index the app, then run
+invocations as the host sends them, with the runner funchost uses in-process
+(`funchost.core.runner.call_function`: the library's converters, async functions on the
+loop, sync ones in a `PYTHON_THREADPOOL_THREAD_COUNT` thread pool, PW `dispatcher.py`).
+
+User log records go to the host as LOG frames, with the invocation they belong to; the
+host prints them as its own (H `GrpcWorkerChannel.cs` `Log`). Imports only what an app's
+interpreter has: the standard library, `azure.functions`, and funchost's core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from funchost.config.host_config import HostConfig
+from funchost.core import failures
+from funchost.core.converters import SDK_PREFIX, http_extension
+from funchost.core.invocation import Invocation, RetryState
+from funchost.core.loader import load_app
+from funchost.core.logs import current_function, current_invocation
+from funchost.core.runner import call_function, thread_count
+from funchost.core.spec import FunctionSpec, ParamSpec
+from funchost.workers import frames
+
+# The SDKs' INFO records (every HTTP request) are for --verbose, as in the host.
+_QUIET = ("azure", "urllib3")
+
+
+@dataclass
+class Indexed:
+    """The app as this worker indexed it."""
+
+    specs: dict[str, FunctionSpec]  # by name, with the user's functions
+    errors: list[tuple[str, str]]  # (function, reason) of those that cannot load here
+    log: _HostHandler
+
+    @property
+    def portable(self) -> list[FunctionSpec]:
+        """The functions as the host can hold them."""
+        return [portable(s) for s in self.specs.values()]
+
+
+def index(config: HostConfig, only: str, level: int, sock: socket.socket) -> Indexed:
+    """Import and index the app (with the host's config). Log records go to the host
+    from now on."""
+    handler = _log_to_host(level, sock.sendall)
+    loaded = load_app(config, os.environ, [n for n in only.split(",") if n.strip()])
+    specs: list[FunctionSpec] = []
+    errors = [(e.function, e.reason) for e in loaded.errors]
+    for spec in loaded.functions:
+        reason = _in_process_only(spec)
+        if reason is None:
+            specs.append(spec)
+        else:
+            errors.append((spec.name, reason))
+    return Indexed({s.name: s for s in specs}, errors, handler)
+
+
+def _in_process_only(spec: FunctionSpec) -> str | None:
+    """Why the function cannot run in a worker process yet (None when it can): HTTP
+    streaming hands the function the live request, and SDK-type bindings a client object,
+    both made in the host."""
+    how = "for now; start the host with --in-process to run it"
+    base = http_extension()
+    trigger = spec.trigger_param
+    if (
+        base is not None
+        and trigger.pytype is not None
+        and base.RequestTrackerMeta.check_type(trigger.pytype)
+    ):
+        return f"HTTP streaming runs only in the host's process {how}"
+    if any(p.converter.startswith(SDK_PREFIX) for p in spec.inputs):
+        return f"SDK-type bindings run only in the host's process {how}"
+    return None
+
+
+def portable(spec: FunctionSpec) -> FunctionSpec:
+    """The spec without what only this interpreter has: the function itself, and
+    annotations of types the host may not import (the app's own, its packages')."""
+
+    def param(p: ParamSpec) -> ParamSpec:
+        return dataclasses.replace(p, pytype=_portable_type(p.pytype))
+
+    return dataclasses.replace(
+        spec,
+        func=frames.in_worker,
+        inputs=tuple(map(param, spec.inputs)),
+        outputs=tuple(map(param, spec.outputs)),
+        returns=None if spec.returns is None else param(spec.returns),
+    )
+
+
+def _portable_type(pytype: Any) -> Any:
+    module = getattr(pytype, "__module__", "")
+    if isinstance(pytype, type) and (module == "builtins" or module.startswith("azure.functions")):
+        return pytype
+    return None
+
+
+class _HostHandler(logging.Handler):
+    """Sends each record to the host: its message, with the traceback it carries."""
+
+    def __init__(self, send: Callable[[bytes], Any]) -> None:
+        super().__init__()
+        self.send = send
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            frame = frames.encode(
+                (
+                    frames.LOG,
+                    record.levelno,
+                    record.name,
+                    self.format(record),
+                    current_invocation.get(),
+                    current_function.get(),
+                    record.created,
+                )
+            )
+            self.send(frame)
+        except Exception:  # noqa: BLE001 - logging must never raise into user code
+            self.handleError(record)
+
+
+def _log_to_host(level: int, send: Callable[[bytes], Any]) -> _HostHandler:
+    handler = _HostHandler(send)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    return handler
+
+
+class Session:
+    """Serves invocations on the socket until the host closes it."""
+
+    def __init__(self, sock: socket.socket, app: Indexed) -> None:
+        self._sock = sock
+        self._app = app
+        self._executor = ThreadPoolExecutor(thread_count(os.environ), "funchost-worker")
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def serve(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection(sock=self._sock)
+        self._write = writer.write
+        loop_thread = threading.get_ident()
+
+        def send(frame: bytes) -> None:
+            # Records come from the loop and from the pool's threads; frames are written
+            # on the loop, in the order they were made.
+            if threading.get_ident() == loop_thread:
+                writer.write(frame)
+            else:
+                loop.call_soon_threadsafe(writer.write, frame)
+
+        self._app.log.send = send
+        while True:
+            try:
+                header = await reader.readexactly(frames.HEADER)
+                message = frames.decode(await reader.readexactly(int.from_bytes(header, "big")))
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return  # the host closed the socket: it stops this worker
+            if message[0] == frames.INVOKE:
+                task = asyncio.create_task(self._invoke(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _invoke(self, message: tuple[Any, ...]) -> None:
+        _, call_id, name, inv_id, reason, trigger, metadata, carried, retry, inputs = message
+        spec = self._app.specs[name]
+        invocation = Invocation(
+            spec, trigger, reason, metadata, carried, inv_id, RetryState(*retry)
+        )
+        current_invocation.set(inv_id)  # this task's own context, copied to its thread
+        current_function.set(name)
+        try:
+            results = await call_function(spec, invocation, inputs, self._executor)
+            frame = frames.encode((frames.DONE, call_id, results))
+        except BaseException as exc:  # noqa: BLE001 - sys.exit() in a function fails it too
+            frame = frames.encode((frames.FAILED, call_id, failures.to_worker_exception(exc)))
+        self._write(frame)

@@ -1,0 +1,37 @@
+"""Fixture app: functions the worker-process tests drive (issue 16)."""
+
+import logging
+import os
+import time
+
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="pid", methods=["GET"])
+def pid(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(str(os.getpid()))
+
+
+@app.route(route="sleep", methods=["GET"])
+def sleep(req: func.HttpRequest) -> func.HttpResponse:
+    # A sync function: with one thread per worker, two at once overlap only in two processes.
+    time.sleep(float(req.params.get("s", "1")))
+    return func.HttpResponse(str(os.getpid()))
+
+
+@app.route(route="spin", methods=["GET"])
+def spin(req: func.HttpRequest) -> func.HttpResponse:
+    logging.info("spinning in %d", os.getpid())
+    while True:  # only a restart of its process stops it
+        pass
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%Q_HOLD%", connection="AzureWebJobsStorage")
+def hold(msg: func.QueueMessage) -> None:
+    body = msg.get_body().decode()
+    if msg.dequeue_count == 1:
+        logging.info("holding %s in pid %d", body, os.getpid())
+        time.sleep(60)  # the test kills this process meanwhile
+    logging.info("got %s again (dequeue count %d)", body, msg.dequeue_count)
