@@ -9,6 +9,7 @@ from pathlib import Path
 
 BENCHMARKS = [
     "bench.http_throughput",
+    "bench.workers",
     "bench.queue_throughput",
     "bench.timer_jitter",
     "bench.servicebus_trigger",

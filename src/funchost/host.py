@@ -148,7 +148,7 @@ class Host:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 if self.options.workers is not None:
-                    await tg.start(self.options.workers.run, services.stopping)
+                    await tg.start(self.options.workers.run, self.environ, services.stopping)
                 await tg.start(web.run)
                 if self.keys is not None:
                     tg.start_soon(self._prepare_keys)

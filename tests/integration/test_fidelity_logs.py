@@ -85,6 +85,8 @@ def test_a_users_log_lines_are_printed_as_their_message_whatever_the_level(
     cli: HostProcess,
 ) -> None:
     assert httpx.get(f"{cli.url}/api/levels", timeout=30).text == "logged"
+    # The console is flushed every 50 ms: the response can come before the lines.
+    assert cli.wait_for_output(r"Executed 'Functions\.levels'", timeout=10)
     block = lines_after(cli, r"Executing 'Functions\.levels'", 7)
     assert block[1:-1] == [
         # logging.debug is below the worker's and func start's default level: not shown.
@@ -100,6 +102,7 @@ def test_a_users_log_lines_are_printed_as_their_message_whatever_the_level(
 
 def test_each_line_of_a_multi_line_record_has_its_own_timestamp(cli: HostProcess) -> None:
     assert httpx.get(f"{cli.url}/api/multiline", timeout=30).text == "logged"
+    assert cli.wait_for_output(r"Executed 'Functions\.multiline'", timeout=10)
     block = lines_after(cli, r"Executing 'Functions\.multiline'", 12)
     block = [line for line in block if not CARETS.fullmatch(line)]
     raised = line_of('{}["missing"]')

@@ -17,6 +17,7 @@ import base64
 import concurrent.futures
 import hashlib
 import importlib.util
+import logging
 import os
 import re
 import signal
@@ -28,10 +29,16 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from azure.functions.meta import Datum
 
+from funchost.config.host_config import HostConfig
+from funchost.core.invocation import Invocation
 from funchost.devservices.process import ServiceStartError
+from funchost.workers.interpreter import Interpreter
+from funchost.workers.pool import PoolSettings, WorkerPool
 from tests.hostprocess import HostProcess
 from tests.integration.queue_helpers import queue
 
@@ -246,3 +253,30 @@ def test_in_process_flag_runs_the_app_in_the_host(storage_connection_string: str
         assert httpx.get(f"{proc.url}/api/pid", timeout=30).text == str(proc.pid)
     finally:
         proc.stop()
+
+
+def test_settings_changed_after_the_workers_started_reach_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # `funchost dev` points connections at the emulators it starts after the app was
+    # indexed: the workers started before that must run with the new settings.
+    environ = {**os.environ, "FUNCHOST_TEST_SETTING": "before", "FUNCHOST_GONE": "x"}
+    config = HostConfig.load(APP, environ)
+    interpreter = Interpreter(Path(sys.executable), "the test's")
+    pool = WorkerPool(PoolSettings(interpreter, 1, config, "show_setting", logging.INFO, environ))
+    spec = pool.start().get("show_setting")
+    assert spec is not None
+    later = {**environ, "FUNCHOST_TEST_SETTING": "after"}
+    later.pop("FUNCHOST_GONE")
+
+    async def call_once() -> None:
+        stopping = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            await tg.start(pool.run, later, stopping)
+            await pool(spec, Invocation(spec, Datum('{"IsPastDue": false}', "json"), "t"), {})
+            stopping.set()
+            tg.cancel_scope.cancel()
+
+    with caplog.at_level(logging.INFO):
+        anyio.run(call_once)
+    assert "setting=after" in caplog.messages

@@ -7,6 +7,8 @@ child process the host started, on a socket pair nobody else holds.
 
 Host to worker:
     (CONFIG, HostConfig): first, before the worker indexes the app
+    (ENV, changed, removed): app settings that changed since the worker started (`funchost
+     dev` points connections at the emulators it starts after the app was indexed)
     (INVOKE, call_id, function, invocation_id, reason, trigger, metadata, carried,
      retry, inputs)
 Worker to host:
@@ -23,6 +25,7 @@ import socket
 from typing import Any
 
 CONFIG = "c"
+ENV = "e"
 INVOKE = "i"
 HELLO = "h"
 FATAL = "x"

@@ -10,6 +10,7 @@ past functionTimeout restarts the worker running it, which is the only way to st
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -28,7 +29,7 @@ from funchost.core.failures import to_worker_exception
 from funchost.core.invocation import Invocation
 from funchost.core.loader import LoadedApp
 from funchost.core.spec import FunctionSpec
-from funchost.errors import AppLoadError, FunctionLoadError, HostError
+from funchost.errors import FunctionLoadError, HostError
 from funchost.workers import frames
 from funchost.workers.interpreter import Interpreter, app_interpreter, process_count
 from funchost.workers.process import Launch, WorkerExited, WorkerProcess, handshake, spawn
@@ -67,7 +68,7 @@ class WorkerPool:
         # The worker's interpreter finds funchost here and nothing else of its environment.
         Path(self._path, "funchost").symlink_to(Path(funchost.__file__).resolve().parent)
         self._launch = Launch(
-            settings.interpreter.path,
+            settings.interpreter,
             settings.config,
             settings.only,
             settings.log_level,
@@ -130,16 +131,28 @@ class WorkerPool:
 
     # -- running, on the host's event loop -----------------------------------------------------
     async def run(
-        self, stopping: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        self,
+        environ: Mapping[str, str],
+        stopping: anyio.Event,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Watch the workers (restarting one that exits) until cancelled, then stop them."""
+        """Watch the workers (restarting one that exits) until cancelled, then stop them.
+        `environ`: the app settings as the host runs with them, which may have changed
+        since the workers started."""
         self._stopping = stopping
         self._changed = anyio.Event()
+        started, current = self._launch.environ, dict(environ)
+        changed = {k: v for k, v in current.items() if started.get(k) != v and k != "PYTHONPATH"}
+        removed = [k for k in started if k not in current and k != "PYTHONPATH"]
+        self._launch = dataclasses.replace(self._launch, environ=current)
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 for slot, worker in enumerate(self._workers):
                     await worker.attach()
+                    if changed or removed:
+                        worker.send((frames.ENV, changed, removed))
                     tg.start_soon(self._watch, slot, worker)
                 task_status.started()
         finally:
@@ -212,7 +225,7 @@ class WorkerPool:
         while not self._is_stopping():
             try:
                 worker = await self._start_one()
-            except AppLoadError as exc:
+            except (HostError, OSError) as exc:
                 self._broken = str(exc)
                 self._notify()  # callers waiting for a worker fail now
                 delay = backoff.next()

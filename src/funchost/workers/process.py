@@ -14,7 +14,6 @@ import socket
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from azure.functions.meta import Datum
@@ -25,6 +24,7 @@ from funchost.core.logs import current_function, current_invocation
 from funchost.core.spec import FunctionSpec
 from funchost.errors import AppLoadError
 from funchost.workers import frames
+from funchost.workers.interpreter import Interpreter
 
 
 class WorkerExited(Exception):
@@ -35,7 +35,7 @@ class WorkerExited(Exception):
 class Launch:
     """How to start a worker process."""
 
-    python: Path
+    python: Interpreter
     config: HostConfig  # the app folder's, sent to the worker (it reads no file of the host's)
     only: str  # comma-separated function names, "" for all
     log_level: int
@@ -56,7 +56,8 @@ def spawn(launch: Launch) -> tuple[subprocess.Popen[bytes], socket.socket]:
     host_end, worker_end = socket.socketpair()
     env = dict(launch.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (launch.path, env.get("PYTHONPATH")) if p)
-    argv = [str(launch.python), "-m", "funchost.workers.worker", str(worker_end.fileno())]
+    argv = [str(launch.python.path), *launch.python.arguments, "-m", "funchost.workers.worker"]
+    argv.append(str(worker_end.fileno()))
     argv += [launch.only, str(launch.log_level)]
     try:
         proc = subprocess.Popen(
@@ -64,7 +65,9 @@ def spawn(launch: Launch) -> tuple[subprocess.Popen[bytes], socket.socket]:
         )
     except OSError as exc:
         host_end.close()
-        raise AppLoadError(f"cannot start a worker process with {launch.python}: {exc}") from None
+        raise AppLoadError(
+            f"cannot start a worker process with {launch.python.path}: {exc}"
+        ) from None
     finally:
         worker_end.close()
     with contextlib.suppress(OSError):  # a worker that exited at once: the handshake says why
@@ -116,6 +119,7 @@ def emit_log(message: tuple[Any, ...]) -> None:
 
 
 _CALL_IDS = itertools.count(1)
+log = logging.getLogger("funchost.workers")
 
 
 class WorkerProcess:
@@ -137,6 +141,10 @@ class WorkerProcess:
     async def attach(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(sock=self._sock)
         self.alive = True
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        assert self._writer is not None
+        self._writer.write(frames.encode(message))
 
     async def call(self, message: tuple[Any, ...]) -> dict[str, Datum]:
         """Send an INVOKE (its call id is filled in) and wait for its result. Raises the
@@ -174,6 +182,11 @@ class WorkerProcess:
                     future.set_exception(error)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except Exception as exc:  # noqa: BLE001 - a frame this host cannot read
+            # The conversation is out of step: end the worker (it is restarted) rather than
+            # the host.
+            log.error("Cannot read a message from the worker process (pid %d): %s", self.pid, exc)
+            self.kill()
         finally:
             self.alive = False
 

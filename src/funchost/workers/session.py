@@ -179,6 +179,11 @@ class Session:
                 task = asyncio.create_task(self._invoke(message))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            elif message[0] == frames.ENV:
+                _, changed, removed = message
+                os.environ.update(changed)
+                for name in removed:
+                    os.environ.pop(name, None)
 
     async def _invoke(self, message: tuple[Any, ...]) -> None:
         _, call_id, name, inv_id, reason, trigger, metadata, carried, retry, inputs = message

@@ -35,3 +35,8 @@ def hold(msg: func.QueueMessage) -> None:
         logging.info("holding %s in pid %d", body, os.getpid())
         time.sleep(60)  # the test kills this process meanwhile
     logging.info("got %s again (dequeue count %d)", body, msg.dequeue_count)
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")  # once a year: called by tests
+def show_setting(timer: func.TimerRequest) -> None:
+    logging.info("setting=%s", os.environ.get("FUNCHOST_TEST_SETTING"))
