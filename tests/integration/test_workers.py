@@ -37,6 +37,7 @@ from azure.functions.meta import Datum
 from funchost.config.host_config import HostConfig
 from funchost.core.invocation import Invocation
 from funchost.devservices.process import ServiceStartError
+from funchost.testing import Harness
 from funchost.workers.interpreter import Interpreter
 from funchost.workers.pool import PoolSettings, WorkerPool
 from tests.hostprocess import HostProcess
@@ -280,3 +281,71 @@ def test_settings_changed_after_the_workers_started_reach_them(
     with caplog.at_level(logging.INFO):
         anyio.run(call_once)
     assert "setting=after" in caplog.messages
+
+
+# -- --reload ---------------------------------------------------------------------------------
+RELOAD_APP = '''
+import azure.functions as func
+
+import helper
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="version")
+def version(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(helper.VERSION)
+'''
+
+
+def _wait_count(proc: HostProcess, text: str, count: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while proc.output().count(text) < count:
+        assert time.monotonic() < deadline, proc.output()[-3000:]
+        time.sleep(0.05)
+
+
+def test_reload_after_an_edit_and_after_a_broken_edit(
+    tmp_path: Path, storage_connection_string: str
+) -> None:
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    (tmp_path / "function_app.py").write_text(RELOAD_APP)
+    helper = tmp_path / "helper.py"
+    helper.write_text('VERSION = "one"\n')
+    proc = HostProcess(
+        tmp_path, env={"AzureWebJobsStorage": storage_connection_string}, args=["--reload"]
+    )
+    proc.start()
+    url = f"{proc.url}/api/version"
+    try:
+        assert httpx.get(url, timeout=30).text == "one"
+        helper.write_text('VERSION = "two"\n')
+        _wait_count(proc, "Reloaded the app in 1 worker process(es)", 1)
+        assert "The app changed (helper.py): reloading the worker processes" in proc.output()
+        assert httpx.get(url, timeout=30).text == "two"
+        # A broken edit is reported; the previous version keeps answering.
+        helper.write_text('VERSION = ("three"\n')
+        _wait_count(proc, "The app cannot be reloaded; the previous version keeps running", 1)
+        assert re.search(r"helper\.py:1: cannot import the app: SyntaxError", proc.output())
+        assert httpx.get(url, timeout=30).text == "two"
+        # The next good edit recovers.
+        helper.write_text('VERSION = "four"\n')
+        _wait_count(proc, "Reloaded the app in 1 worker process(es)", 2)
+        assert httpx.get(url, timeout=30).text == "four"
+        assert proc.returncode is None
+    finally:
+        proc.stop()
+
+
+def test_the_test_harness_runs_worker_processes_on_request(storage_connection_string: str) -> None:
+    settings = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "Q_HOLD": "unused-" + uuid.uuid4().hex[:12],
+        "PYTHON_THREADPOOL_THREAD_COUNT": "1",
+    }
+    with Harness(APP, settings=settings, workers=2) as host:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            replies = list(pool.map(lambda _: host.get("/api/sleep?s=0.5"), range(2)))
+        pids = {r.text for r in replies}
+        assert len(pids) == 2 and str(os.getpid()) not in pids
+        assert len(host.invocations("sleep")) == 2

@@ -61,10 +61,12 @@ def prepare(
     environment: str | None = None,
     load: bool = True,
     workers: bool = False,
+    reload: bool = False,
 ) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
     host.json and import the app: in this process, or (`workers`) in the worker processes
-    that will run it. Errors end the command with a clear message."""
+    that will run it (restarted on a change of the app's code with `reload`). Errors end
+    the command with a clear message."""
     try:
         app_dir = app_dir.resolve()
         if not app_dir.is_dir():
@@ -77,7 +79,11 @@ def prepare(
         os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
         config = HostConfig.load(app_dir, os.environ)
         names = [n for n in only.split(",") if n.strip()]
-        pool = WorkerPool.for_app(config, os.environ, names) if load and workers else None
+        pool = (
+            WorkerPool.for_app(config, os.environ, names, reload=reload)
+            if load and workers
+            else None
+        )
         if pool is not None:
             app = pool.start()
         elif load:

@@ -162,12 +162,19 @@ def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> I
 @click.option("--host", "bind", default="0.0.0.0", show_default=True)
 @click.option("--no-auth", is_flag=True, help="Do not enforce function keys.")
 @in_process_option
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart the worker processes when a Python file of the app changes.",
+)
 @app_options
 def dev(
     port: int | None,
     bind: str,
     no_auth: bool,
     in_process: bool,
+    reload: bool,
     app_dir: Path,
     only: str,
     verbose: bool,
@@ -178,7 +185,7 @@ def dev(
     caller_dir = Path.cwd()
     app_dir = enter_app_dir(app_dir)
     # Settings and the app first: they decide which emulators are needed.
-    prepared = prepare(app_dir, only, workers=not in_process)
+    prepared = prepare(app_dir, only, workers=not in_process, reload=reload)
     with (
         storage_emulator(app_dir, caller_dir),
         servicebus_emulator(app_dir, prepared.app.functions),

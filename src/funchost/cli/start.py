@@ -63,6 +63,11 @@ def resolve_port(
     help="Seconds running invocations get to finish on stop.",
 )
 @in_process_option
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Restart the worker processes when a Python file of the app changes.",
+)
 @app_options
 def start(
     port: int | None,
@@ -71,6 +76,7 @@ def start(
     environment: str | None,
     grace: float,
     in_process: bool,
+    reload: bool,
     app_dir: Path,
     only: str,
     verbose: bool,
@@ -79,7 +85,9 @@ def start(
     began = time.monotonic()
     logs.configure(verbose)
     app_dir = enter_app_dir(app_dir)
-    prepared = prepare(app_dir, only, environment=environment, workers=not in_process)
+    prepared = prepare(
+        app_dir, only, environment=environment, workers=not in_process, reload=reload
+    )
     run_host(
         prepared,
         HostOptions(

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import importlib
 import json
+import logging
 import os
 import re
 import time
@@ -36,6 +37,8 @@ from funchost.storage.queues import Codec
 from funchost.testing import process_state
 from funchost.testing.recorder import CURRENT, InvocationRecord, Recorder
 from funchost.triggers import Backlog
+from funchost.workers.interpreter import app_interpreter
+from funchost.workers.pool import PoolSettings, WorkerPool
 
 T = TypeVar("T")
 
@@ -77,6 +80,9 @@ class Harness:
             in the app folder, so relative paths in functions resolve the same. Off by
             default: it is global to the test process, so only one app folder can hold
             it at a time (another harness asking for another folder gets RuntimeError).
+        workers: run the app in that many worker processes, in the app's interpreter, as
+            `funchost start` does (a crash or functionTimeout restarts a worker); 0, the
+            default, runs it in the test's own process (fast, breakpoints work).
 
     Start it with `start()` (or use it as a context manager); `stop()` drains it. Several
     harnesses may run at once: each records only its own host's invocations and lines.
@@ -91,8 +97,10 @@ class Harness:
         auth: bool = False,
         grace: float = 10.0,
         working_dir: bool = False,
+        workers: int = 0,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
+        self._workers = workers
         self._working_dir = working_dir
         self.environ = _environment(self.app_dir, settings or {})
         self._functions = functions
@@ -119,14 +127,21 @@ class Harness:
         self._undo.append(process_state.capture_logs(self.recorder.handler))
         try:
             config = HostConfig.load(self.app_dir, self.environ)
-            with process_state.app_modules(self.app_dir) as forget:
-                self._undo.append(forget)
-                app = load_app(config, self.environ, list(self._functions) or None)
+            pool: WorkerPool | None = None
+            if self._workers:
+                pool = _worker_pool(config, self.environ, self._workers, self._functions)
+                app = pool.start()
+            else:
+                with process_state.app_modules(self.app_dir) as forget:
+                    self._undo.append(forget)
+                    app = load_app(config, self.environ, list(self._functions) or None)
             if self.on_load is not None:
                 extra = dict(self.on_load(app, self.environ))
                 self.environ.update(extra)
                 self._undo.append(process_state.set_environ(extra))
-            options = dataclasses.replace(self._options, wrappers=(self.recorder.wrap,))
+            options = dataclasses.replace(
+                self._options, wrappers=(self.recorder.wrap,), workers=pool
+            )
             self.host = Host(config, self.environ, app, options)
             _import_plugins_here()
             self._portal_cm = start_blocking_portal()
@@ -455,3 +470,11 @@ def running_host(app_dir: str | Path, **options: Any) -> Iterator[Harness]:
 
 
 __all__ = ["Harness", "running_host"]
+
+
+def _worker_pool(
+    config: HostConfig, environ: Mapping[str, str], count: int, functions: tuple[str, ...]
+) -> WorkerPool:
+    interpreter = app_interpreter(config.app_dir, environ)
+    settings = PoolSettings(interpreter, count, config, ",".join(functions), logging.INFO, environ)
+    return WorkerPool(settings)

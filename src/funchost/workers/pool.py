@@ -30,9 +30,9 @@ from funchost.core.invocation import Invocation
 from funchost.core.loader import LoadedApp
 from funchost.core.spec import FunctionSpec
 from funchost.errors import FunctionLoadError, HostError
-from funchost.workers import frames
+from funchost.workers import frames, watch
 from funchost.workers.interpreter import Interpreter, app_interpreter, process_count
-from funchost.workers.process import Launch, WorkerExited, WorkerProcess, handshake, spawn
+from funchost.workers.process import Hello, Launch, WorkerExited, WorkerProcess, handshake, spawn
 
 log = logging.getLogger("funchost.workers")
 
@@ -40,6 +40,7 @@ log = logging.getLogger("funchost.workers")
 # trace context (funchost.core.tracing); the rest stays in the host.
 _CARRIED = ("ApplicationProperties",)
 STOP_SECONDS = 5.0  # how long a worker gets to exit once its socket is closed
+RETIRE_SECONDS = 300.0  # how long a worker replaced by a reload may finish its invocations
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class PoolSettings:
     log_level: int
     environ: Mapping[str, str]
     load_timeout: float = 120.0
+    reload: bool = False  # restart the workers when the app's code changes (`--reload`)
 
 
 class WorkerUnavailable(Exception):
@@ -76,13 +78,17 @@ class WorkerPool:
             self._path,
         )
         self._workers: list[WorkerProcess] = []
+        self._retiring: set[WorkerProcess] = set()  # replaced by a reload, finishing their work
+        self._signature: object = None  # the functions and bindings the host listens for
         self._changed: anyio.Event | None = None  # set when a worker starts or cannot
         self._broken: str | None = None
         self._stopping: anyio.Event | None = None
         self._tg: TaskGroup | None = None
 
     @classmethod
-    def for_app(cls, config: HostConfig, environ: Mapping[str, str], only: list[str]) -> WorkerPool:
+    def for_app(
+        cls, config: HostConfig, environ: Mapping[str, str], only: list[str], reload: bool = False
+    ) -> WorkerPool:
         """The pool the settings ask for (interpreter, process count), not started yet.
         Raises ConfigError for a bad setting."""
         return cls(
@@ -93,6 +99,7 @@ class WorkerPool:
                 ",".join(only),
                 logging.getLogger().getEffectiveLevel(),
                 dict(environ),
+                reload=reload,
             )
         )
 
@@ -112,6 +119,7 @@ class WorkerPool:
             raise
         self._workers = [WorkerProcess(p, s, h) for (p, s), h in zip(started, hellos, strict=True)]
         first = hellos[0]
+        self._signature = _signature(first)
         interpreter = self.settings.interpreter
         log.info(
             "The app runs in %d worker process(es) with %s (Python %s, %s)",
@@ -154,6 +162,8 @@ class WorkerPool:
                     if changed or removed:
                         worker.send((frames.ENV, changed, removed))
                     tg.start_soon(self._watch, slot, worker)
+                if self.settings.reload:
+                    tg.start_soon(self._reload_on_changes)
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
@@ -215,12 +225,13 @@ class WorkerPool:
         await worker.read()
         how = await anyio.to_thread.run_sync(worker.how_it_ended)
         worker.fail_all(WorkerExited(f"the worker process (pid {worker.pid}) running it {how}"))
-        if self._is_stopping():
+        if self._is_stopping() or worker.retired:
+            self._retiring.discard(worker)
             return
         log.warning("The worker process (pid %d) %s; restarting it", worker.pid, how)
-        await self._restart(slot)
+        await self._restart(slot, worker)
 
-    async def _restart(self, slot: int) -> None:
+    async def _restart(self, slot: int, dead: WorkerProcess) -> None:
         backoff = RandomizedBackoff(1.0, 30.0)
         while not self._is_stopping():
             try:
@@ -234,6 +245,10 @@ class WorkerPool:
                 )
                 await anyio.sleep(delay)
                 continue
+            if self._workers[slot] is not dead:  # a reload replaced it meanwhile
+                worker.retired = True
+                worker.close()
+                return
             self._workers[slot] = worker
             self._broken = None
             self._notify()
@@ -241,6 +256,57 @@ class WorkerPool:
             assert self._tg is not None
             self._tg.start_soon(self._watch, slot, worker)
             return
+
+    # -- reloading -------------------------------------------------------------------------------
+    async def _reload_on_changes(self) -> None:
+        async for changed in watch.changes(self.settings.config.app_dir):
+            log.info("The app changed (%s): reloading the worker processes", ", ".join(changed))
+            await self.reload()
+
+    async def reload(self) -> bool:
+        """Start new workers with the app as it is now and send them the invocations from
+        now on; the old ones finish what they run, then stop. An app that no longer loads
+        is reported, and the old workers keep running the previous version."""
+        started: list[WorkerProcess] = []
+        try:
+            while len(started) < self.settings.count:
+                started.append(await self._start_one())
+        except (HostError, OSError) as exc:
+            for worker in started:
+                worker.retired = True
+                worker.close()
+            log.error(
+                "The app cannot be reloaded; the previous version keeps running until the "
+                "next change: %s",
+                exc,
+            )
+            return False
+        hello = started[0].hello
+        for name, reason in hello.errors:
+            log.error("The '%s' function is in error: %s", name, FunctionLoadError(name, reason))
+        if _signature(hello) != self._signature:
+            log.warning(
+                "The app's functions or their triggers and bindings changed: restart the "
+                "host to listen for them (the reload runs the new code of the functions "
+                "the host already has)"
+            )
+        old, self._workers = self._workers, started
+        assert self._tg is not None
+        for slot, worker in enumerate(started):
+            self._tg.start_soon(self._watch, slot, worker)
+        for worker in old:
+            worker.retired = True
+            self._retiring.add(worker)
+            self._tg.start_soon(self._retire, worker)
+        self._notify()
+        log.info("Reloaded the app in %d worker process(es)", len(started))
+        return True
+
+    async def _retire(self, worker: WorkerProcess) -> None:
+        """Stop a replaced worker once it finished what it was running."""
+        with anyio.move_on_after(RETIRE_SECONDS):
+            await worker.wait_idle()
+        worker.close()
 
     async def _start_one(self) -> WorkerProcess:
         # Started from this (the main) thread: a worker ends with the thread that started it.
@@ -257,11 +323,12 @@ class WorkerPool:
         return worker
 
     async def _stop_all(self) -> None:
-        for worker in self._workers:
+        workers = [*self._workers, *self._retiring]
+        for worker in workers:
             worker.close()
 
         def wait_all() -> None:
-            for worker in self._workers:
+            for worker in workers:
                 try:
                     worker.proc.wait(timeout=STOP_SECONDS)
                 except Exception:  # noqa: BLE001 - it did not exit: end it
@@ -269,3 +336,8 @@ class WorkerPool:
                     worker.proc.wait()
 
         await anyio.to_thread.run_sync(wait_all)
+
+
+def _signature(hello: Hello) -> object:
+    """What the host built its listeners from: each function's name and bindings."""
+    return sorted((s.name, repr(sorted(s.function_json.items()))) for s in hello.specs)

@@ -128,8 +128,11 @@ class WorkerProcess:
     def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket, hello: Hello) -> None:
         self.proc = proc
         self.pid = hello.pid
+        self.hello = hello
+        self.retired = False  # replaced by a reload: not restarted when it exits
         self._sock = sock
         self._pending: dict[int, asyncio.Future[dict[str, Datum]]] = {}
+        self._idle: asyncio.Event | None = None  # made by a waiter, set when nothing runs
         self.alive = False
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.StreamReader | None = None
@@ -159,6 +162,14 @@ class WorkerProcess:
             return results
         finally:
             self._pending.pop(call_id, None)
+            if not self._pending and self._idle is not None:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no invocation runs here."""
+        while self._pending:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
 
     async def read(self) -> None:
         """Handle the worker's messages until it closes the socket (it exited)."""

@@ -187,13 +187,15 @@ class Session:
 
     async def _invoke(self, message: tuple[Any, ...]) -> None:
         _, call_id, name, inv_id, reason, trigger, metadata, carried, retry, inputs = message
-        spec = self._app.specs[name]
-        invocation = Invocation(
-            spec, trigger, reason, metadata, carried, inv_id, RetryState(*retry)
-        )
         current_invocation.set(inv_id)  # this task's own context, copied to its thread
         current_function.set(name)
         try:
+            spec = self._app.specs.get(name)
+            if spec is None:  # the host runs functions of an app this worker did not index
+                raise LookupError(f"the function '{name}' is not in the app this worker loaded")
+            invocation = Invocation(
+                spec, trigger, reason, metadata, carried, inv_id, RetryState(*retry)
+            )
             results = await call_function(spec, invocation, inputs, self._executor)
             frame = frames.encode((frames.DONE, call_id, results))
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a function fails it too
