@@ -109,6 +109,23 @@ def test_killed_worker_is_restarted_and_its_message_redelivered(
     assert proc.wait_for_output(r"Restart of language worker process\(es\) completed", timeout=15)
 
 
+def test_a_segfault_fails_its_request_and_the_worker_is_restarted(
+    two_workers: tuple[HostProcess, str],
+) -> None:
+    proc, _ = two_workers
+    reply = httpx.get(f"{proc.url}/api/crash", timeout=30)
+    assert reply.status_code == 500
+    crashed = re.findall(r"crashing (\d+)", proc.output())[-1]
+    assert proc.wait_for_output(
+        rf"The worker process \(pid {crashed}\) was killed by SIGSEGV; restarting it", timeout=15
+    )
+    assert proc.wait_for_output(
+        rf"WorkerExited: the worker process \(pid {crashed}\) running it was killed by SIGSEGV"
+    )
+    assert httpx.get(f"{proc.url}/api/pid", timeout=30).status_code == 200
+    assert proc.returncode is None
+
+
 def test_function_timeout_restarts_the_worker_of_an_infinite_loop(
     two_workers: tuple[HostProcess, str],
 ) -> None:

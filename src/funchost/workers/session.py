@@ -143,47 +143,51 @@ def _log_to_host(level: int, send: Callable[[bytes], Any]) -> _HostHandler:
 
 
 class Session:
-    """Serves invocations on the socket until the host closes it."""
+    """Serves invocations on the socket until the host closes it.
+
+    The socket stays blocking: a reader thread hands each message to the event loop, and
+    every frame (a result, a log record from any thread) is written at once under a lock,
+    so the last lines a function logged reach the host even when its process dies next.
+    """
 
     def __init__(self, sock: socket.socket, app: Indexed) -> None:
         self._sock = sock
         self._app = app
         self._executor = ThreadPoolExecutor(thread_count(os.environ), "funchost-worker")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = threading.Lock()
 
     def serve(self) -> None:
         asyncio.run(self._serve())
 
+    def _write(self, frame: bytes) -> None:
+        with self._lock:
+            self._sock.sendall(frame)
+
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
-        reader, writer = await asyncio.open_connection(sock=self._sock)
-        self._write = writer.write
-        loop_thread = threading.get_ident()
+        closed = asyncio.Event()
+        self._app.log.send = self._write
+        threading.Thread(
+            target=self._read, args=(loop, closed), name="funchost-worker-reader", daemon=True
+        ).start()
+        await closed.wait()  # the host closed the socket: it stops this worker
 
-        def send(frame: bytes) -> None:
-            # Records come from the loop and from the pool's threads; frames are written
-            # on the loop, in the order they were made.
-            if threading.get_ident() == loop_thread:
-                writer.write(frame)
-            else:
-                loop.call_soon_threadsafe(writer.write, frame)
+    def _read(self, loop: asyncio.AbstractEventLoop, closed: asyncio.Event) -> None:
+        try:
+            while (message := frames.read_blocking(self._sock)) is not None:
+                if message[0] == frames.INVOKE:
+                    loop.call_soon_threadsafe(self._start, message)
+                elif message[0] == frames.ENV:
+                    loop.call_soon_threadsafe(_apply_environment, *message[1:])
+        except OSError:
+            pass
+        loop.call_soon_threadsafe(closed.set)
 
-        self._app.log.send = send
-        while True:
-            try:
-                header = await reader.readexactly(frames.HEADER)
-                message = frames.decode(await reader.readexactly(int.from_bytes(header, "big")))
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return  # the host closed the socket: it stops this worker
-            if message[0] == frames.INVOKE:
-                task = asyncio.create_task(self._invoke(message))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            elif message[0] == frames.ENV:
-                _, changed, removed = message
-                os.environ.update(changed)
-                for name in removed:
-                    os.environ.pop(name, None)
+    def _start(self, message: tuple[Any, ...]) -> None:
+        task = asyncio.create_task(self._invoke(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _invoke(self, message: tuple[Any, ...]) -> None:
         _, call_id, name, inv_id, reason, trigger, metadata, carried, retry, inputs = message
@@ -201,3 +205,9 @@ class Session:
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a function fails it too
             frame = frames.encode((frames.FAILED, call_id, failures.to_worker_exception(exc)))
         self._write(frame)
+
+
+def _apply_environment(changed: dict[str, str], removed: list[str]) -> None:
+    os.environ.update(changed)
+    for name in removed:
+        os.environ.pop(name, None)

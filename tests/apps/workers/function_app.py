@@ -1,5 +1,6 @@
 """Fixture app: functions the worker-process tests drive (issue 16)."""
 
+import ctypes
 import logging
 import os
 import time
@@ -19,6 +20,13 @@ def sleep(req: func.HttpRequest) -> func.HttpResponse:
     # A sync function: with one thread per worker, two at once overlap only in two processes.
     time.sleep(float(req.params.get("s", "1")))
     return func.HttpResponse(str(os.getpid()))
+
+
+@app.route(route="crash", methods=["GET"])
+def crash(req: func.HttpRequest) -> func.HttpResponse:
+    logging.info("crashing %d", os.getpid())
+    ctypes.string_at(0)  # a segmentation fault, as a broken native extension would cause
+    return func.HttpResponse("unreachable")
 
 
 @app.route(route="spin", methods=["GET"])
