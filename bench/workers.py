@@ -13,7 +13,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,17 +29,17 @@ from funchost.workers.pool import PoolSettings, WorkerPool
 
 APP = Path(__file__).parent / "apps" / "cpu"
 CALLS = 3000  # sequential no-op calls per measurement
-JOBS = 24  # CPU-bound jobs per measurement, all submitted at once
-ROUNDS = 3
+JOBS = 48  # CPU-bound jobs per measurement, all submitted at once
+ROUNDS = 5
 
-Measure = Callable[[RunsCode, FunctionSpec], Awaitable[float]]
+Started = tuple[WorkerPool, dict[str, FunctionSpec]]  # a pool and its functions by name
 
 
 def _config() -> HostConfig:
     return HostConfig.load(APP, os.environ)
 
 
-def _pool(count: int) -> tuple[WorkerPool, dict[str, FunctionSpec]]:
+def _pool(count: int) -> Started:
     settings = PoolSettings(
         Interpreter(Path(sys.executable), "the bench's"), count, _config(), "", logging.WARNING,
         dict(os.environ),
@@ -73,41 +72,47 @@ async def _jobs(code: RunsCode, spec: FunctionSpec) -> float:
     return JOBS / (time.perf_counter() - began)
 
 
-async def _with_pool(
-    pool: WorkerPool,
-    measure: Callable[[RunsCode, FunctionSpec], Awaitable[float]],
-    spec: FunctionSpec,
-) -> float:
+async def _measure_all(
+    in_process: InProcess,
+    local: FunctionSpec,
+    pools: dict[int, tuple[WorkerPool, dict[str, FunctionSpec]]],
+) -> tuple[float, float, dict[int, float]]:
+    """Every pool runs at once (idle ones cost nothing); the measurements alternate, round
+    after round, so the machine's load hits each alike; medians."""
     stopping = anyio.Event()
+    local_us: list[float] = []
+    worker_us: list[float] = []
+    rates: dict[int, list[float]] = {n: [] for n in pools}
     async with anyio.create_task_group() as tg:
-        await tg.start(pool.run, os.environ, stopping)
-        result = await measure(pool, spec)
+        for pool, _ in pools.values():
+            await tg.start(pool.run, os.environ, stopping)
+        one, specs = pools[1]
+        for _ in range(ROUNDS):
+            local_us.append(await _sequential(in_process, local))
+            worker_us.append(await _sequential(one, specs["noop"]))
+            for count, (pool, remote) in pools.items():
+                rates[count].append(await _jobs(pool, remote["crunch"]))
         stopping.set()
         tg.cancel_scope.cancel()
-    return result
+    median = statistics.median
+    return median(local_us), median(worker_us), {n: median(r) for n, r in rates.items()}
 
 
 def main() -> dict[str, float]:
-    specs = {s.name: s for s in load_app(_config(), os.environ).functions}
+    local = next(s for s in load_app(_config(), os.environ).functions if s.name == "noop")
     in_process = InProcess(ThreadPoolExecutor(4))
-    local_us = statistics.median(
-        anyio.run(_sequential, in_process, specs["noop"]) for _ in range(ROUNDS)
+    pools = {count: _pool(count) for count in (1, 2, 4)}
+    local_us, worker_us, rates = anyio.run(_measure_all, in_process, local, pools)
+    print(
+        f"A no-op invocation, {CALLS} one after another (the invocation alone, no broker), "
+        f"{ROUNDS} alternating rounds"
     )
-    pool, remote = _pool(1)
-    # One pool, started once: the figure is the call's, not the start's.
-    worker_us = anyio.run(_with_pool, pool, _sequential, remote["noop"])
-    print(f"A no-op invocation, {CALLS} one after another (the invocation alone, no broker)")
     print(f"  in the host's process:  {local_us:7.1f} us")
     print(f"  in a worker process:    {worker_us:7.1f} us  (+{worker_us - local_us:.1f} us)")
-    rates: dict[int, float] = {}
-    for count in (1, 2, 4):
-        pool, remote = _pool(count)
-        rates[count] = anyio.run(_with_pool, pool, _jobs, remote["crunch"])
     print(f"A CPU-bound job (CSV crunching), {JOBS} at once, on {os.cpu_count()} cores")
     for count, rate in rates.items():
-        print(
-            f"  {count} worker process(es): {rate:6.1f} jobs/s  ratio to 1: {rate / rates[1]:.2f}"
-        )
+        ratio = rate / rates[1]
+        print(f"  {count} worker process(es): {rate:6.1f} jobs/s  ratio to 1: {ratio:.2f}")
     return {
         "invocation_in_process_us": local_us,
         "invocation_worker_us": worker_us,

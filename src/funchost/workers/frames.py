@@ -20,8 +20,11 @@ Worker to host:
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+import select
 import socket
+from collections.abc import Callable
 from typing import Any
 
 CONFIG = "c"
@@ -47,6 +50,65 @@ def encode(message: tuple[Any, ...]) -> bytes:
 def decode(body: bytes) -> tuple[Any, ...]:
     message: tuple[Any, ...] = pickle.loads(body)
     return message
+
+
+class FrameProtocol(asyncio.Protocol):
+    """Reads frames on an event loop, calling `on_message` with each message in order and
+    `on_end` once the peer closed the socket (or `on_message` raised: the conversation is
+    out of step). A protocol, not a StreamReader: no task wakes up per message."""
+
+    def __init__(
+        self,
+        on_message: Callable[[tuple[Any, ...]], None],
+        on_end: Callable[[BaseException | None], None],
+    ) -> None:
+        self._on_message = on_message
+        self._on_end = on_end
+        self._buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self._ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        try:
+            while len(buffer) - start >= HEADER:
+                size = int.from_bytes(buffer[start : start + HEADER], "big")
+                end = start + HEADER + size
+                if len(buffer) < end:
+                    break
+                message = decode(bytes(buffer[start + HEADER : end]))
+                start = end
+                self._on_message(message)
+        except Exception as exc:  # noqa: BLE001 - reported to the owner, which ends the peer
+            self._end(exc)
+            assert self.transport is not None
+            self.transport.close()
+        del buffer[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(None)
+
+    def _end(self, error: BaseException | None) -> None:
+        if not self._ended:
+            self._ended = True
+            self._on_end(error)
+
+
+def send_all(sock: socket.socket, frame: bytes) -> None:
+    """`sendall` that also works on a non-blocking socket (one an event loop reads): when
+    the peer's buffer is full, wait until it drains. Callers serialize their calls."""
+    view = memoryview(frame)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except BlockingIOError:
+            select.select([], [sock], [])
 
 
 def read_blocking(sock: socket.socket) -> tuple[Any, ...] | None:

@@ -134,30 +134,34 @@ class WorkerProcess:
         self._pending: dict[int, asyncio.Future[dict[str, Datum]]] = {}
         self._idle: asyncio.Event | None = None  # made by a waiter, set when nothing runs
         self.alive = False
-        self._writer: asyncio.StreamWriter | None = None
-        self._reader: asyncio.StreamReader | None = None
+        self._transport: asyncio.Transport | None = None
+        self._ended: asyncio.Event | None = None
 
     @property
     def busy(self) -> int:
         return len(self._pending)
 
     async def attach(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(sock=self._sock)
+        self._ended = asyncio.Event()
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: frames.FrameProtocol(self._received, self._end), self._sock
+        )
+        self._transport = transport
         self.alive = True
 
     def send(self, message: tuple[Any, ...]) -> None:
-        assert self._writer is not None
-        self._writer.write(frames.encode(message))
+        assert self._transport is not None
+        self._transport.write(frames.encode(message))
 
     async def call(self, message: tuple[Any, ...]) -> dict[str, Datum]:
         """Send an INVOKE (its call id is filled in) and wait for its result. Raises the
         WorkerException of a failure, or WorkerExited."""
-        assert self._writer is not None
+        assert self._transport is not None
         call_id = next(_CALL_IDS)
         future = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
         try:
-            self._writer.write(frames.encode((message[0], call_id, *message[1:])))
+            self._transport.write(frames.encode((message[0], call_id, *message[1:])))
             results: dict[str, Datum] = await future
             return results
         finally:
@@ -172,34 +176,32 @@ class WorkerProcess:
             await self._idle.wait()
 
     async def read(self) -> None:
-        """Handle the worker's messages until it closes the socket (it exited)."""
-        assert self._reader is not None
-        reader = self._reader
-        try:
-            while True:
-                header = await reader.readexactly(frames.HEADER)
-                message = frames.decode(await reader.readexactly(int.from_bytes(header, "big")))
-                kind = message[0]
-                if kind == frames.LOG:
-                    emit_log(message)
-                    continue
-                future = self._pending.get(message[1])
-                if future is None or future.done():
-                    continue  # cut short by a timeout: nobody waits for it any more
-                if kind == frames.DONE:
-                    future.set_result(message[2])
-                elif kind == frames.FAILED:
-                    error: WorkerException = message[2]
-                    future.set_exception(error)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        except Exception as exc:  # noqa: BLE001 - a frame this host cannot read
-            # The conversation is out of step: end the worker (it is restarted) rather than
-            # the host.
-            log.error("Cannot read a message from the worker process (pid %d): %s", self.pid, exc)
+        """Return once the worker closed the socket (it exited) or sent what this host
+        cannot read (then it is ended: the conversation is out of step)."""
+        assert self._ended is not None
+        await self._ended.wait()
+
+    def _received(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == frames.LOG:
+            emit_log(message)
+            return
+        future = self._pending.get(message[1])
+        if future is None or future.done():
+            return  # cut short by a timeout: nobody waits for it any more
+        if kind == frames.DONE:
+            future.set_result(message[2])
+        elif kind == frames.FAILED:
+            error: WorkerException = message[2]
+            future.set_exception(error)
+
+    def _end(self, error: BaseException | None) -> None:
+        self.alive = False
+        if error is not None:
+            log.error("Cannot read a message from the worker process (pid %d): %s", self.pid, error)
             self.kill()
-        finally:
-            self.alive = False
+        assert self._ended is not None
+        self._ended.set()
 
     def fail_all(self, error: BaseException) -> None:
         for future in self._pending.values():
@@ -213,8 +215,8 @@ class WorkerProcess:
     def close(self) -> None:
         """Close the socket: the worker exits when it reads the end of the stream."""
         self.alive = False
-        if self._writer is not None:
-            self._writer.close()
+        if self._transport is not None:
+            self._transport.close()
         else:
             self._sock.close()
 

@@ -145,9 +145,9 @@ def _log_to_host(level: int, send: Callable[[bytes], Any]) -> _HostHandler:
 class Session:
     """Serves invocations on the socket until the host closes it.
 
-    The socket stays blocking: a reader thread hands each message to the event loop, and
-    every frame (a result, a log record from any thread) is written at once under a lock,
-    so the last lines a function logged reach the host even when its process dies next.
+    The event loop reads the messages; every frame (a result, a log record from any
+    thread) is written to the socket at once under a lock, so the last lines a function
+    logged reach the host even when its process dies next.
     """
 
     def __init__(self, sock: socket.socket, app: Indexed) -> None:
@@ -162,32 +162,28 @@ class Session:
 
     def _write(self, frame: bytes) -> None:
         with self._lock:
-            self._sock.sendall(frame)
+            frames.send_all(self._sock, frame)
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         closed = asyncio.Event()
         self._app.log.send = self._write
-        threading.Thread(
-            target=self._read, args=(loop, closed), name="funchost-worker-reader", daemon=True
-        ).start()
+        # The loop reads; frames are written straight to the socket (any thread, in order).
+        await loop.connect_accepted_socket(
+            lambda: frames.FrameProtocol(self._received, lambda _: closed.set()), self._sock
+        )
         await closed.wait()  # the host closed the socket: it stops this worker
 
-    def _read(self, loop: asyncio.AbstractEventLoop, closed: asyncio.Event) -> None:
-        try:
-            while (message := frames.read_blocking(self._sock)) is not None:
-                if message[0] == frames.INVOKE:
-                    loop.call_soon_threadsafe(self._start, message)
-                elif message[0] == frames.ENV:
-                    loop.call_soon_threadsafe(_apply_environment, *message[1:])
-        except OSError:
-            pass
-        loop.call_soon_threadsafe(closed.set)
-
-    def _start(self, message: tuple[Any, ...]) -> None:
-        task = asyncio.create_task(self._invoke(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _received(self, message: tuple[Any, ...]) -> None:
+        if message[0] == frames.INVOKE:
+            task = asyncio.create_task(self._invoke(message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif message[0] == frames.ENV:
+            _, changed, removed = message
+            os.environ.update(changed)
+            for name in removed:
+                os.environ.pop(name, None)
 
     async def _invoke(self, message: tuple[Any, ...]) -> None:
         _, call_id, name, inv_id, reason, trigger, metadata, carried, retry, inputs = message
@@ -205,9 +201,3 @@ class Session:
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a function fails it too
             frame = frames.encode((frames.FAILED, call_id, failures.to_worker_exception(exc)))
         self._write(frame)
-
-
-def _apply_environment(changed: dict[str, str], removed: list[str]) -> None:
-    os.environ.update(changed)
-    for name in removed:
-        os.environ.pop(name, None)
