@@ -17,6 +17,7 @@ import base64
 import concurrent.futures
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -244,6 +245,12 @@ def test_the_apps_venv_runs_the_app(tmp_path: Path, storage_connection_string: s
         assert (reply.status_code, reply.text) == (200, "from the app venv")
     finally:
         proc.stop()
+    # `funchost list` indexes the app in its interpreter too.
+    listed = subprocess.run(
+        [sys.executable, "-m", "funchost", "list", "--json", "--app-dir", str(app)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert [f["name"] for f in json.loads(listed)["functions"]] == ["tiny"]
 
 
 def test_an_interpreter_without_azure_functions_gets_the_pip_line(

@@ -62,11 +62,13 @@ def prepare(
     load: bool = True,
     workers: bool = False,
     reload: bool = False,
+    index_in_worker: bool = False,
 ) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
     host.json and import the app: in this process, or (`workers`) in the worker processes
-    that will run it (restarted on a change of the app's code with `reload`). Errors end
-    the command with a clear message."""
+    that will run it (restarted on a change of the app's code with `reload`), or in one
+    worker process that only indexes it (`index_in_worker`). Errors end the command with a
+    clear message."""
     try:
         app_dir = app_dir.resolve()
         if not app_dir.is_dir():
@@ -86,6 +88,8 @@ def prepare(
         )
         if pool is not None:
             app = pool.start()
+        elif load and index_in_worker:
+            app = WorkerPool.index(config, os.environ, names)
         elif load:
             app = load_app(config, os.environ, names)
         else:

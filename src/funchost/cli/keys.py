@@ -21,7 +21,7 @@ from funchost.http.keys import open_key_manager
 @app_options
 def keys(as_json: bool, app_dir: Path, only: str, verbose: bool) -> None:
     """Print the master key, host keys and each HTTP function's keys."""
-    prepared = prepare(app_dir, only)
+    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
     clients = ClientCache(os.environ)
     host_id = compute_host_id(os.environ, str(prepared.config.app_dir))
     manager = open_key_manager(prepared.config.app_dir, os.environ, clients, host_id, "cli")

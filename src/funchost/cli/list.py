@@ -16,7 +16,7 @@ from funchost.cli.common import app_options, prepare
 @app_options
 def list_functions(as_json: bool, app_dir: Path, only: str, verbose: bool) -> None:
     """List the app's functions with their triggers and bindings."""
-    prepared = prepare(app_dir, only)
+    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
     app = prepared.app
     rows: list[dict[str, Any]] = [
         {

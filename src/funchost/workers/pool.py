@@ -11,8 +11,10 @@ past functionTimeout restarts the worker running it, which is the only way to st
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
-import shutil
+import os
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +33,12 @@ from funchost.core.loader import LoadedApp
 from funchost.core.spec import FunctionSpec
 from funchost.errors import FunctionLoadError, HostError
 from funchost.workers import frames, watch
-from funchost.workers.interpreter import Interpreter, app_interpreter, process_count
+from funchost.workers.interpreter import (
+    COUNT_SETTING,
+    Interpreter,
+    app_interpreter,
+    process_count,
+)
 from funchost.workers.process import Hello, Launch, WorkerExited, WorkerProcess, handshake, spawn
 
 log = logging.getLogger("funchost.workers")
@@ -66,9 +73,7 @@ class WorkerPool:
 
     def __init__(self, settings: PoolSettings) -> None:
         self.settings = settings
-        self._path = tempfile.mkdtemp(prefix="funchost-worker-")
-        # The worker's interpreter finds funchost here and nothing else of its environment.
-        Path(self._path, "funchost").symlink_to(Path(funchost.__file__).resolve().parent)
+        self._path = str(funchost_path())
         self._launch = Launch(
             settings.interpreter,
             settings.config,
@@ -103,6 +108,28 @@ class WorkerPool:
             )
         )
 
+    @classmethod
+    def index(cls, config: HostConfig, environ: Mapping[str, str], only: list[str]) -> LoadedApp:
+        """The app as one worker process indexes it in the app's interpreter, for commands
+        that list it without running it (`funchost list`, `keys`)."""
+        pool = cls.for_app(config, {**environ, COUNT_SETTING: "1"}, only)
+        try:
+            return pool.start()
+        finally:
+            pool.discard()
+
+    def discard(self) -> None:
+        """Stop workers that were started but never run (blocking)."""
+        for worker in self._workers:
+            worker.close()
+        for worker in self._workers:
+            try:
+                worker.proc.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.proc.wait()
+        self._workers = []
+
     # -- starting, before the event loop -------------------------------------------------------
     def start(self) -> LoadedApp:
         """Start every worker and wait for their index of the app. Raises AppLoadError
@@ -115,7 +142,6 @@ class WorkerPool:
                 sock.close()
                 proc.kill()
                 proc.wait()
-            self.close_path()
             raise
         self._workers = [WorkerProcess(p, s, h) for (p, s), h in zip(started, hellos, strict=True)]
         first = hellos[0]
@@ -133,9 +159,6 @@ class WorkerPool:
         )
         errors = tuple(FunctionLoadError(name, reason) for name, reason in first.errors)
         return LoadedApp(script, first.specs, errors)
-
-    def close_path(self) -> None:
-        shutil.rmtree(self._path, ignore_errors=True)
 
     # -- running, on the host's event loop -----------------------------------------------------
     async def run(
@@ -168,7 +191,6 @@ class WorkerPool:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._stop_all()
-            self.close_path()
 
     async def __call__(
         self, spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
@@ -341,3 +363,28 @@ class WorkerPool:
 def _signature(hello: Hello) -> object:
     """What the host built its listeners from: each function's name and bindings."""
     return sorted((s.name, repr(sorted(s.function_json.items()))) for s in hello.specs)
+
+
+def funchost_path() -> Path:
+    """A folder holding only funchost (a link to its package), put first on a worker's
+    PYTHONPATH: the app's interpreter finds funchost there and nothing else of funchost's
+    environment. One per funchost install in the user's cache folder, made once and kept
+    (nothing to clean up after a host that was killed); a new temporary folder when the
+    cache folder cannot be written."""
+    package = Path(funchost.__file__).resolve().parent
+    digest = hashlib.sha256(str(package).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "funchost" / "worker-path" / digest
+    link = folder / "funchost"
+    try:
+        if link.is_symlink() and link.resolve() == package:
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".funchost-{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(package)
+        temporary.replace(link)  # atomic: another host may be making the same link
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="funchost-worker-"))
+        (folder / "funchost").symlink_to(package)
+    return folder
