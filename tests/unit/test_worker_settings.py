@@ -82,7 +82,7 @@ def test_bad_process_count_is_an_error(raw: str, message: str) -> None:
 def test_frames_carry_datums_and_end_with_the_stream() -> None:
     host, worker = socket.socketpair()
     message = (frames.DONE, 7, {"$return": Datum({"body": Datum(b"\x00hi", "bytes")}, "http")})
-    host.sendall(frames.encode(message) * 2)
+    host.sendall(bytes(frames.encode(message)) * 2)
     host.close()
     for _ in range(2):
         kind, call_id, results = frames.read_blocking(worker) or ()

@@ -21,6 +21,7 @@ Worker to host:
 from __future__ import annotations
 
 import asyncio
+import io
 import pickle
 import select
 import socket
@@ -40,14 +41,21 @@ HEADER = 4
 MAX_FRAME = 1 << 31  # what the length field holds; a bigger message cannot be sent
 
 
-def encode(message: tuple[Any, ...]) -> bytes:
-    body = pickle.dumps(message, protocol=5)
-    if len(body) >= MAX_FRAME:
-        raise ValueError(f"a message of {len(body)} bytes is too large for a worker frame")
-    return len(body).to_bytes(HEADER, "big") + body
+def encode(message: tuple[Any, ...]) -> memoryview:
+    """The frame of `message`, pickled straight after its length (a large HTTP body or
+    blob is copied once, into the frame, not again to prefix it)."""
+    out = io.BytesIO()
+    out.write(bytes(HEADER))
+    pickle.dump(message, out, protocol=5)
+    size = out.tell() - HEADER
+    if size >= MAX_FRAME:
+        raise ValueError(f"a message of {size} bytes is too large for a worker frame")
+    out.seek(0)
+    out.write(size.to_bytes(HEADER, "big"))
+    return out.getbuffer()
 
 
-def decode(body: bytes) -> tuple[Any, ...]:
+def decode(body: bytes | memoryview) -> tuple[Any, ...]:
     message: tuple[Any, ...] = pickle.loads(body)
     return message
 
@@ -82,7 +90,8 @@ class FrameProtocol(asyncio.Protocol):
                 end = start + HEADER + size
                 if len(buffer) < end:
                     break
-                message = decode(bytes(buffer[start + HEADER : end]))
+                with memoryview(buffer) as view, view[start + HEADER : end] as body:
+                    message = decode(body)  # unpickled from the buffer, not from a copy
                 start = end
                 self._on_message(message)
         except Exception as exc:  # noqa: BLE001 - reported to the owner, which ends the peer
@@ -100,7 +109,7 @@ class FrameProtocol(asyncio.Protocol):
             self._on_end(error)
 
 
-def send_all(sock: socket.socket, frame: bytes) -> None:
+def send_all(sock: socket.socket, frame: bytes | memoryview) -> None:
     """`sendall` that also works on a non-blocking socket (one an event loop reads): when
     the peer's buffer is full, wait until it drains. Callers serialize their calls."""
     view = memoryview(frame)

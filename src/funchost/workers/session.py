@@ -109,7 +109,7 @@ def _portable_type(pytype: Any) -> Any:
 class _HostHandler(logging.Handler):
     """Sends each record to the host: its message, with the traceback it carries."""
 
-    def __init__(self, send: Callable[[bytes], Any]) -> None:
+    def __init__(self, send: Callable[[bytes | memoryview], Any]) -> None:
         super().__init__()
         self.send = send
         self.setFormatter(logging.Formatter("%(message)s"))
@@ -132,7 +132,7 @@ class _HostHandler(logging.Handler):
             self.handleError(record)
 
 
-def _log_to_host(level: int, send: Callable[[bytes], Any]) -> _HostHandler:
+def _log_to_host(level: int, send: Callable[[bytes | memoryview], Any]) -> _HostHandler:
     handler = _HostHandler(send)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -160,7 +160,7 @@ class Session:
     def serve(self) -> None:
         asyncio.run(self._serve())
 
-    def _write(self, frame: bytes) -> None:
+    def _write(self, frame: bytes | memoryview) -> None:
         with self._lock:
             frames.send_all(self._sock, frame)
 
