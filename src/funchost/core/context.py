@@ -8,7 +8,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions import _abc
 
-from funchost.core.invocation import Invocation
+from funchost.core.invocation import Invocation, WorkerException
 from funchost.core.tracing import trace_context
 
 
@@ -50,12 +50,16 @@ class _RpcException(_abc.RpcException):
 
     @property
     def source(self) -> str:
+        if isinstance(self._exc, WorkerException):  # raised in a worker process before
+            return ""
         return type(self._exc).__module__ if self._exc else ""
 
     @property
     def stack_trace(self) -> str:
         import traceback
 
+        if isinstance(self._exc, WorkerException):
+            return self._exc.details
         return "".join(traceback.format_exception(self._exc)) if self._exc else ""
 
     @property

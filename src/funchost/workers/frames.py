@@ -21,6 +21,7 @@ Worker to host:
 from __future__ import annotations
 
 import asyncio
+import copyreg
 import io
 import pickle
 import select
@@ -39,6 +40,13 @@ LOG = "l"
 
 HEADER = 4
 MAX_FRAME = 1 << 31  # what the length field holds; a bigger message cannot be sent
+
+
+def pickle_compactly(datum_class: type) -> None:
+    """Pickle the library's `Datum` as a call `Datum(value, type)`: half the time and
+    bytes of pickle's default for an object (its class, then its `__dict__`), and messages
+    are mostly datums (HTTP headers, trigger metadata)."""
+    copyreg.pickle(datum_class, lambda d: (datum_class, (d.value, d.type)))
 
 
 def encode(message: tuple[Any, ...]) -> memoryview:

@@ -26,6 +26,8 @@ from funchost.errors import AppLoadError
 from funchost.workers import frames
 from funchost.workers.interpreter import Interpreter
 
+frames.pickle_compactly(Datum)
+
 
 class WorkerExited(Exception):
     """The worker process running the invocation exited before it finished."""

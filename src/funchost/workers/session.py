@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from azure.functions.meta import Datum
+
 from funchost.config.host_config import HostConfig
 from funchost.core import failures
 from funchost.core.converters import SDK_PREFIX, http_extension
@@ -30,6 +32,8 @@ from funchost.core.logs import current_function, current_invocation
 from funchost.core.runner import call_function, thread_count
 from funchost.core.spec import FunctionSpec, ParamSpec
 from funchost.workers import frames
+
+frames.pickle_compactly(Datum)
 
 # The SDKs' INFO records (every HTTP request) are for --verbose, as in the host.
 _QUIET = ("azure", "urllib3")
