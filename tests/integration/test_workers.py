@@ -37,6 +37,8 @@ from azure.functions.meta import Datum
 
 from funchost.config.host_config import HostConfig
 from funchost.core.invocation import Invocation
+from funchost.core.pipeline import timeout_deadline
+from funchost.core.spec import FunctionSpec
 from funchost.devservices.process import ServiceStartError
 from funchost.testing import Harness
 from funchost.workers.interpreter import Interpreter
@@ -139,9 +141,12 @@ def test_function_timeout_restarts_the_worker_of_an_infinite_loop(
     assert proc.wait_for_output(
         r"Timeout value of 00:00:03 exceeded by function 'Functions.spin' \(Id: '[0-9a-f-]+'\)"
     )
-    assert proc.wait_for_output(
+    restarting = proc.wait_for_output(
         r"A function timeout has occurred. Restarting worker process executing invocationId"
     )
+    assert restarting
+    # In the real host's order: the timeout, then the restart.
+    assert proc.output().index("Timeout value of 00:00:03") < restarting.start()
     assert proc.wait_for_output(rf"The worker process \(pid {spinning}\) was killed by SIGKILL")
     # The loop is stopped: its process is gone, and both workers answer.
     deadline = time.monotonic() + 15
@@ -280,17 +285,55 @@ def test_in_process_flag_runs_the_app_in_the_host(storage_connection_string: str
         proc.stop()
 
 
+def _pool(environ: dict[str, str], only: str) -> tuple[WorkerPool, FunctionSpec]:
+    config = HostConfig.load(APP, environ)
+    interpreter = Interpreter(Path(sys.executable), "the test's")
+    pool = WorkerPool(PoolSettings(interpreter, 1, config, only, logging.INFO, environ))
+    spec = pool.start().get(only)
+    assert spec is not None
+    return pool, spec
+
+
+def test_only_a_timeout_or_the_stop_ends_a_worker_cut_short() -> None:
+    pool, spec = _pool(dict(os.environ), "nap")
+    timer = Datum('{"IsPastDue": false}', "json")
+
+    async def cut_short() -> tuple[int, int, bool]:
+        stopping = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            await tg.start(pool.run, os.environ, stopping)
+            (worker,) = pool._workers
+            with anyio.move_on_after(0.2):  # not functionTimeout: the worker goes on
+                await pool(spec, Invocation(spec, timer, "t"), {})
+            await anyio.sleep(0.3)
+            alive = worker.alive and worker.proc.poll() is None
+            token = timeout_deadline.set(anyio.current_time() + 0.2)  # as functionTimeout
+            try:
+                with anyio.move_on_after(0.2):
+                    await pool(spec, Invocation(spec, timer, "t"), {})
+            finally:
+                timeout_deadline.reset(token)
+            await worker.read()  # it ends, and is restarted
+            with anyio.fail_after(30):
+                while pool._workers[0] is worker or not pool._workers[0].alive:
+                    await anyio.sleep(0.05)
+            pids = worker.pid, pool._workers[0].pid
+            stopping.set()
+            tg.cancel_scope.cancel()
+        return (*pids, alive)
+
+    first, second, alive_after_other_cancel = anyio.run(cut_short)
+    assert alive_after_other_cancel
+    assert first != second  # the timeout restarted it
+
+
 def test_settings_changed_after_the_workers_started_reach_them(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # `funchost dev` points connections at the emulators it starts after the app was
     # indexed: the workers started before that must run with the new settings.
     environ = {**os.environ, "FUNCHOST_TEST_SETTING": "before", "FUNCHOST_GONE": "x"}
-    config = HostConfig.load(APP, environ)
-    interpreter = Interpreter(Path(sys.executable), "the test's")
-    pool = WorkerPool(PoolSettings(interpreter, 1, config, "show_setting", logging.INFO, environ))
-    spec = pool.start().get("show_setting")
-    assert spec is not None
+    pool, spec = _pool(environ, "show_setting")
     later = {**environ, "FUNCHOST_TEST_SETTING": "after"}
     later.pop("FUNCHOST_GONE")
 

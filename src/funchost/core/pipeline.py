@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import random
 import time
+from contextvars import ContextVar
 from datetime import timedelta
 
 import anyio
@@ -33,6 +34,11 @@ from funchost.core.logs import current_function, current_invocation
 log = logging.getLogger("funchost.host")
 
 
+# When the attempt running in this context times out (the event loop's clock): what runs
+# its code tells functionTimeout from other cancellations (a worker process is restarted).
+timeout_deadline: ContextVar[float | None] = ContextVar("funchost_timeout_deadline", default=None)
+
+
 def with_timeout(inner: Invoke, timeout: timedelta | None) -> Invoke:
     """functionTimeout (semantics §1.3): the invocation is cancelled and fails. In a worker
     process, that restarts the worker, as the real host does (`funchost.workers.pool`); in
@@ -43,7 +49,11 @@ def with_timeout(inner: Invoke, timeout: timedelta | None) -> Invoke:
 
     async def invoke(inv: Invocation) -> Outcome:
         with anyio.move_on_after(seconds) as scope:
-            return await inner(inv)
+            token = timeout_deadline.set(scope.deadline)
+            try:
+                return await inner(inv)
+            finally:
+                timeout_deadline.reset(token)
         assert scope.cancelled_caught
         log.error(
             "Timeout value of %s exceeded by function '%s' (Id: '%s'). Initiating cancellation.",

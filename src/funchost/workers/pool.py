@@ -10,6 +10,7 @@ past functionTimeout restarts the worker running it, which is the only way to st
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -30,6 +31,7 @@ from funchost.core.backoff import RandomizedBackoff
 from funchost.core.failures import to_worker_exception
 from funchost.core.invocation import Invocation
 from funchost.core.loader import LoadedApp
+from funchost.core.pipeline import timeout_deadline
 from funchost.core.spec import FunctionSpec
 from funchost.errors import FunctionLoadError, HostError
 from funchost.workers import frames, watch
@@ -73,7 +75,7 @@ class WorkerPool:
 
     def __init__(self, settings: PoolSettings) -> None:
         self.settings = settings
-        self._path = str(funchost_path())
+        self._path = str(funchost_path(settings.environ))
         self._launch = Launch(
             settings.interpreter,
             settings.config,
@@ -213,16 +215,25 @@ class WorkerPool:
         try:
             return await worker.call(message)
         except anyio.get_cancelled_exc_class():
-            # functionTimeout (or the end of the host's grace period) cut it short: the
-            # only way to stop user code is to end its process.
-            if worker.alive and not self._is_stopping():
-                log.warning(
-                    "A function timeout has occurred. Restarting worker process executing "
-                    "invocationId '%s'.",
-                    invocation.id,
-                )
-            worker.kill()
+            # functionTimeout or the end of the host's grace period cut it short: the only
+            # way to stop user code is to end its process. Another cancellation leaves it
+            # running (its result is dropped).
+            deadline = timeout_deadline.get()
+            if deadline is not None and anyio.current_time() >= deadline:
+                # After the timeout's own line, as the real host logs them.
+                asyncio.get_running_loop().call_soon(self._timed_out, worker, invocation.id)
+            elif self._is_stopping():
+                worker.kill()
             raise
+
+    def _timed_out(self, worker: WorkerProcess, invocation_id: str) -> None:
+        if worker.alive and not self._is_stopping():
+            log.warning(
+                "A function timeout has occurred. Restarting worker process executing "
+                "invocationId '%s'.",
+                invocation_id,
+            )
+        worker.kill()
 
     # -- internals -----------------------------------------------------------------------------
     def _is_stopping(self) -> bool:
@@ -365,7 +376,7 @@ def _signature(hello: Hello) -> object:
     return sorted((s.name, repr(sorted(s.function_json.items()))) for s in hello.specs)
 
 
-def funchost_path() -> Path:
+def funchost_path(environ: Mapping[str, str]) -> Path:
     """A folder holding only funchost (a link to its package), put first on a worker's
     PYTHONPATH: the app's interpreter finds funchost there and nothing else of funchost's
     environment. One per funchost install in the user's cache folder, made once and kept
@@ -373,7 +384,7 @@ def funchost_path() -> Path:
     cache folder cannot be written."""
     package = Path(funchost.__file__).resolve().parent
     digest = hashlib.sha256(str(package).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = cache / "funchost" / "worker-path" / digest
     link = folder / "funchost"
     try:

@@ -48,3 +48,8 @@ def hold(msg: func.QueueMessage) -> None:
 @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")  # once a year: called by tests
 def show_setting(timer: func.TimerRequest) -> None:
     logging.info("setting=%s", os.environ.get("FUNCHOST_TEST_SETTING"))
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")  # once a year: called by tests
+def nap(timer: func.TimerRequest) -> None:
+    time.sleep(1)
