@@ -11,10 +11,10 @@ PORT ?= 7071
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup clean sample-data
 
 # What `make lint` checks: the host, the emulator, the app and its library, the benchmarks.
-LINT_PATHS := src shared functions function_app.py bench
+LINT_PATHS := src shared functions function_app.py bench scripts
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
@@ -36,6 +36,11 @@ $(STAMP_NODE): package.json package-lock.json
 # then the host on port $(PORT) with the app in this folder. Ctrl-C stops everything.
 run: setup local.settings.json
 	$(VENV)/bin/funchost dev --port $(PORT)
+
+# Sample inputs for the README's "Try it" (a CSV and images), uploaded to the storage the
+# settings name (Azurite under `make run`).
+sample-data: setup
+	PYTHONPATH=. $(PY) scripts/sample_data.py
 
 # The local settings (development-only secrets) from the committed example, once; edit the
 # copy freely: it is not committed.

@@ -4,7 +4,7 @@ Deploys unchanged with `func azure functionapp publish <app> --python`, and runs
 with `make run` (funchost, Azurite and the Service Bus emulator). Each job family is a
 blueprint in functions/. The same code is deployed twice: as the API app (the HTTP
 functions) and as the jobs app (the rest), each disabling the other's functions with
-`AzureWebJobs.<name>.Disabled` settings (infra/main.bicepparam, README "Two apps").
+`AzureWebJobs.<name>.Disabled` settings (infra/main.bicep, README "Two apps").
 """
 
 import azure.functions as func

@@ -8,7 +8,7 @@
 
 Function keys guard the job routes (the app's `http_auth_level`); the OpenAPI document is
 anonymous, as API descriptions usually are. These are the API app's functions: the jobs
-app disables them (infra/main.bicepparam).
+app disables them (infra/main.bicep).
 """
 
 from __future__ import annotations

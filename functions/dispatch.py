@@ -2,7 +2,7 @@
 
 Priority (the guidance's "priority queue"): one queue per priority, and normal work steps
 aside (`PriorityGate`) while high-priority tickets wait, for at most two minutes. A ticket
-that is not due yet (`run_at`) goes back to sleep. A job already final (cancelled while it
+not due yet (a `run_at` past 7 days) goes back to wait. A job already final (cancelled while it
 waited, or a duplicate ticket) is skipped. A job whose run fails on its last delivery is
 marked Failed with the error before the host moves the ticket to ``jobs-*-poison``; the
 poison functions here make sure its record says so even when that write failed.
@@ -11,17 +11,17 @@ poison functions here make sure its record says so even when that write failed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 import azure.functions as func
 
 from shared.deadletters import fail_job_of_dead_letter, last_attempt_fails_job
 from shared.errors import JobNotFound
-from shared.priority import PriorityGate
+from shared.priority import Priority, PriorityGate
 
+from . import tickets
 from .catalog import KINDS
-from .services import MAX_DEQUEUE_COUNT, json_body, services
-from .tickets import QUEUES, Ticket
+from .services import MAX_DEQUEUE_COUNT, services
+from .tickets import QUEUES
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
@@ -31,7 +31,7 @@ STORAGE = "AzureWebJobsStorage"
 
 @bp.queue_trigger(arg_name="msg", queue_name="jobs-high", connection=STORAGE)
 async def jobs_high(msg: func.QueueMessage) -> None:
-    await _dispatch(msg)
+    await _dispatch(msg, Priority.HIGH)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="jobs-normal", connection=STORAGE)
@@ -39,7 +39,7 @@ async def jobs_normal(msg: func.QueueMessage) -> None:
     if await PriorityGate(services().account, QUEUES).step_aside(msg.get_body()):
         log.info("normal job steps aside: high-priority jobs are waiting")
         return
-    await _dispatch(msg)
+    await _dispatch(msg, Priority.NORMAL)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="jobs-high-poison", connection=STORAGE)
@@ -52,16 +52,14 @@ async def jobs_normal_poison(msg: func.QueueMessage) -> None:
     await _given_up(msg)
 
 
-async def _dispatch(msg: func.QueueMessage) -> None:
-    ticket = Ticket.from_body(json_body(msg.get_body()))
-    now = datetime.now(timezone.utc)
-    if ticket.wait(now) is not None:
-        await ticket.send(now)  # due later than a message can hide: sleep again
-        return
+async def _dispatch(msg: func.QueueMessage, priority: Priority) -> None:
+    job_id = await tickets.due(msg, priority)
+    if job_id is None:
+        return  # due later than a message can hide: it went back to wait
     store = services().status
-    job = await store.find(ticket.job_id)
+    job = await store.find(job_id)
     if job is None:
-        raise JobNotFound(ticket.job_id)
+        raise JobNotFound(job_id)
     if job.state.is_final:
         log.info("job %s is already %s: nothing to run", job.job_id, job.state.value)
         return

@@ -8,7 +8,7 @@ messages. Only the jobs app reads that queue and writes the vault (table ``Vault
 each record encrypted with Fernet under setting `SENSITIVE_KEY`); the job's status record
 keeps which fields were given, never their values, and its result is an opaque token.
 Infra gives the API app's identity "Queue Data Message Sender" on that account and the
-jobs app's identity the rest (infra/modules/vault.bicep). `run_at` delays the message;
+jobs app's identity the rest (infra/main.bicep, the vault account). `run_at` delays the message;
 `priority` has nothing to overtake here (one queue).
 """
 
@@ -25,11 +25,11 @@ from typing import Any
 import azure.functions as func
 from cryptography.fernet import Fernet
 
+from shared.delayed import DelayedQueue
 from shared.jobapi import JobRequest
 from shared.settings import setting
 from shared.status import JobState, JobStatus
 from shared.storage import StorageAccount
-from shared.transport import MAX_STORAGE_DELAY, StorageQueues
 
 from .kind import Kind
 from .services import json_body, services
@@ -67,25 +67,22 @@ def redact(value: Any) -> dict[str, Any]:
     return {"fields": sorted(value)}
 
 
+def intake() -> DelayedQueue:
+    return DelayedQueue(vault_account(), INTAKE)
+
+
 async def hand_over(job: JobStatus, request: JobRequest) -> None:
     """The API app's part: the input goes to the intake queue, nowhere else."""
-    await _send({"jobId": job.job_id, "input": request.input}, request.run_at)
-
-
-async def _send(body: dict[str, Any], run_at: datetime | None) -> None:
-    now = datetime.now(timezone.utc)
-    delay = min(run_at - now, MAX_STORAGE_DELAY) if run_at and run_at > now else None
-    message = {**body, "runAt": run_at.isoformat()} if run_at else body
-    await StorageQueues(vault_account()).send(INTAKE, message, delay=delay)
+    body = {"jobId": job.job_id, "input": request.input}
+    await intake().send(body, at=request.run_at or datetime.now(timezone.utc))
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=INTAKE, connection=CONNECTION)
 async def sensitive_intake(msg: func.QueueMessage) -> None:
-    body = json_body(msg.get_body())
-    run_at = datetime.fromisoformat(str(body["runAt"])) if body.get("runAt") else None
-    if run_at and run_at > datetime.now(timezone.utc):
-        await _send({k: v for k, v in body.items() if k != "runAt"}, run_at)  # not due yet
-        return
+    arrived = await intake().arrived(msg)
+    if arrived is None:
+        return  # due later than a message can hide: it went back to wait
+    body = json_body(arrived)
     store = services().status
     job = await store.get(str(body["jobId"]))
     if job.state.is_final:

@@ -5,8 +5,8 @@ call `services()` at import time or in a function. Settings:
 
 - `AzureWebJobsStorage`: status records, the idempotency ledger, job queues and blobs.
 - `ServiceBusConnection`: the order pipeline's queues and the message-driven requests.
-- `SensitiveStorage`: the gatekeeper's own account (functions/sensitive.py); only the jobs
-  app has it.
+- `SensitiveStorage`: the gatekeeper's own account (functions/sensitive.py): the API app
+  may only add messages to its intake queue; only the jobs app reads it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from shared.status import JobStatus, StatusStore
 from shared.storage import StorageAccount
 from shared.transport import ServiceBusQueues, StorageQueues
 
-# Final states of jobs with a callback or a reply address go here; functions/notify.py
+# Final states of jobs with a callback or a reply address go here; functions/results.py
 # delivers them with the queue's retries and poison handling (a slow receiver never holds
 # up a worker).
 NOTIFY_QUEUE = "job-notifications"

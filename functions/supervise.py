@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime, timezone
 
 import azure.functions as func
 
@@ -16,9 +15,9 @@ from shared.coordination import Supervisor
 from shared.coordination.supervisor import Handler
 from shared.priority import Priority
 
+from . import tickets
 from .catalog import KINDS
 from .services import STUCK_AFTER, services
-from .tickets import Ticket
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
@@ -27,7 +26,7 @@ bp = func.Blueprint()
 async def resend_ticket(job_id: str) -> None:
     """Hand a dispatcher job to the dispatcher again (due now: its `run_at` has passed)."""
     job = await services().status.get(job_id)
-    await Ticket(job.job_id, Priority.NORMAL, job.run_at).send(datetime.now(timezone.utc))
+    await tickets.send(job.job_id, Priority.NORMAL, job.run_at)
 
 
 @functools.cache

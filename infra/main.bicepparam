@@ -37,12 +37,6 @@ param alertEmail = readEnvironmentVariable('FUNCHOST_ALERT_EMAIL', '')
 
 param logRetentionDays = 30
 
-// The signed-in developer gets the jobs app's data roles (run the apps locally against Azure).
+// The signed-in developer gets the jobs app's data roles (run the apps locally against Azure)
+// and Key Vault Secrets Officer (set the two secrets once: docs/infra.md, "Secrets").
 param developerPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
-
-// Names of functions to turn off in each app (AzureWebJobs.<name>.Disabled). The app has
-// only functions that belong in both so far (health); list background functions under
-// apiDisabledFunctions and public HTTP ones under jobsDisabledFunctions as they are added.
-param apiDisabledFunctions = []
-
-param jobsDisabledFunctions = []

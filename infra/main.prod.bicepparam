@@ -47,7 +47,3 @@ param alertEmail = readEnvironmentVariable('FUNCHOST_ALERT_EMAIL', '')
 param logRetentionDays = 90
 
 param developerPrincipalId = ''
-
-param apiDisabledFunctions = []
-
-param jobsDisabledFunctions = []

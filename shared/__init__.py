@@ -10,6 +10,9 @@ Modules (import the one you need; nothing is imported eagerly, to keep cold star
 - `shared.locks`: blob-lease locks and singletons.
 - `shared.ordering`: per-key sequence ordering for queue and Service Bus messages.
 - `shared.priority`: high/normal priority Storage queues.
+- `shared.deadletters`: list, show, replay and purge poison / dead-letter messages.
+- `shared.retention`: one bounded clean-up call for the stores' rows (for a timer).
+- `shared.delayed`: delayed one-off jobs (Storage visibility delays, Service Bus schedules).
 - `shared.sync`: run the async API from synchronous functions.
 
 It imports only `azure.functions`, the Azure SDKs, aiohttp (azure-core's async transport)

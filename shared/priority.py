@@ -49,6 +49,7 @@ from .errors import InvalidArgument
 from .postpone import postpone
 from .settings import setting
 from .storage import StorageAccount
+from .transport import MAX_STORAGE_DELAY
 
 
 class Priority(str, Enum):
@@ -144,21 +145,28 @@ class PrioritySender:
         Parameters
         ----------
         delay:
-            Keep the message invisible this long (a delayed one-off job).
+            Keep the message invisible this long, at most 7 days (Azure's cap; for a
+            later time use `shared.delayed.DelayedQueue` on the priority's queue).
         time_to_live:
-            Drop the message if not processed within this time.
+            Drop the message if not processed within this time; by default it never
+            expires (Storage's own default, 7 days, would drop a job that waited that long).
 
         Raises
         ------
         InvalidArgument
-            `body` is neither text, bytes nor JSON-serialisable.
+            `body` is neither text, bytes nor JSON-serialisable, or `delay` is over 7 days.
         """
+        if delay is not None and delay > MAX_STORAGE_DELAY:
+            raise InvalidArgument(
+                f"a queue message can be hidden for 7 days at most, not {delay}: "
+                "use shared.delayed.DelayedQueue for a later time"
+            )
         name = self.queues.name(priority)
         client = await self.account.ensure_queue(name)
         sent = await client.send_message(
             self._encode(body),
             visibility_timeout=None if delay is None else math.ceil(delay.total_seconds()),
-            time_to_live=None if time_to_live is None else math.ceil(time_to_live.total_seconds()),
+            time_to_live=-1 if time_to_live is None else math.ceil(time_to_live.total_seconds()),
         )
         return SentMessage(name, Priority(priority), str(sent.id))
 

@@ -82,10 +82,21 @@ def setting(name: str, default: str | None = None, environ: Mapping[str, str] | 
     Raises
     ------
     SettingError
-        If the setting is unset and no default is given.
+        If the setting is unset and no default is given, or it is a Key Vault reference
+        the platform could not resolve (it then holds the reference's own text, which
+        would otherwise be used as the secret).
     """
     env = os.environ if environ is None else environ
     value = env.get(name) or default
     if value is None:
         raise SettingError(name, "not set")
+    if value.startswith(KEY_VAULT_REFERENCE):
+        raise SettingError(
+            name,
+            f"is the Key Vault reference {value!r}, unresolved: check that the secret exists "
+            "and that the app's identity may read it (Key Vault Secrets User)",
+        )
     return value
+
+
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("

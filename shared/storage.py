@@ -13,11 +13,10 @@ building an account does no I/O (it is safe at import time in `function_app.py`)
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
@@ -213,8 +212,16 @@ class StorageAccount:
     async def _ensure(self, kind: str, name: str, create: Callable[[], Any]) -> None:
         if (kind, name) in self._ensured:
             return
-        with contextlib.suppress(ResourceExistsError):
+        try:
             await create()
+        except ResourceExistsError:
+            pass
+        except HttpResponseError as exc:
+            # An identity with data rights only (e.g. "Queue Data Message Sender", least
+            # privilege for an app that only sends) may not create: the infrastructure
+            # created the entity, and using it reports a missing one (404) by name.
+            if exc.status_code != 403:
+                raise
         self._ensured.add((kind, name))
 
 

@@ -8,7 +8,8 @@ destination; which broker carries them is the app's choice:
     await transport.send("orders-charge", {"jobId": id}, session_id=customer)
 
 Storage queue messages are base64-encoded JSON, as a queue-triggered function reads them
-by default; a delay is the message's initial invisibility (Azure caps it at 7 days).
+by default, and never expire; a delay is the message's initial invisibility (Azure caps it
+at 7 days; `shared.delayed` goes further).
 Service Bus messages are JSON bodies; a delay is a scheduled enqueue time; a session id
 keeps one key's messages in order on a session-enabled entity (ignored by storage queues,
 which have no order to keep).
@@ -69,7 +70,9 @@ class StorageQueues:
             text = base64.b64encode(text.encode()).decode()
         queue = await self.account.ensure_queue(destination)
         seconds = None if not delay else math.ceil(delay.total_seconds())
-        await queue.send_message(text, visibility_timeout=seconds)
+        # -1: the message never expires. Storage's default (7 days) would silently drop a
+        # job's next step that waited in a backlog, or behind a delay, that long.
+        await queue.send_message(text, visibility_timeout=seconds, time_to_live=-1)
 
 
 class ServiceBusQueues:

@@ -5,7 +5,9 @@ with the entities of tests/sbemulator/Config.json: for other suites, plain queue
 `funchost-queue`, session queue `funchost-sessions`, `funchost-poison` with
 MaxDeliveryCount 3 (LockDuration PT5S), topic `funchost-topic` with subscriptions `sub1`
 and `sub2`, queues `shared-requests`, `shared-replies`, `shared-ordered` and topic
-`shared-events` (`sub1`, `sub2`). Entities named `*-sync`/`*-aio` belong to the
+`shared-events` (`sub1`, `sub2`), and for the poison/dead-letter and delayed-job tests
+queues `ops-deadletter`, `ops-deadletter-all`, `ops-host`, `ops-host-b` (MaxDeliveryCount
+2, LockDuration PT5S), `ops-scheduled` and topic `ops-topic` (`ops-sub`, `ops-other`). Entities named `*-sync`/`*-aio` belong to the
 emulator's own tests, which expect them empty. Entities are fixed (no auto-create): tests
 that need fresh ones add distinct names to the config. If the emulator cannot start: skip
 locally, fail under CI=true.

@@ -151,7 +151,7 @@ resource storageBacklog 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   location: 'global'
   tags: tags
   properties: {
-    description: 'The Storage queues (jobs-high, jobs-normal, job-events and their -poison queues) hold more messages than expected.'
+    description: 'The shared account\'s Storage queues (job tickets, batch parts, notifications, events and their -poison queues) hold more messages than expected.'
     severity: 3
     enabled: true
     scopes: [

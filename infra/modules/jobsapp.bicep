@@ -64,13 +64,13 @@ param subnetId string = ''
 @description('Resource ID of the storage account whose queues drive autoscale.')
 param storageAccountId string
 
-@description('Storage queues whose length drives autoscale, with the messages one instance should have waiting before another is added: objects with name and perInstance.')
+@description('Storage queues whose length drives autoscale, with the messages one instance should have waiting before another is added: objects with name and perInstance. Each takes 2 of the profile\'s 10 rules (CPU takes 2).')
 param scaleQueues array
 
 @description('Resource ID of the Service Bus namespace whose queues drive autoscale.')
 param serviceBusNamespaceId string
 
-@description('Service Bus queues whose active message count drives autoscale: objects with name and perInstance.')
+@description('Service Bus queues whose active message count drives autoscale: objects with name and perInstance. Each takes 1 of the profile\'s 10 rules.')
 param scaleServiceBusQueues array
 
 @description('Resource ID of the Log Analytics workspace that receives the diagnostic settings.')

@@ -25,6 +25,11 @@ var names = {
   appInsights: join(filter(['appi', slug, suffix], part => !empty(part)), '-')
   // Storage: 3-24 lowercase letters and digits only: 2 + 9 + 13 = 24 at most.
   storage: 'st${take(slug, 9)}${suffix}'
+  // The gatekeeper's account (SensitiveStorage): 5 + 6 + 13 = 24 at most. It starts with
+  // 'vault', never 'st', so no prefix can make it equal the shared account's name.
+  vaultStorage: 'vault${take(slug, 6)}${suffix}'
+  // Key Vault: 3-24 letters, digits and single hyphens: 2 + 1 + 7 + 1 + 13 = 24 at most.
+  keyVault: join(filter(['kv', take(slug, 7), suffix], part => !empty(part)), '-')
   // Service Bus: 6-50, starts with a letter, ends with a letter or digit.
   serviceBus: join(filter(['sb', slug, suffix], part => !empty(part)), '-')
   // The two apps differ within their first 32 characters (their host IDs in shared storage).
@@ -38,5 +43,5 @@ var names = {
   scalerIdentity: join(filter(['id-keda', slug, suffix], part => !empty(part)), '-')
 }
 
-@description('Name of each resource, by role: workspace, appInsights, storage, serviceBus, apiApp, jobsApp, apiPlan, jobsPlan, vnet, alerts, workloadIdentity, scalerIdentity.')
+@description('Name of each resource, by role: workspace, appInsights, storage, vaultStorage, keyVault, serviceBus, apiApp, jobsApp, apiPlan, jobsPlan, vnet, alerts, workloadIdentity, scalerIdentity.')
 output names object = names

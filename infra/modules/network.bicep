@@ -1,8 +1,9 @@
 // The private-networking option (main.bicep privateNetworking = true): a VNet with one subnet
-// per app for VNet integration and one for private endpoints; private endpoints for the
-// storage account's blob, queue and table services and for the Service Bus namespace; the
-// private DNS zones that make the public host names resolve to those endpoints inside the VNet.
-// The storage account and the namespace turn public network access off in that case.
+// per app for VNet integration and one for private endpoints; private endpoints for the shared
+// storage account's blob, queue and table services, the vault account's queue and table
+// services, the Service Bus namespace and the Key Vault; the private DNS zones that make the
+// public host names resolve to those endpoints inside the VNet. The storage accounts, the
+// namespace and the Key Vault turn public network access off in that case.
 //
 // Flex Consumption needs a subnet delegated to Microsoft.App/environments, a Dedicated plan one
 // delegated to Microsoft.Web/serverFarms, and one plan per integration subnet: hence two.
@@ -31,41 +32,78 @@ param privateEndpointSubnetPrefix string = '10.40.2.0/24'
 @description('Resource ID of the storage account to reach privately.')
 param storageAccountId string
 
+@description('Resource ID of the vault storage account (SensitiveStorage) to reach privately.')
+param vaultStorageAccountId string
+
 @description('Resource ID of the Service Bus namespace (Premium) to reach privately.')
 param serviceBusNamespaceId string
+
+@description('Resource ID of the Key Vault to reach privately (the apps resolve Key Vault references through the VNet).')
+param keyVaultId string
 
 @description('Resource ID of the Log Analytics workspace that receives the diagnostic settings.')
 param workspaceId string
 
-// Service Bus has no entry in environment().suffixes; this is the public cloud's zone.
+// Service Bus and Key Vault have no private-link entry in environment().suffixes: these are
+// the public cloud's zones.
+var blobZone = 'privatelink.blob.${environment().suffixes.storage}'
+var queueZone = 'privatelink.queue.${environment().suffixes.storage}'
+var tableZone = 'privatelink.table.${environment().suffixes.storage}'
 var serviceBusZone = 'privatelink.servicebus.windows.net'
+var keyVaultZone = 'privatelink.vaultcore.azure.net'
+var zoneNames = [
+  blobZone
+  queueZone
+  tableZone
+  serviceBusZone
+  keyVaultZone
+]
 
-// One private endpoint per storage service the apps use (no file endpoint: no content share
-// exists) and one for the namespace, each with the private DNS zone of its host names.
+// One private endpoint per service the apps use (no file endpoint: no content share exists;
+// no blob endpoint on the vault account: nothing there uses blobs). Both storage accounts'
+// endpoints register in the same zones.
 var endpoints = [
   {
     name: 'pe-st-blob'
     target: storageAccountId
     group: 'blob'
-    zone: 'privatelink.blob.${environment().suffixes.storage}'
+    zone: blobZone
   }
   {
     name: 'pe-st-queue'
     target: storageAccountId
     group: 'queue'
-    zone: 'privatelink.queue.${environment().suffixes.storage}'
+    zone: queueZone
   }
   {
     name: 'pe-st-table'
     target: storageAccountId
     group: 'table'
-    zone: 'privatelink.table.${environment().suffixes.storage}'
+    zone: tableZone
+  }
+  {
+    name: 'pe-vault-queue'
+    target: vaultStorageAccountId
+    group: 'queue'
+    zone: queueZone
+  }
+  {
+    name: 'pe-vault-table'
+    target: vaultStorageAccountId
+    group: 'table'
+    zone: tableZone
   }
   {
     name: 'pe-sb-namespace'
     target: serviceBusNamespaceId
     group: 'namespace'
     zone: serviceBusZone
+  }
+  {
+    name: 'pe-kv-vault'
+    target: keyVaultId
+    group: 'vault'
+    zone: keyVaultZone
   }
 ]
 
@@ -119,13 +157,13 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   }
 }
 
-resource zones 'Microsoft.Network/privateDnsZones@2024-06-01' = [for endpoint in endpoints: {
-  name: endpoint.zone
+resource zones 'Microsoft.Network/privateDnsZones@2024-06-01' = [for zone in zoneNames: {
+  name: zone
   location: 'global'
   tags: tags
 }]
 
-resource zoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [for (endpoint, i) in endpoints: {
+resource zoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [for (zone, i) in zoneNames: {
   parent: zones[i]
   name: 'link-${name}'
   location: 'global'
@@ -168,7 +206,7 @@ resource zoneGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@202
       {
         name: replace(endpoint.zone, '.', '-')
         properties: {
-          privateDnsZoneId: zones[i].id
+          privateDnsZoneId: zones[indexOf(zoneNames, endpoint.zone)].id
         }
       }
     ]

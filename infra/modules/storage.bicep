@@ -1,7 +1,10 @@
-// The storage account both function apps share: host storage (AzureWebJobsStorage: keys,
-// timer and singleton leases, blob-trigger receipts, poison queues), the API app's deployment
-// package (Flex Consumption), and the jobs library's data (status records, idempotency ledger,
-// checkpoints, locks, priority queues, completion events).
+// A storage account and its entities. main.bicep deploys it twice:
+//   - the account both function apps share: host storage (AzureWebJobsStorage: keys, timer and
+//     singleton leases, blob-trigger receipts, poison queues), the API app's deployment package
+//     (Flex Consumption), the jobs library's data (status records, idempotency ledger,
+//     checkpoints, locks, priority queues) and the job families' queues, containers and tables;
+//   - the vault account (SensitiveStorage): the Gatekeeper's intake queue and the encrypted
+//     Vault table, apart so that its roles can differ from the shared account's.
 //
 // Shared Key authorization is off: every client (both apps' managed identities, the Flex
 // Consumption deployment, developers) authorizes with Microsoft Entra ID and data roles

@@ -17,6 +17,7 @@ over with an ETag condition, so of two workers racing to take over only one wins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -330,11 +331,15 @@ class IdempotencyLedger:
             return None
         return self._record(key, scope, row)
 
-    async def purge(self, older_than: timedelta, *, scope: str | None = None) -> int:
-        """Delete keys claimed more than `older_than` ago whose claim is finished or expired.
+    async def purge(
+        self, older_than: timedelta, *, scope: str | None = None, limit: int | None = None
+    ) -> int:
+        """Delete keys claimed more than `older_than` ago whose claim is finished or expired,
+        at most `limit` of them (None: all), with the effects recorded with a key once its
+        last claim is gone.
 
-        Returns the number deleted. Keep `older_than` longer than the longest time a
-        duplicate can arrive (queue message TTL, Service Bus redelivery), or a late
+        Returns the number of keys deleted. Keep `older_than` longer than the longest time
+        a duplicate can arrive (queue message TTL, Service Bus redelivery), or a late
         duplicate will be processed again.
         """
         table = await self.account.ensure_table(self.table_name)
@@ -345,6 +350,8 @@ class IdempotencyLedger:
             params["scope"] = scope
         deleted = 0
         async for row in table.query_entities(query, parameters=params):
+            if limit is not None and deleted >= limit:
+                break
             live = row["State"] == _IN_PROGRESS and (read_time(row, "LeaseUntil") or now) > now
             if live:
                 continue
@@ -355,10 +362,24 @@ class IdempotencyLedger:
                     etag=etag_of(row),
                     match_condition=MatchConditions.IfNotModified,
                 )
-                deleted += 1
-            except ResourceModifiedError:
-                pass  # claimed again meanwhile: keep it
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue  # claimed again, or purged by another instance, meanwhile
+            deleted += 1
+            await self._purge_orphaned_effects(str(row["PartitionKey"]))
         return deleted
+
+    async def _purge_orphaned_effects(self, partition: str) -> None:
+        """The effect rows of a key none of whose claims is left (effects carry no State)."""
+        table = self.account.table(self.table_name)
+        rows = [
+            r
+            async for r in table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+        ]
+        if any("State" in r for r in rows):
+            return  # another scope of this key is still remembered
+        for r in rows:
+            with contextlib.suppress(ResourceNotFoundError):
+                await table.delete_entity(r["PartitionKey"], r["RowKey"])
 
     # --- internals ------------------------------------------------------------------------
 

@@ -357,20 +357,33 @@ class StatusStore:
         found.sort(key=lambda s: s.created_at or datetime.min)
         return found if limit is None else found[:limit]
 
-    async def purge(self, older_than: timedelta) -> int:
-        """Delete final records last updated more than `older_than` ago; returns the count."""
-        cutoff = self.clock() - older_than
+    async def purge(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        """Delete final records last updated more than `older_than` ago, at most `limit`
+        of them (None: all); returns the count. Safe on several instances at once: each
+        delete is conditional on the record as read, so a record changed meanwhile (a
+        retry moved it back to Pending) is kept, and one deleted by another instance first
+        is simply gone."""
+        final = " or ".join(f"State eq '{state.value}'" for state in JobState if state.is_final)
         table = await self.account.ensure_table(self.table_name)
+        rows = table.query_entities(
+            f"UpdatedAt lt @cutoff and ({final})",
+            parameters={"cutoff": self.clock() - older_than},
+            select=["PartitionKey", "RowKey"],
+        )
         deleted = 0
-        for status in await self.list(updated_before=cutoff, limit=None):
-            if status.state.is_final:
+        async for row in rows:
+            if limit is not None and deleted >= limit:
+                break
+            try:
                 await table.delete_entity(
-                    table_key(status.job_id, "job id"),
-                    _ROW,
-                    etag=status.etag,
+                    row["PartitionKey"],
+                    row["RowKey"],
+                    etag=etag_of(row),
                     match_condition=MatchConditions.IfNotModified,
                 )
-                deleted += 1
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue  # changed or deleted meanwhile
+            deleted += 1
         return deleted
 
     def _moved(self, current: JobStatus, to: JobState, change: _Change) -> JobStatus:

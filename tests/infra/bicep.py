@@ -1,6 +1,7 @@
 """Reading Bicep files with the tree-sitter Bicep grammar: declarations, and the values of
-literal expressions (strings, numbers, booleans, null, objects, arrays), so tests can compare
-what the templates declare with what the code uses.
+literal expressions (strings, numbers, booleans, null, objects, arrays, and for-expressions,
+indexing and member access over those), so tests can compare what the templates declare with
+what the code uses.
 
 A value that is not a literal (a function call, a reference, an interpolation of one) raises
 `NotLiteral`; `${name}` interpolations of variables given in `env` are substituted.
@@ -143,6 +144,41 @@ def _identifier(node: Any, env: dict[str, Any]) -> Any:
     return env[text(node)]
 
 
+def _for(node: Any, env: dict[str, Any]) -> list[Any]:
+    """`[for x in <literal>: <body>]` and `[for (x, i) in ...: ...]`, the body a literal in x."""
+    kids = node.children
+    head = kids[2]
+    names = (
+        [text(c) for c in head.children if c.type in ("loop_variable", "loop_enumerator")]
+        if head.type == "for_loop_parameters"
+        else [text(head)]
+    )
+    items = literal(kids[[c.type for c in kids].index("in") + 1], env)
+    body = kids[-2]
+    if not isinstance(items, list) or body.type == "if_statement":
+        raise NotLiteral(text(node))
+    # One name binds the item; two, the item and its index.
+    bindings = [dict(zip(names, (item, i), strict=False)) for i, item in enumerate(items)]
+    return [literal(body, {**env, **bound}) for bound in bindings]
+
+
+def _subscript(node: Any, env: dict[str, Any]) -> Any:
+    """`x[0]`, `x['key']` of a literal."""
+    container, index = literal(node.children[0], env), literal(node.children[2], env)
+    try:
+        return container[index]
+    except (KeyError, IndexError, TypeError):
+        raise NotLiteral(text(node)) from None
+
+
+def _member(node: Any, env: dict[str, Any]) -> Any:
+    """`x.name` of a literal object."""
+    value = literal(node.children[0], env)
+    if not isinstance(value, dict) or text(node.children[2]) not in value:
+        raise NotLiteral(text(node))
+    return value[text(node.children[2])]
+
+
 def _negative(node: Any, env: dict[str, Any]) -> Any:
     if not text(node).startswith("-"):
         raise NotLiteral(text(node))
@@ -159,6 +195,9 @@ _LITERALS: dict[str, Any] = {
     "identifier": _identifier,
     "call_expression": _concat,
     "unary_expression": _negative,
+    "for_statement": _for,
+    "subscript_expression": _subscript,
+    "member_expression": _member,
 }
 
 

@@ -30,6 +30,7 @@ PLACEHOLDERS = {
     "AZURE_WORKLOAD_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
     "KEDA_CLIENT_ID": "00000000-0000-0000-0000-000000000002",
     "STORAGE_ACCOUNT_NAME": "stexample0123456789abc",
+    "VAULT_STORAGE_ACCOUNT_NAME": "vaultexample0123456789",
     "SERVICEBUS_NAMESPACE": "sb-example",
     "IMAGE_REPOSITORY": "example.azurecr.io/funchost-jobs",
     "IMAGE_DIGEST": "sha256:" + "0" * 64,
@@ -248,19 +249,27 @@ def test_keda_scales_the_deployment_on_the_provisioned_queues() -> None:
     (deployment,) = by_kind("Deployment")
     assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert auth["spec"]["podIdentity"]["provider"] == "azure-workload"
-    env = bicep.literal_vars(bicep.INFRA / "main.bicep")
+    main = bicep.INFRA / "main.bicep"
+    env = bicep.literal_vars(main)
     storage_queues = set(env["storageQueueNames"])
     service_bus_queues = {q["name"] for q in env["serviceBusQueues"]}
-    kinds = set()
+    # What KEDA's identity may read (main.bicep scalerRoles).
+    roles = bicep.module_params(main, "scalerRoles")
+    readable = {r["queue"] for r in bicep.literal(roles["storageQueueRoles"], env)}
+    owned = {r["queue"] for r in bicep.literal(roles["serviceBusQueueRoles"], env)}
+    scaled_on: dict[str, set[str]] = {"azure-queue": set(), "azure-servicebus": set()}
     for trigger in scaled["spec"]["triggers"]:
         assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
         meta = trigger["metadata"]
-        kinds.add(trigger["type"])
+        scaled_on[trigger["type"]].add(meta["queueName"])
         if trigger["type"] == "azure-queue":
             assert meta["queueName"] in storage_queues and meta["accountName"]
         elif trigger["type"] == "azure-servicebus":
             assert meta["queueName"] in service_bus_queues and meta["namespace"]
-    assert kinds == {"azure-queue", "azure-servicebus"}
+    # The queues the jobs app drains (a queue nobody consumes would hold the scale at its
+    # maximum), and exactly those KEDA's identity can read.
+    assert scaled_on["azure-queue"] == {"jobs-high", "jobs-normal", "batch-parts"} == readable
+    assert scaled_on["azure-servicebus"] == set(env["orderStepQueueNames"]) == owned
     # The Deployment's connections name the same account and namespace KEDA reads.
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     values = {e["name"]: e["value"] for e in container["env"]}
@@ -268,6 +277,10 @@ def test_keda_scales_the_deployment_on_the_provisioned_queues() -> None:
     assert values["ServiceBusConnection__fullyQualifiedNamespace"].startswith(
         PLACEHOLDERS["SERVICEBUS_NAMESPACE"] + "."
     )
+    vault = PLACEHOLDERS["VAULT_STORAGE_ACCOUNT_NAME"]
+    for service in ("queue", "table"):
+        uri = values[f"SensitiveStorage__{service}ServiceUri"]
+        assert uri == f"https://{vault}.{service}.core.windows.net", uri
 
 
 def test_every_placeholder_is_documented() -> None:

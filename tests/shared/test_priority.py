@@ -141,3 +141,9 @@ async def test_stepping_aside_composes_with_idempotent_in_either_order(
     (copy,) = [m async for m in normal.receive_messages(max_messages=1)]
     await handle(func.QueueMessage(id=copy.id, body=base64.b64decode(copy.content)))
     assert ran == [7]  # the re-sent copy ran: not dropped as a duplicate
+
+
+async def test_a_delay_past_the_7_day_cap_is_refused_by_name(account, unique_name):
+    sender = PrioritySender(account, PriorityQueues(unique_name))
+    with pytest.raises(InvalidArgument, match="shared.delayed"):
+        await sender.send({"job": 1}, delay=timedelta(days=8))

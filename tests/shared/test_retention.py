@@ -208,3 +208,23 @@ async def test_a_store_purge_gets_a_limit_only_when_it_takes_one():
     assert await _bounded(with_limit, DAY, 10)() == 1
     assert await _bounded(without, DAY, 10)() == 2
     assert calls == [("with", 10), ("without", None)]
+
+
+async def test_status_and_ledger_purges_are_bounded_and_take_a_keys_effects(
+    account, unique_name
+):
+    clock = Clock()
+    s = stores(account, unique_name, clock)
+    statuses, ledger = s["statuses"], s["ledger"]
+    for i in range(5):
+        await job(statuses, JobState.SUCCEEDED, f"done{i}")
+        claim = await ledger.claim(f"key{i}")
+        await ledger.complete(claim, effects=[{"RowKey": "effect", "Amount": i}])
+    clock.advance(31 * DAY)
+    assert await statuses.purge(30 * DAY, limit=2) == 2
+    assert len(await statuses.list(limit=None)) == 3
+    assert await ledger.purge(7 * DAY, limit=3) == 3
+    assert await ledger.purge(7 * DAY) == 2
+    for i in range(5):  # each key's effects went with it
+        assert await ledger.effects_of(f"key{i}") == []
+

@@ -87,3 +87,16 @@ def test_decorated_functions_index_in_a_function_app():
     assert not inspect.iscoroutinefunction(found["create_order"].get_user_function())
     assert list(inspect.signature(found["on_order"].get_user_function()).parameters) == ["msg"]
     assert list(inspect.signature(found["sweep"].get_user_function()).parameters) == ["timer"]
+
+
+def test_an_unresolved_key_vault_reference_is_refused_not_used_as_the_secret():
+    import pytest
+
+    from shared.errors import SettingError
+    from shared.settings import setting
+
+    ref = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/callback)"
+    with pytest.raises(SettingError) as info:
+        setting("CALLBACK_SECRET", environ={"CALLBACK_SECRET": ref})
+    assert "unresolved" in str(info.value) and "Key Vault Secrets User" in str(info.value)
+    assert setting("CALLBACK_SECRET", environ={"CALLBACK_SECRET": "s3cret"}) == "s3cret"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -277,58 +278,67 @@ def allowed(path: Path, param: str) -> list[Any]:
 # --- 3. least privilege -----------------------------------------------------------------------
 
 
+ROLE_KEYS = (
+    "storageAccountRoles",
+    "storageQueueRoles",
+    "vaultAccountRoles",
+    "vaultQueueRoles",
+    "serviceBusQueueRoles",
+    "serviceBusTopicRoles",
+    "keyVaultRoles",
+)
+
+
 def role_assignments(symbol: str) -> dict[str, list[Any]]:
+    """Each role list a roles.bicep instance in main.bicep receives, as values."""
     params = bicep.module_params(MAIN, symbol)
     env = bicep.literal_vars(MAIN)
-    out: dict[str, list[Any]] = {}
-    for key in (
-        "storageAccountRoles",
-        "storageQueueRoles",
-        "serviceBusQueueRoles",
-        "serviceBusTopicRoles",
-    ):
-        node = params.get(key)
-        if node is None:
-            out[key] = []
-        elif node.type == "for_statement":
-            out[key] = [bicep.text(node)]
-        else:
-            try:
-                out[key] = bicep.literal(node, env)
-            except bicep.NotLiteral:
-                out[key] = [bicep.text(node)]
-    return out
+    return {key: bicep.literal(params[key], env) if key in params else [] for key in ROLE_KEYS}
+
+
+def pairs(roles: list[dict[str, str]], key: str = "queue") -> set[tuple[str, str]]:
+    return {(r[key], r["role"]) for r in roles}
+
+
+def role_modules() -> list[str]:
+    return [
+        symbol
+        for symbol, module in bicep.declared(MAIN, "module").items()
+        if bicep.literal(module.node.children[2]).endswith("roles.bicep")
+    ]
+
+
+ORDER_STEPS = {"order-reserve", "order-charge", "order-ship", "order-notify"}
+RECEIVER, SENDER = "Azure Service Bus Data Receiver", "Azure Service Bus Data Sender"
 
 
 def test_service_bus_roles_are_entity_scoped_and_minimal() -> None:
     api = role_assignments("apiRoles")
     jobs = role_assignments("jobsRoles")
-    assert api["serviceBusQueueRoles"] == [
-        {"queue": "orders", "role": "Azure Service Bus Data Sender"}
-    ]
-    assert api["serviceBusTopicRoles"] == []
-    assert {(r["queue"], r["role"]) for r in jobs["serviceBusQueueRoles"]} == {
-        ("orders", "Azure Service Bus Data Receiver"),
-        ("replies", "Azure Service Bus Data Sender"),
+    # The API app records jobs and enqueues Storage tickets: nothing on Service Bus.
+    assert api["serviceBusQueueRoles"] == api["serviceBusTopicRoles"] == []
+    # Each order step receives its messages and sends the next (or, compensating, the
+    # previous) step's; job requests are only received, replies only sent.
+    assert pairs(jobs["serviceBusQueueRoles"]) == {
+        *((q, RECEIVER) for q in ORDER_STEPS),
+        *((q, SENDER) for q in ORDER_STEPS),
+        ("job-requests", RECEIVER),
+        ("replies", SENDER),
+        ("orders", RECEIVER),
     }
-    assert jobs["serviceBusTopicRoles"] == [
-        {"topic": "job-events", "role": "Azure Service Bus Data Sender"}
-    ]
-    # Service Bus Data Owner only for KEDA, on the one queue it scales on.
-    modules = bicep.declared(MAIN, "module")
-    for symbol, module in modules.items():
-        if bicep.literal(module.node.children[2]).endswith("roles.bicep"):
-            roles = role_assignments(symbol)
-            owners = [
-                r
-                for key in ("serviceBusQueueRoles", "serviceBusTopicRoles")
-                for r in roles[key]
-                if "Azure Service Bus Data Owner" in str(r)
-            ]
-            expected = [{"queue": "orders", "role": "Azure Service Bus Data Owner"}]
-            assert owners == (expected if symbol == "scalerRoles" else []), symbol
-    roles = code_text(MODULES / "roles.bicep")
-    assert "scope: serviceBusNamespace\n" not in roles, "no namespace-wide Service Bus role"
+    assert jobs["serviceBusTopicRoles"] == [{"topic": "job-events", "role": SENDER}]
+    # Service Bus Data Owner only for KEDA, on the queues it scales on.
+    for symbol in role_modules():
+        roles = role_assignments(symbol)
+        owners = {
+            r["queue"]
+            for r in roles["serviceBusQueueRoles"]
+            if r["role"] == "Azure Service Bus Data Owner"
+        }
+        assert owners == (ORDER_STEPS if symbol == "scalerRoles" else set()), symbol
+        assert all("Owner" not in r["role"] for r in roles["serviceBusTopicRoles"]), symbol
+    module = code_text(MODULES / "roles.bicep")
+    assert "scope: serviceBusNamespace\n" not in module, "no namespace-wide Service Bus role"
 
 
 def test_storage_roles_follow_what_each_app_touches() -> None:
@@ -338,12 +348,59 @@ def test_storage_roles_follow_what_each_app_touches() -> None:
         "Storage Blob Data Owner",
         "Storage Table Data Contributor",
     }
-    assert "jobQueueNames" in api["storageQueueRoles"][0], "API enqueues on the job queues only"
+    # Tickets, and a cancelled job's notice; Contributor because ensure_queue creates.
+    assert pairs(api["storageQueueRoles"]) == {
+        ("jobs-high", "Storage Queue Data Contributor"),
+        ("jobs-normal", "Storage Queue Data Contributor"),
+        ("job-notifications", "Storage Queue Data Contributor"),
+    }
     assert set(jobs["storageAccountRoles"]) == {
         "Storage Blob Data Owner",
         "Storage Queue Data Contributor",
         "Storage Table Data Contributor",
     }
+    assert jobs["storageQueueRoles"] == []
+
+
+def test_the_api_app_can_only_add_to_the_vault() -> None:
+    # The Gatekeeper: the API app hands personal data to the intake queue and can read
+    # nothing back, neither from the queue nor from the Vault table.
+    api = role_assignments("apiRoles")
+    assert api["vaultAccountRoles"] == []
+    assert api["vaultQueueRoles"] == [
+        {"queue": "sensitive-intake", "role": "Storage Queue Data Message Sender"}
+    ]
+    assert api["keyVaultRoles"] == []
+    # The jobs app: the queue trigger's roles, sending (a message not due yet goes back; the
+    # host moves a failing one to the poison queue, which exists: nobody may create queues
+    # there), and the Vault table.
+    jobs = role_assignments("jobsRoles")
+    assert jobs["vaultAccountRoles"] == ["Storage Table Data Contributor"]
+    assert pairs(jobs["vaultQueueRoles"]) == {
+        ("sensitive-intake", "Storage Queue Data Reader"),
+        ("sensitive-intake", "Storage Queue Data Message Processor"),
+        ("sensitive-intake", "Storage Queue Data Message Sender"),
+        ("sensitive-intake-poison", "Storage Queue Data Message Sender"),
+    }
+    env = bicep.literal_vars(MAIN)
+    assert {r["queue"] for r in jobs["vaultQueueRoles"]} <= set(env["vaultQueueNames"])
+    # No identity holds a role that creates queues or reads every message on the vault.
+    for symbol in role_modules():
+        roles = role_assignments(symbol)
+        vault = roles["vaultAccountRoles"] + [r["role"] for r in roles["vaultQueueRoles"]]
+        assert not {r for r in vault if "Contributor" in r and "Queue" in r}, symbol
+        assert "Storage Blob Data Owner" not in vault, symbol
+
+
+def test_key_vault_roles_follow_who_reads_the_secrets() -> None:
+    # Only the jobs app reads SENSITIVE_KEY and CALLBACK_SECRET; a developer sets them.
+    expected = {
+        "jobsRoles": ["Key Vault Secrets User"],
+        "workloadRoles": ["Key Vault Secrets User"],
+        "developerRoles": ["Key Vault Secrets Officer"],
+    }
+    for symbol in role_modules():
+        assert role_assignments(symbol)["keyVaultRoles"] == expected.get(symbol, []), symbol
 
 
 def test_every_role_name_used_has_a_built_in_id() -> None:
@@ -353,9 +410,15 @@ def test_every_role_name_used_has_a_built_in_id() -> None:
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", role_id
         )
     used = set(
-        re.findall(r"'((?:Storage|Azure Service Bus|Monitoring) [A-Za-z ]+)'", code_text(MAIN))
+        re.findall(
+            r"'((?:Storage|Azure Service Bus|Key Vault|Monitoring) [A-Za-z ]+)'", code_text(MAIN)
+        )
     )
     assert used <= ids.keys(), sorted(used - ids.keys())
+    for symbol in role_modules():
+        roles = role_assignments(symbol)
+        names = [r if isinstance(r, str) else r["role"] for key in ROLE_KEYS for r in roles[key]]
+        assert set(names) <= ids.keys(), (symbol, sorted(set(names) - ids.keys()))
 
 
 # --- 4. names -------------------------------------------------------------------------------------
@@ -365,6 +428,8 @@ NAME_RULES: dict[str, tuple[str, int, int]] = {
     "workspace": (r"[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]", 4, 63),
     "appInsights": (r"[^%&\\?/]+", 1, 260),
     "storage": (r"[a-z0-9]+", 3, 24),
+    "vaultStorage": (r"[a-z0-9]+", 3, 24),
+    "keyVault": (r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]", 3, 24),
     "serviceBus": (r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]", 6, 50),
     "apiApp": (r"[a-z0-9][a-z0-9-]*[a-z0-9]", 2, 60),
     "jobsApp": (r"[a-z0-9][a-z0-9-]*[a-z0-9]", 2, 60),
@@ -375,7 +440,17 @@ NAME_RULES: dict[str, tuple[str, int, int]] = {
     "workloadIdentity": (r"[A-Za-z0-9][A-Za-z0-9_-]*", 3, 128),
     "scalerIdentity": (r"[A-Za-z0-9][A-Za-z0-9_-]*", 3, 128),
 }
-AWKWARD_PREFIXES = ["a", "1abc", "My-App_Ünï", "---", "x" * 24, "prod.eu west 2", "日本語", "Z9"]
+AWKWARD_PREFIXES = [
+    "a",
+    "1abc",
+    "My-App_Ünï",
+    "---",
+    "x" * 24,
+    "prod.eu west 2",
+    "日本語",
+    "Z9",
+    "vaultvaultvault",  # the vault account's name still differs from the shared one's
+]
 # uniqueString(): 13 lowercase letters and digits; one of each kind of first character.
 SUFFIXES = ["abcdefghij123", "0123456789abc"]
 
@@ -465,6 +540,7 @@ def test_every_name_is_valid_for_any_accepted_prefix(prefix: str, suffix: str) -
     assert not names["serviceBus"].endswith(("-sb", "-mgmt")), names["serviceBus"]
     # Host IDs (first 32 characters, lower case) of two apps sharing storage must differ.
     assert names["apiApp"][:32] != names["jobsApp"][:32]
+    assert names["storage"] != names["vaultStorage"]
 
 
 def test_name_prefix_bounds_match_names_module() -> None:
@@ -479,16 +555,40 @@ def test_name_prefix_bounds_match_names_module() -> None:
 # --- 5. host.json vs the entities and the plans -------------------------------------------------
 
 
-def service_bus_entities() -> list[dict[str, Any]]:
-    """Every Service Bus queue and subscription as deployed: module defaults + main's values."""
+def deployed(var: str) -> list[dict[str, Any]]:
+    """Service Bus entities of main.bicep variable `var` as deployed: module defaults + main's
+    values."""
     max_delivery = HOST_JSON["extensions"]["queues"]["maxDequeueCount"]
     defaults = bicep.var_value(
         MODULES / "servicebus.bicep", "entityDefaults", {"maxDeliveryCount": max_delivery}
     )
+    return [{**defaults, **entity} for entity in bicep.literal_vars(MAIN)[var]]
+
+
+def service_bus_entities() -> list[dict[str, Any]]:
+    """Every Service Bus queue and subscription as deployed."""
+    return deployed("serviceBusQueues") + deployed("serviceBusSubscriptions")
+
+
+def test_service_bus_entities_match_the_local_emulator_config() -> None:
+    # servicebus.config.json is what `make run` and tests/app give the emulator: Azure gets
+    # the same queues, with the same sessions and every property the file sets.
+    config = json.loads((REPO / "servicebus.config.json").read_text())
+    (namespace,) = config["UserConfig"]["Namespaces"]
+    queues = {q["name"]: q for q in deployed("serviceBusQueues")}
+    assert {q["Name"] for q in namespace["Queues"]} == queues.keys()
+    for local in namespace["Queues"]:
+        name, props = local["Name"], local["Properties"]
+        assert queues[name]["requiresSession"] is props.get("RequiresSession", False), name
+        for key, value in props.items():
+            bicep_key = key[0].lower() + key[1:]  # MaxDeliveryCount -> maxDeliveryCount
+            assert queues[name][bicep_key] == value, (name, key)
     env = bicep.literal_vars(MAIN)
-    return [{**defaults, **entity} for entity in env["serviceBusQueues"]] + [
-        {**defaults, **entity} for entity in env["serviceBusSubscriptions"]
-    ]
+    assert {t["Name"] for t in namespace["Topics"]} == {t["name"] for t in env["serviceBusTopics"]}
+    local_subscriptions = {
+        (t["Name"], s["Name"]) for t in namespace["Topics"] for s in t["Subscriptions"]
+    }
+    assert local_subscriptions == {(s["topic"], s["name"]) for s in env["serviceBusSubscriptions"]}
 
 
 def test_service_bus_delivery_count_comes_from_host_json() -> None:
@@ -559,6 +659,7 @@ class _Namespace:
 
 
 def test_entity_names_are_the_librarys_defaults() -> None:
+    from functions import orders, results
     from shared.ordering.servicebus import DEFAULT_QUEUE
     from shared.results.events import DEFAULT_EVENTS
     from shared.results.reply import DEFAULT_REPLY_QUEUE
@@ -567,7 +668,14 @@ def test_entity_names_are_the_librarys_defaults() -> None:
     assert env["orderingQueueName"] == DEFAULT_QUEUE
     assert env["replyQueueName"] == DEFAULT_REPLY_QUEUE
     assert env["eventsTopicName"] == DEFAULT_EVENTS
-    assert {q["name"] for q in env["serviceBusQueues"]} == {DEFAULT_QUEUE, DEFAULT_REPLY_QUEUE}
+    assert env["requestQueueName"] == results.REQUESTS
+    assert env["orderStepQueueNames"] == [orders.QUEUES[step] for step in orders.STEPS]
+    assert {q["name"] for q in env["serviceBusQueues"]} == {
+        DEFAULT_QUEUE,
+        DEFAULT_REPLY_QUEUE,
+        results.REQUESTS,
+        *orders.QUEUES.values(),
+    }
     assert [t["name"] for t in env["serviceBusTopics"]] == [DEFAULT_EVENTS]
 
 
@@ -612,6 +720,7 @@ def test_session_entities_match_how_the_code_sends_and_receives() -> None:
 
 # Resource types that send logs or metrics through diagnostic settings, and so must have one.
 DIAGNOSED = {
+    "Microsoft.KeyVault/vaults",
     "Microsoft.Storage/storageAccounts",
     "Microsoft.Storage/storageAccounts/blobServices",
     "Microsoft.Storage/storageAccounts/queueServices",
@@ -698,10 +807,20 @@ def test_jobs_autoscale_follows_the_queues_and_cpu() -> None:
     for metric in ("'CpuPercentage'", "'ApproximateMessageCount'", "'MessageCount'"):
         assert f"metricName: {metric}" in code, metric
     env = bicep.literal_vars(MAIN)
-    scale_queues = bicep.text(bicep.module_params(MAIN, "jobsApp")["scaleQueues"])
-    assert "jobQueueNames[0]" in scale_queues and "jobQueueNames[1]" in scale_queues
-    sb = bicep.literal(bicep.module_params(MAIN, "jobsApp")["scaleServiceBusQueues"], env)
-    assert {q["name"] for q in sb} <= {q["name"] for q in env["serviceBusQueues"]}
+    params = bicep.module_params(MAIN, "jobsApp")
+    storage = bicep.literal(params["scaleQueues"], env)
+    service_bus = bicep.literal(params["scaleServiceBusQueues"], env)
+    assert {q["name"] for q in storage} == {"jobs-high", "jobs-normal", "batch-parts"}
+    assert {q["name"] for q in service_bus} == {"order-reserve"}
+    assert {q["name"] for q in storage} <= set(env["storageQueueNames"])
+    assert {q["name"] for q in service_bus} <= {q["name"] for q in env["serviceBusQueues"]}
+    # Azure autoscale takes at most 10 rules per profile: CPU out and in, each Storage queue
+    # out and in, each Service Bus queue out.
+    rules = bicep.text(bicep.declared(MODULES / "jobsapp.bicep", "resource")["autoscale"].value)
+    assert "rules: concat(cpuRules, queueOutRules, queueInRules, serviceBusOutRules)" in rules
+    cpu = bicep.declared(MODULES / "jobsapp.bicep", "var")["cpuRules"].value
+    assert len([c for c in cpu.children if c.type == "object"]) == 2
+    assert 2 + 2 * len(storage) + len(service_bus) <= 10
 
 
 # --- 8. networking --------------------------------------------------------------------------------
@@ -709,18 +828,45 @@ def test_jobs_autoscale_follows_the_queues_and_cpu() -> None:
 
 def test_private_networking_closes_public_access_and_integrates_both_apps() -> None:
     code = code_text(MAIN)
-    assert "var publicNetworkAccess = privateNetworking ? 'Disabled' : 'Enabled'" in code
+    assert "var publicAccess = privateNetworking ? 'Disabled' : 'Enabled'" in code
     assert "var effectiveServiceBusSku = privateNetworking ? 'Premium' : serviceBusSku" in code
-    for module in ("storage", "serviceBus"):
-        assert bicep.text(bicep.module_params(MAIN, module)["publicNetworkAccess"]) == (
-            "publicNetworkAccess"
-        )
+    for module in ("storage", "vaultStorage", "serviceBus", "keyVault"):
+        value = bicep.text(bicep.module_params(MAIN, module)["publicNetworkAccess"])
+        assert value == "publicAccess", module
     for module, output in (("apiApp", "apiSubnetId"), ("jobsApp", "jobsSubnetId")):
         value = bicep.text(bicep.module_params(MAIN, module)["subnetId"])
         assert value == f"privateNetworking ? network.outputs.{output} : ''", value
     network = code_text(MODULES / "network.bicep")
-    for group in ("'blob'", "'queue'", "'table'", "'namespace'"):
-        assert f"group: {group}" in network, group
+    params = bicep.module_params(MAIN, "network")
+    targets = {
+        name: bicep.text(params[name])
+        for name in (
+            "storageAccountId",
+            "vaultStorageAccountId",
+            "serviceBusNamespaceId",
+            "keyVaultId",
+        )
+    }
+    assert targets == {
+        "storageAccountId": "storage.outputs.id",
+        "vaultStorageAccountId": "vaultStorage.outputs.id",
+        "serviceBusNamespaceId": "serviceBus.outputs.id",
+        "keyVaultId": "keyVault.outputs.id",
+    }
+    endpoints = bicep.declared(MODULES / "network.bicep", "var")["endpoints"].value
+    reached = {
+        (bicep.text(props["target"]), bicep.literal(props["group"]))
+        for props in (bicep.properties(c) for c in endpoints.children if c.type == "object")
+    }
+    assert reached == {
+        ("storageAccountId", "blob"),
+        ("storageAccountId", "queue"),
+        ("storageAccountId", "table"),
+        ("vaultStorageAccountId", "queue"),
+        ("vaultStorageAccountId", "table"),
+        ("serviceBusNamespaceId", "namespace"),
+        ("keyVaultId", "vault"),
+    }
     assert "serviceName: 'Microsoft.App/environments'" in network  # Flex Consumption
     assert "serviceName: 'Microsoft.Web/serverFarms'" in network  # Dedicated plan
     prod = bicep.bicepparam_values(INFRA / "main.prod.bicepparam")
@@ -785,6 +931,14 @@ def app_keyword_strings(keyword: str) -> set[str]:
     return found
 
 
+def app_settings(app: str) -> set[str]:
+    """Names of the app settings main.bicep gives app `api` or `jobs` (planSettings aside)."""
+    names = shared_app_settings()
+    if app == "jobs":
+        names |= set(bicep.properties(bicep.declared(MAIN, "var")["jobsAppSettings"].value))
+    return names
+
+
 def shared_app_settings() -> set[str]:
     """Names in main.bicep's sharedAppSettings (passed to both apps)."""
     return set(bicep.properties(bicep.declared(MAIN, "var")["sharedAppSettings"].value))
@@ -805,54 +959,201 @@ def configured(connection: str, names: set[str]) -> bool:
     )
 
 
-@pytest.mark.parametrize("module", ["apiapp.bicep", "jobsapp.bicep"])
-def test_app_connections_and_settings_are_configured(module: str) -> None:
+@pytest.mark.parametrize("app", ["api", "jobs"])
+def test_app_connections_and_settings_are_configured(app: str) -> None:
     from shared import servicebus, storage
 
-    names = shared_app_settings() | set(bicep.var_value(MODULES / module, "planSettings"))
+    module = MODULES / f"{app}app.bicep"
+    names = app_settings(app) | set(bicep.var_value(module, "planSettings"))
     connections = {"AzureWebJobsStorage", storage.DEFAULT_SETTING, servicebus.DEFAULT_SETTING}
     for connection in sorted(connections | app_keyword_strings("connection")):
-        assert configured(connection, names), f"{module}: connection {connection!r} has no setting"
+        assert configured(connection, names), f"{app}: connection {connection!r} has no setting"
     referenced = {m for source in APP_SOURCES for m in re.findall(r"%(\w+)%", source.read_text())}
-    assert referenced <= names, f"{module}: %Setting% not set: {sorted(referenced - names)}"
-    assert not shared_app_settings() & set(bicep.var_value(MODULES / module, "planSettings"))
+    assert referenced <= names, f"{app}: %Setting% not set: {sorted(referenced - names)}"
+    assert not app_settings(app) & set(bicep.var_value(module, "planSettings"))
+    wiring = bicep.text(bicep.module_params(MAIN, f"{app}App")["appSettings"])
+    expected = "sharedAppSettings" if app == "api" else "union(sharedAppSettings, jobsAppSettings)"
+    assert wiring == expected
 
 
-def test_storage_entities_match_the_jobs_library_defaults() -> None:
+def test_the_vault_connection_is_one_the_host_and_the_library_read() -> None:
+    # The host's queue trigger accepts <connection>__accountName only for AzureWebJobsStorage:
+    # any other identity-based storage connection needs the service URI.
+    from functions import sensitive
+    from shared.storage import StorageAccount
+
+    for app, services in (("api", {"queue"}), ("jobs", {"queue", "table"})):
+        section = {n.split("__", 1)[1] for n in app_settings(app) if n.startswith("Sensitive")}
+        assert {f"{s}ServiceUri" for s in services} | {"credential"} == section, app
+        environ = {f"{sensitive.CONNECTION}__{key}": f"https://vault.{key}" for key in section}
+        account = StorageAccount.from_settings(sensitive.CONNECTION, environ)
+        assert "vault" in repr(account)
+    vault = bicep.declared(MAIN, "var")
+    for service in ("queue", "table"):
+        uri = bicep.text(vault[f"vault{service.title()}ServiceUri"].value)
+        expected = f"https://${{vaultStorage.outputs.name}}.{service}."
+        assert uri.startswith("'" + expected), uri
+
+
+def test_secrets_are_key_vault_references_for_the_jobs_app_only() -> None:
+    jobs = bicep.properties(bicep.declared(MAIN, "var")["jobsAppSettings"].value)
+    for setting, secret in (
+        ("SENSITIVE_KEY", "sensitiveKeySecretName"),
+        ("CALLBACK_SECRET", "callbackSecretName"),
+    ):
+        uri = "${keyVault.outputs.uri}secrets/${" + secret + "}"
+        assert bicep.text(jobs[setting]) == f"'@Microsoft.KeyVault(SecretUri={uri})'", setting
+        assert setting not in shared_app_settings(), f"the API app has no use for {setting}"
+    # Every setting the app reads without a default is set in the jobs app (which runs all
+    # the code that reads settings).
+    read = settings_read_by_the_app()
+    required = {name for name, has_default in read.items() if not has_default}
+    assert required <= app_settings("jobs"), sorted(required - app_settings("jobs"))
+    assert "JOBS_STUCK_AFTER_MINUTES" in read and "JOBS_STUCK_AFTER_MINUTES" in jobs
+    # No secret value is in a template: no secret resource, no secure parameter.
+    for path in BICEP_FILES:
+        code = code_text(path)
+        assert "Microsoft.KeyVault/vaults/secrets" not in code, path.name
+        assert "@secure()" not in code, path.name
+    (vault,) = [
+        b
+        for _, t, b in bicep.resources(MODULES / "keyvault.bicep")
+        if t.startswith("Microsoft.Key")
+    ]
+    props = bicep.properties(bicep.property_node(vault, "properties"))
+    assert "accessPolicies" not in props
+    for flag in ("enableRbacAuthorization", "enableSoftDelete", "enablePurgeProtection"):
+        assert bicep.literal(props[flag]) is True, flag  # RBAC only; a lost key stays recoverable
+
+
+def settings_read_by_the_app() -> dict[str, bool]:
+    """Setting name -> whether the code gives a default, for `setting("X"[, default])` and
+    `os.environ.get("X"[, default])` calls in the app."""
+    found: dict[str, bool] = {}
+    for source in APP_SOURCES:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            func = ast.unparse(node.func)
+            first = node.args[0]
+            if func in ("setting", "os.environ.get") and isinstance(first, ast.Constant):
+                found[str(first.value)] = len(node.args) > 1 or bool(node.keywords)
+    return found
+
+
+def test_storage_entities_match_the_code() -> None:
+    from functions import batch, reports, sensitive, services, shop, thumbnails, tickets
     from shared import checkpoints, locks, priority
+    from shared.coordination import fanout
     from shared.idempotency import ledger
     from shared.ordering import sequencer
     from shared.results import events
     from shared.status import store
 
     env = bicep.literal_vars(MAIN)
-    assert env["jobsQueueBaseName"] == priority.PriorityQueues().base
-    queues = priority.PriorityQueues()
-    assert set(env["storageQueueNames"]) == {queues.name(p) for p in priority.Priority} | {
-        events.DEFAULT_EVENTS
+    assert env["jobsQueueBaseName"] == priority.PriorityQueues().base == tickets.QUEUES.base
+    assert set(env["storageQueueNames"]) == {
+        tickets.QUEUES.high,
+        tickets.QUEUES.normal,
+        batch.PARTS_QUEUE,
+        services.NOTIFY_QUEUE,
+        events.DEFAULT_EVENTS,
     }
+    batch_input = re.match(r"\^([a-z0-9-]+)/", batch.SCHEMA["properties"]["blob"]["pattern"])
+    assert batch_input, "functions/batch.py no longer names the input container"
     assert set(env["blobContainerNames"]) == {
         locks.DEFAULT_CONTAINER,
         checkpoints.DEFAULT_CONTAINER,
+        thumbnails.SOURCE,
+        thumbnails.TARGET,
+        batch_input.group(1),
+        shop.SHIPMENTS,
+        reports.CONTAINER,
     }
     assert set(env["tableNames"]) == {
         store.DEFAULT_TABLE,
         ledger.DEFAULT_TABLE,
         checkpoints.DEFAULT_TABLE,
         sequencer.DEFAULT_TABLE,
+        fanout.DEFAULT_TABLE,
+        shop.STOCK_TABLE,
+        shop.PAYMENTS_TABLE,
+        shop.NOTIFICATIONS_TABLE,
     }
+    # The vault account: the intake queue and its poison queue (no one may create queues
+    # there, so the host's move to the poison queue needs it to exist), and the Vault table.
+    assert env["intakeQueueName"] == sensitive.INTAKE
+    assert env["vaultQueueNames"] == [sensitive.INTAKE, f"{sensitive.INTAKE}-poison"]
+    assert env["vaultTableNames"] == [sensitive.VAULT]
 
 
-def test_disabled_functions_exist_and_run_somewhere() -> None:
-    functions = {name for name, _ in app_functions()}
-    disabled = {}
-    for app in ("api", "jobs"):
-        names = set(bicep.param_default(MAIN, f"{app}DisabledFunctions"))
-        for path in PARAM_FILES:
-            names |= set(bicep.bicepparam_values(path).get(f"{app}DisabledFunctions", []))
-        assert names <= functions, f"{app}: no such functions {sorted(names - functions)}"
-        disabled[app] = names
-    assert not disabled["api"] & disabled["jobs"], "disabled in both apps: runs nowhere"
+# --- the functions and the two apps ------------------------------------------------------------
+
+
+@functools.cache
+def loaded_app() -> Any:
+    """The app as funchost loads it (the same indexing the real host's worker does)."""
+    from funchost.config.host_config import HostConfig
+    from funchost.core.loader import load_app
+
+    app = load_app(HostConfig.load(REPO, {}), {})
+    assert not app.errors, app.errors
+    return app
+
+
+def test_every_entity_a_trigger_reads_is_created() -> None:
+    from shared.deadletters.storage import BLOB_TRIGGER_POISON
+
+    env = bicep.literal_vars(MAIN)
+    sessions = {q["name"]: q["requiresSession"] for q in env["serviceBusQueues"]}
+    for spec in loaded_app().functions:
+        trigger, name = spec.trigger, spec.name
+        if trigger.type == "queueTrigger":
+            queue, connection = trigger.get("queueName"), trigger.get("connection")
+            if connection == "SensitiveStorage":
+                assert queue in env["vaultQueueNames"], name
+                assert f"{queue}-poison" in env["vaultQueueNames"], name
+            elif queue == BLOB_TRIGGER_POISON:
+                assert connection == "AzureWebJobsStorage", name  # the host creates it
+            else:
+                assert connection == "AzureWebJobsStorage", (name, connection)
+                # <queue>-poison: the host creates it; the jobs app may create queues here.
+                assert queue.removesuffix("-poison") in env["storageQueueNames"], name
+        elif trigger.type == "blobTrigger":
+            assert trigger.get("path").split("/")[0] in env["blobContainerNames"], name
+        elif trigger.type == "serviceBusTrigger":
+            queue = trigger.get("queueName")
+            assert queue in sessions, name
+            # A session receiver cannot read a plain queue, nor a plain one a session queue.
+            assert sessions[queue] is bool(trigger.get("isSessionsEnabled")), name
+        else:
+            assert trigger.type in ("httpTrigger", "timerTrigger"), (name, trigger.type)
+
+
+def test_each_function_runs_in_exactly_one_app_and_health_in_both() -> None:
+    from funchost.core.loader import is_disabled
+
+    env = bicep.literal_vars(MAIN)
+    # What the modules write: AzureWebJobs.<name>.Disabled = true per listed function.
+    for module in ("apiapp.bicep", "jobsapp.bicep"):
+        assert "name: 'AzureWebJobs.${functionName}.Disabled'" in code_text(MODULES / module)
+    disabled = {
+        app: bicep.text(bicep.module_params(MAIN, f"{app}App")["disabledFunctions"])
+        for app in ("api", "jobs")
+    }
+    assert disabled == {"api": "jobsFunctionNames", "jobs": "apiFunctionNames"}
+    functions = {spec.name: spec for spec in loaded_app().functions}
+    runs = {}
+    for app, listed in (("api", env["jobsFunctionNames"]), ("jobs", env["apiFunctionNames"])):
+        assert len(set(listed)) == len(listed), f"{app}: a function is listed twice"
+        assert set(listed) <= functions.keys(), sorted(set(listed) - functions.keys())
+        settings = {f"AzureWebJobs.{name}.Disabled": "true" for name in listed}
+        runs[app] = {name for name in functions if not is_disabled(name, settings)}
+    http = {name for name, spec in functions.items() if spec.trigger.type == "httpTrigger"}
+    assert runs["api"] == http, "the API app runs the HTTP functions"
+    assert runs["jobs"] == functions.keys() - http | {"health"}, "the jobs app runs the rest"
+    assert runs["api"] & runs["jobs"] == {"health"}
+    assert runs["api"] | runs["jobs"] == functions.keys()
 
 
 def test_health_check_path_is_an_anonymous_route_of_the_app() -> None:

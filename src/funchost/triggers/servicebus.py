@@ -44,6 +44,11 @@ Finished = tuple[list[Any], "Outcome | None"]
 # One receive call waits this long for the first message; the host's stop waits for it,
 # so it stays short (an idle receiver then costs one round trip a second).
 RECEIVE_WAIT_SECONDS = 1.0
+# Accepting the next session waits on the broker until some session has a message, as the
+# real extension does (up to its TryTimeout, 60 s): a new session is taken the moment its
+# first message arrives, and an idle listener costs one request a minute per session slot
+# instead of a receiver opened and closed every second. The host's stop cancels the wait.
+SESSION_ACCEPT_SECONDS = 60.0
 # A message still running after this long is handed to the SDK's lock renewer. Most finish
 # sooner, and registering each one costs a task (about 4% of a no-op invocation, measured);
 # Service Bus's shortest lock (5 s) leaves room for the renewer to take over in time.
@@ -87,8 +92,16 @@ class ServiceBusTrigger:
         self.trigger = ServiceBusTriggerSpec.from_function(spec, services.environ)
         self._services = services
         self._options = services.config.service_bus
-        self._client = services.clients.service_bus(
-            self.trigger.connection, what=f"Service Bus trigger of '{spec.name}'"
+        what = f"Service Bus trigger of '{spec.name}'"
+        self._client = services.clients.service_bus(self.trigger.connection, what=what)
+        # Session receivers come from a client that does not retry: the SDK retries an
+        # accept that found no session (with 0.8 s, 1.6 s, 3.2 s backoffs), which delays
+        # the next session and holds the host's stop; this listener retries at once
+        # itself, and backs off only on real faults (`_resilient`).
+        self._session_client = (
+            services.clients.service_bus(self.trigger.connection, what=what, retry_total=0)
+            if self.trigger.sessions
+            else None
         )
         self._backoff = RandomizedBackoff(1.0, 60.0)
         self._renewer: Any = None  # created in run(), on the host's event loop
@@ -96,12 +109,13 @@ class ServiceBusTrigger:
         # Messages running and not yet handed to the renewer: id -> (receiver, message, start)
         self._unrenewed: dict[int, tuple[Any, Any, float]] = {}
 
-    def _receiver(self, **kwargs: Any) -> Any:
+    def _receiver(self, client: Any = None, **kwargs: Any) -> Any:
         t = self.trigger
+        client = client or self._client
         options = {"prefetch_count": self._options.prefetch_count, **kwargs}
         if t.queue:
-            return self._client.get_queue_receiver(t.queue, **options)
-        return self._client.get_subscription_receiver(t.topic, t.subscription, **options)
+            return client.get_queue_receiver(t.queue, **options)
+        return client.get_subscription_receiver(t.topic, t.subscription, **options)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         from azure.servicebus.aio import AutoLockRenewer
@@ -316,12 +330,36 @@ class ServiceBusTrigger:
         idle = self._options.session_idle_timeout
         wait = idle.total_seconds() if idle else RECEIVE_WAIT_SECONDS
         while not self._services.stopping.is_set():
+            receiver = self._receiver(
+                self._session_client,
+                session_id=NEXT_AVAILABLE_SESSION,
+                max_wait_time=SESSION_ACCEPT_SECONDS,
+            )
             try:
-                receiver = self._receiver(session_id=NEXT_AVAILABLE_SESSION, max_wait_time=wait)
-                async with receiver:
+                if await self._accept(receiver):
                     await self._drain_session(receiver, wait)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await receiver.close()
+
+    async def _accept(self, receiver: Any) -> bool:
+        """Open `receiver` on the next session with messages: True once it holds one,
+        False when none came in time or the host is stopping (the wait is cancelled)."""
+        accepted = False
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_on_stop() -> None:
+                await self._services.stopping.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(cancel_on_stop)
+            try:
+                await receiver.__aenter__()
+                accepted = True
             except OperationTimeoutError:
-                continue  # no session with messages right now
+                pass  # no session had messages: accept again
+            tg.cancel_scope.cancel()
+        return accepted
 
     async def _drain_session(self, receiver: Any, wait: float) -> None:
         # The session lock is renewed while this receiver holds it; its renewal ends when
