@@ -13,21 +13,11 @@ from typing import Any
 
 import pytest
 
-from funchost.devservices.azurite import AzuriteEndpoints
 from tests.app.conftest import FINAL, JobsApp
-from tests.app.hosts import ORDER_STEPS_OFF, jobs_app
-from tests.servicebus_fixtures import ServiceBusEndpoint
 
 pytestmark = pytest.mark.integration
 
 HEADER = b"id,amount\n"
-
-
-@pytest.fixture(scope="module")
-def app(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iterator[JobsApp]:
-    """The whole app but the order pipeline, which plays no part here (tests/app/hosts.py)."""
-    with jobs_app(azurite, app_servicebus, ORDER_STEPS_OFF) as app:
-        yield app
 
 
 @dataclass(frozen=True)

@@ -7,28 +7,17 @@ whatever else the module (or the host's own timers) created meanwhile."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from funchost.devservices.azurite import AzuriteEndpoints
 from tests.app.conftest import JobsApp
-from tests.app.hosts import ORDER_STEPS_OFF, jobs_app
-from tests.servicebus_fixtures import ServiceBusEndpoint
 
 pytestmark = pytest.mark.integration
 
 UTC = timezone.utc
-
-
-@pytest.fixture(scope="module")
-def app(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iterator[JobsApp]:
-    """The whole app but the order pipeline, which plays no part here (tests/app/hosts.py)."""
-    with jobs_app(azurite, app_servicebus, ORDER_STEPS_OFF) as app:
-        yield app
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """`sensitive` end to end (the Gatekeeper): personal data submitted over HTTP reaches the
 vault only through the intake queue, is kept there encrypted, and never appears in the
-job's status record, the status API or the logs; the API app alone (the intake function
-off) accepts a job and leaves its message on the queue for the jobs app."""
+job's status record, the status API or the logs; the API app alone (its HTTP functions)
+accepts a job and leaves its message on the queue for the jobs app."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 import random
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,22 +19,13 @@ from cryptography.fernet import Fernet
 
 from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.testing import Harness, running_host
-from tests.app.conftest import TEST_KEY, JobsApp, app_settings
-from tests.app.hosts import ORDER_STEPS_OFF, jobs_app
+from tests.app.conftest import API_FUNCTIONS, TEST_KEY, JobsApp, app_settings, stays
 from tests.conftest import REPO
 from tests.servicebus_fixtures import ServiceBusEndpoint
 
 pytestmark = pytest.mark.integration
 
 INTAKE = "sensitive-intake"
-HTTP_FUNCTIONS = {"health", "submit_job", "get_job", "cancel_job", "list_jobs", "openapi"}
-BACKGROUND_FUNCTIONS = {
-    *("jobs_high", "jobs_normal", "jobs_high_poison", "jobs_normal_poison"),
-    *("order_reserve", "order_charge", "order_ship", "order_notify", "batch_part"),
-    *("thumbnail_on_upload", "thumbnail_poison", "sensitive_intake", "job_notifications"),
-    *("job_requests", "daily_report", "consistency_check", "nightly_retention"),
-    "supervise_jobs",
-}
 
 
 def person(unique: str) -> dict[str, str]:
@@ -51,10 +41,6 @@ def token_of(job_id: str) -> str:
     return "tok_" + digest[:32]
 
 
-def disabled(functions: set[str] | list[str]) -> dict[str, str]:
-    return {f"AzureWebJobs.{name}.Disabled": "true" for name in functions}
-
-
 # --- two apps from one code base -------------------------------------------------------------
 # First in this file, before the module's `app` (which runs the intake function) exists:
 # while the API app runs alone, nothing in the process may read the intake queue.
@@ -62,20 +48,13 @@ def disabled(functions: set[str] | list[str]) -> dict[str, str]:
 
 @pytest.fixture
 def api_role(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iterator[Harness]:
-    """The app as the API app runs it: its HTTP functions only, the intake among the rest
-    turned off (`AzureWebJobs.<name>.Disabled`)."""
+    """The app as the API app runs it: its HTTP functions only (the split infra/main.bicep
+    makes, which tests/unit/test_infra.py checks)."""
     assert "SENSITIVE_KEY" not in os.environ, (
         "another host of the app runs in this process: it would read the intake queue"
     )
-    settings = {**app_settings(azurite, app_servicebus), **disabled(BACKGROUND_FUNCTIONS)}
-    with running_host(REPO, settings=settings) as host:
-        names = {spec.name for spec in host.app.functions}
-        assert names == HTTP_FUNCTIONS | BACKGROUND_FUNCTIONS, (
-            "a function was added: which app runs it?"
-        )
-        assert all(
-            spec.disabled for spec in host.app.functions if spec.name in BACKGROUND_FUNCTIONS
-        )
+    settings = app_settings(azurite, app_servicebus)
+    with running_host(REPO, settings=settings, functions=API_FUNCTIONS) as host:
         yield host
 
 
@@ -85,15 +64,21 @@ def test_the_api_app_accepts_a_job_and_only_the_jobs_app_reads_it(
     api = JobsApp(api_role)
     data = person(unique)
     job_id = api.start("sensitive", data)
-    # The message waits on the intake queue: no function of the API app takes it.
-    time.sleep(2.5)  # five polling intervals of these settings
-    assert api.status(job_id)["status"] == "Pending"
     [message] = [m for m in api.run(intake_messages) if m["jobId"] == job_id]
     assert message["input"] == data
-    assert api_role.invocations("sensitive_intake") == []
+    # The message waits on the intake queue (a reader would hide it from a peek) and the
+    # job stays Pending, over five polling intervals of these settings.
+    stays(
+        lambda: (
+            job_id in {m["jobId"] for m in api.run(intake_messages)}
+            and api.status(job_id)["status"] == "Pending"
+        ),
+        f"job {job_id} Pending, its message on {INTAKE}",
+        seconds=2.5,
+    )
 
     # The jobs app's intake function starts (only it: the jobs app's other functions play
-    # no part here, and its HTTP ones are off in that app) and takes it.
+    # no part here) and takes it.
     settings = app_settings(azurite, app_servicebus)
     with running_host(REPO, settings=settings, functions=("sensitive_intake",)) as jobs:
         jobs.wake(INTAKE)
@@ -102,6 +87,7 @@ def test_the_api_app_accepts_a_job_and_only_the_jobs_app_reads_it(
         assert final["result"] == {"token": token_of(job_id)}
         assert len(jobs.invocations("sensitive_intake")) == 1
         assert api.run(read_vault, token_of(job_id)) == data
+    assert job_id not in {m["jobId"] for m in api.run(intake_messages)}  # taken, deleted
 
 
 async def intake_messages() -> list[dict[str, Any]]:
@@ -120,13 +106,6 @@ async def read_vault(token: str) -> dict[str, Any]:
 
 
 # --- the jobs app and the API in one host (the module's `app`) -------------------------------
-
-
-@pytest.fixture(scope="module")
-def app(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iterator[JobsApp]:
-    """The whole app but the order pipeline, which plays no part here (tests/app/hosts.py)."""
-    with jobs_app(azurite, app_servicebus, ORDER_STEPS_OFF) as app:
-        yield app
 
 
 def test_a_sensitive_job_succeeds_and_the_vault_keeps_its_input_encrypted(
@@ -189,8 +168,10 @@ def test_a_delayed_sensitive_job_waits_for_its_time(app: JobsApp, unique: str) -
 
     run_at = datetime.now(timezone.utc) + timedelta(seconds=3)
     job_id = app.start("sensitive", person(unique), run_at=run_at.isoformat())
-    time.sleep(1.5)
-    assert app.status(job_id)["status"] == "Pending"
+    before = (run_at - datetime.now(timezone.utc)).total_seconds() - 0.5
+    stays(
+        lambda: app.status(job_id)["status"] == "Pending", f"job {job_id} Pending", seconds=before
+    )
     final = app.wait(job_id)
     assert final["status"] == "Succeeded", final
     assert datetime.fromisoformat(final["updated"]) >= run_at

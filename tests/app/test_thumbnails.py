@@ -7,21 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
-from funchost.devservices.azurite import AzuriteEndpoints
-from tests.app.conftest import JobsApp
-from tests.app.hosts import ORDER_STEPS_OFF, jobs_app
-from tests.servicebus_fixtures import ServiceBusEndpoint
+from tests.app.conftest import JobsApp, eventually
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
 
 # The dispatcher's functions on jobs-high-poison and jobs-normal-poison (functions/
 # dispatch.py) consume every ticket the host gives up, so none stays there for the poison
@@ -35,11 +28,9 @@ POISON_FUNCTIONS_OFF = {
 
 
 @pytest.fixture(scope="module")
-def app(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iterator[JobsApp]:
-    """The whole app but the dispatcher's poison functions (above) and the order pipeline,
-    which plays no part here (tests/app/hosts.py)."""
-    with jobs_app(azurite, app_servicebus, {**POISON_FUNCTIONS_OFF, **ORDER_STEPS_OFF}) as app:
-        yield app
+def app_overrides() -> dict[str, str]:
+    """The module's `app` (tests/app/conftest.py) runs without the poison functions."""
+    return POISON_FUNCTIONS_OFF
 
 
 def image(size: tuple[int, int], fmt: str) -> bytes:
@@ -83,18 +74,10 @@ def logged(record: Any, text: str) -> bool:
 def wait_upload(app: JobsApp, job_id: str) -> dict[str, Any]:
     """The final status of an upload's job, once the blob trigger has recorded it (the
     sweep that finds the blob only queues it: until the function runs there is no job)."""
-    eventually(lambda: app.host.get(f"/api/jobs/{job_id}").status_code == 200)
+    eventually(
+        lambda: app.host.get(f"/api/jobs/{job_id}").status_code == 200, f"job {job_id} recorded"
+    )
     return app.wait(job_id)
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"not there within {timeout}s"
-        time.sleep(0.2)
 
 
 @pytest.mark.parametrize(
@@ -198,7 +181,7 @@ def test_an_api_job_on_a_file_that_is_not_an_image_fails_and_a_replay_succeeds(
     async def letters() -> list[Any]:
         return [letter for letter in await poison.list() if letter.job_id == job_id]
 
-    [letter] = eventually(lambda: app.run(letters))
+    [letter] = eventually(lambda: app.run(letters), f"job {job_id}'s ticket on jobs-normal-poison")
     assert letter.reason == failed["error"]
     # Fix the file, then replay the ticket: the same job runs again.
     app.host.upload_blob(f"images/{name}", image((800, 600), "JPEG"), scan=False)
