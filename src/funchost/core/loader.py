@@ -36,6 +36,7 @@ class LoadedApp:
     script: Path
     functions: tuple[FunctionSpec, ...]
     errors: tuple[FunctionLoadError, ...]
+    instance: Any = None  # the app's FunctionApp, for what outlives one invocation (lifespan)
 
     def get(self, name: str) -> FunctionSpec | None:
         low = name.lower()
@@ -83,7 +84,7 @@ def load_app(
             wanted - {s.name.lower() for s in specs} - {e.function.lower() for e in errors}
         ):
             log.warning("The function '%s' named in --functions/host.json was not found", name)
-    return LoadedApp(script, tuple(specs), tuple(errors))
+    return LoadedApp(script, tuple(specs), tuple(errors), app)
 
 
 def _wanted(only: Iterable[str] | None, from_config: tuple[str, ...] | None) -> set[str] | None:
