@@ -254,16 +254,15 @@ def started(status: dict[str, Any]) -> bool:
 
 
 def cancel(app: JobsApp, job_id: str) -> Any:
-    """DELETE the job, as a client does: again after a 5xx. While 16 parts write their
-    progress, the cancellation can lose its ETag race five times in a row and the API
-    answers 500 ("cancellation still contended after 5 tries", shared/status/store.py
-    `request_cancel`, about 1 run in 5 here)."""
-    for _ in range(5):
+    """DELETE the job, as a client does: again after a 503, when Retry-After says. While
+    many parts write their progress, the cancellation can lose its ETag race on every try
+    (shared/status/store.py `request_cancel`); the API then answers 503 (shared/jobapi.py)."""
+    deadline = time.monotonic() + 30
+    while True:
         response = app.host.request("DELETE", f"/api/jobs/{job_id}")
-        if response.status_code < 500:
+        if response.status_code != 503 or time.monotonic() > deadline:
             return response
-        time.sleep(0.2)
-    return response
+        time.sleep(int(response.headers["Retry-After"]))
 
 
 def part_messages(job_id: str, csv: Csv, parts: int) -> Iterator[dict[str, Any]]:
