@@ -7,6 +7,7 @@ whatever else the module (or the host's own timers) created meanwhile."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -31,36 +32,73 @@ class Made:
     seconds: float
 
 
-def make(
-    app: JobsApp,
-    kind: str,
-    state: str,
-    created: datetime,
-    seconds: float = 0.0,
-    error: str = "it broke",
-) -> Made:
-    """A job of `kind` created at `created` and moved to `state` `seconds` later (Pending:
-    never started), as the status store would have recorded it then."""
-    from functions.services import services
-    from shared.status import StatusStore
+@pytest.fixture(scope="module")
+def app_overrides() -> dict[str, str]:
+    """The module's `app` (tests/app/conftest.py) runs without the supervisor: its sweep
+    (every 5 minutes of the wall clock) would retry or fail the stuck jobs these tests make
+    on purpose while a test looks at them."""
+    return {"AzureWebJobs.supervise_jobs.Disabled": "true"}
 
-    async def record() -> str:
-        at = [created]
-        store = StatusStore(services().account, clock=lambda: at[0])
-        job = await store.create(kind, input={"made": "by test_reports"})
-        at[0] = created + timedelta(seconds=seconds)
-        if state == "Pending":
+
+class Maker:
+    """Makes status records as the store would have recorded them at a given time, and
+    deletes them after the test: left behind, the stuck ones would be retried or failed by
+    the supervisors of the modules after this one (the worker's Azurite outlives it)."""
+
+    def __init__(self, app: JobsApp) -> None:
+        self.app = app
+        self.made: list[str] = []
+
+    def __call__(
+        self,
+        kind: str,
+        state: str,
+        created: datetime,
+        seconds: float = 0.0,
+        error: str = "it broke",
+    ) -> Made:
+        """A job of `kind` created at `created` and moved to `state` `seconds` later
+        (Pending: never started)."""
+        from functions.services import services
+        from shared.status import StatusStore
+
+        async def record() -> str:
+            at = [created]
+            store = StatusStore(services().account, clock=lambda: at[0])
+            job = await store.create(kind, input={"made": "by test_reports"})
+            self.made.append(job.job_id)
+            at[0] = created + timedelta(seconds=seconds)
+            if state == "Pending":
+                return job.job_id
+            job = await store.start(job)
+            if state == "Succeeded":
+                await store.succeed(job, result={"ok": True})
+            elif state == "Failed":
+                await store.fail(job, error)
+            elif state == "Cancelled":
+                await store.cancel(job)
             return job.job_id
-        job = await store.start(job)
-        if state == "Succeeded":
-            await store.succeed(job, result={"ok": True})
-        elif state == "Failed":
-            await store.fail(job, error)
-        elif state == "Cancelled":
-            await store.cancel(job)
-        return job.job_id
 
-    return Made(app.run(record), kind, state, created, seconds)
+        return Made(self.app.run(record), kind, state, created, seconds)
+
+    def forget(self) -> None:
+        from functions.services import services
+
+        async def delete() -> None:
+            store = services().status
+            table = await store.account.ensure_table(store.table_name)
+            for job_id in self.made:
+                await table.delete_entity(job_id, "status")  # none there (purged): no error
+                assert await store.find(job_id) is None, f"job {job_id} was not deleted"
+
+        self.app.run(delete)
+
+
+@pytest.fixture
+def make(app: JobsApp) -> Iterator[Maker]:
+    maker = Maker(app)
+    yield maker
+    maker.forget()
 
 
 def read_blob(app: JobsApp, container: str, name: str) -> Any:
@@ -85,19 +123,21 @@ def at(day: date, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 
 # --- the daily report ------------------------------------------------------------------------
 
 
-def test_the_report_of_a_day_counts_its_jobs_by_kind_and_state(app: JobsApp, unique: str) -> None:
+def test_the_report_of_a_day_counts_its_jobs_by_kind_and_state(
+    app: JobsApp, make: Maker, unique: str
+) -> None:
     day = some_day(unique)
     made = [
-        make(app, "batch", "Succeeded", at(day), seconds=10),  # the day's first instant
-        make(app, "batch", "Succeeded", at(day, 9), seconds=30),
-        make(app, "batch", "Failed", at(day, 10), error=f"boom {unique}"),
-        make(app, "thumbnail", "Succeeded", at(day, 12), seconds=20),
-        make(app, "thumbnail", "Cancelled", at(day, 13)),
-        make(app, "order", "Pending", at(day, 14)),
-        make(app, "order", "Succeeded", at(day, 23, 59, 59, 999_999), seconds=40),  # its last
+        make("batch", "Succeeded", at(day), seconds=10),  # the day's first instant
+        make("batch", "Succeeded", at(day, 9), seconds=30),
+        make("batch", "Failed", at(day, 10), error=f"boom {unique}"),
+        make("thumbnail", "Succeeded", at(day, 12), seconds=20),
+        make("thumbnail", "Cancelled", at(day, 13)),
+        make("order", "Pending", at(day, 14)),
+        make("order", "Succeeded", at(day, 23, 59, 59, 999_999), seconds=40),  # its last
     ]
-    make(app, "batch", "Succeeded", at(day - timedelta(days=1), 23, 59, 59, 999_999))
-    make(app, "batch", "Succeeded", at(day + timedelta(days=1)))  # the next day's first
+    make("batch", "Succeeded", at(day - timedelta(days=1), 23, 59, 59, 999_999))
+    make("batch", "Succeeded", at(day + timedelta(days=1)))  # the next day's first
     job_id = app.start("report", {"day": day.isoformat()})
     final = app.wait(job_id)
     assert final["status"] == "Succeeded", final
@@ -132,13 +172,13 @@ def test_a_day_without_jobs_reports_none(app: JobsApp, unique: str) -> None:
     }
 
 
-def test_the_daily_report_timer_reports_yesterday(app: JobsApp, unique: str) -> None:
+def test_the_daily_report_timer_reports_yesterday(app: JobsApp, make: Maker, unique: str) -> None:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     kind = f"probe-{unique}"  # a kind of its own: counted apart from every other job
-    failed = make(app, kind, "Failed", at(yesterday, 8), error=f"bad {unique}")
-    make(app, kind, "Succeeded", at(yesterday, 9), seconds=5)
-    make(app, kind, "Succeeded", at(yesterday, 10), seconds=5)
-    make(app, kind, "Succeeded", at(yesterday - timedelta(days=1), 10))  # the day before
+    failed = make(kind, "Failed", at(yesterday, 8), error=f"bad {unique}")
+    make(kind, "Succeeded", at(yesterday, 9), seconds=5)
+    make(kind, "Succeeded", at(yesterday, 10), seconds=5)
+    make(kind, "Succeeded", at(yesterday - timedelta(days=1), 10))  # the day before
     outcome = app.host.fire_timer("daily_report")
     assert outcome.ok, outcome
     report = read_blob(app, "reports", f"daily/{yesterday.isoformat()}.json")
@@ -152,16 +192,16 @@ def test_the_daily_report_timer_reports_yesterday(app: JobsApp, unique: str) -> 
 
 
 def test_the_consistency_check_lists_stuck_jobs_and_poison_messages(
-    app: JobsApp, unique: str
+    app: JobsApp, make: Maker, unique: str
 ) -> None:
     kind = f"probe-{unique}"
     now = datetime.now(UTC)
     # Stuck: no change for longer than the supervisor's deadline (10 minutes).
-    pending = make(app, kind, "Pending", now - timedelta(minutes=40))
-    running = make(app, kind, "Running", now - timedelta(minutes=30))
+    pending = make(kind, "Pending", now - timedelta(minutes=40))
+    running = make(kind, "Running", now - timedelta(minutes=30))
     # Not stuck: recent, or final.
-    fresh = make(app, kind, "Pending", now - timedelta(minutes=1))
-    done = make(app, kind, "Succeeded", now - timedelta(hours=3))
+    fresh = make(kind, "Pending", now - timedelta(minutes=1))
+    done = make(kind, "Succeeded", now - timedelta(hours=3))
     waiting = poison_count(app, "batch-parts-poison")
     for n in range(3):
         app.host.send_queue("batch-parts-poison", {"jobId": f"lost-{unique}", "part": n})
@@ -196,21 +236,21 @@ def poison_count(app: JobsApp, queue: str) -> int:
 
 
 def test_nightly_retention_removes_old_records_and_keeps_recent_ones(
-    app: JobsApp, unique: str
+    app: JobsApp, make: Maker, unique: str
 ) -> None:
     kind = f"probe-{unique}"
     now = datetime.now(UTC)
     old = now - timedelta(days=40)  # past the 30 days final records are kept
     gone = [
-        make(app, kind, "Succeeded", old),
-        make(app, kind, "Failed", old),
-        make(app, kind, "Cancelled", old),
+        make(kind, "Succeeded", old),
+        make(kind, "Failed", old),
+        make(kind, "Cancelled", old),
     ]
     kept = [
-        make(app, kind, "Pending", old),  # not final: the supervisor's business, never purged
-        make(app, kind, "Running", old),
-        make(app, kind, "Succeeded", now - timedelta(days=29)),
-        make(app, kind, "Failed", now - timedelta(hours=1)),
+        make(kind, "Pending", old),  # not final: the supervisor's business, never purged
+        make(kind, "Running", old),
+        make(kind, "Succeeded", now - timedelta(days=29)),
+        make(kind, "Failed", now - timedelta(hours=1)),
     ]
     keys = {
         f"old-{unique}": now - timedelta(days=8),  # idempotency keys live 7 days
