@@ -11,29 +11,48 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from funchost.cli.state import STATE_DIR_SETTING, state_dir
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
-from funchost.core.loader import LoadedApp, load_app
+from funchost.core.loader import LoadedApp, load_app, load_app_or_error
 from funchost.errors import HostError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Where the host keeps function keys when they live in files (no storage, or
+# AzureWebJobsSecretStorageType=files): the real host's setting, defaulted to the app's
+# state folder so keys stay out of the app folder.
+SECRETS_PATH_SETTING = "AzureWebJobsSecretStoragePath"
+
 
 def app_options(fn: F) -> F:
-    fn = click.option(
-        "--app-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path(),
-        show_default=True,
-        help="Folder with host.json and function_app.py.",
-    )(fn)
+    # Applied innermost first: --app-dir is listed first in --help.
+    fn = click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
     fn = click.option(
         "--functions",
         "only",
         default="",
         help="Comma-separated function names to load (like func start --functions).",
     )(fn)
-    return click.option("--verbose", is_flag=True, help="Debug logs from the host and SDKs.")(fn)
+    return click.option(
+        "--app-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(),
+        show_default=True,
+        help="Folder with host.json and function_app.py.",
+    )(fn)
+
+
+def state_option(fn: F) -> F:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        envvar=STATE_DIR_SETTING,
+        help="Folder for this app's local state: Azurite's data, the Service Bus "
+        "emulator's messages, keys kept in files (default: a per-user folder for the "
+        f"app's path, outside the app; also ${STATE_DIR_SETTING}).",
+    )(fn)
 
 
 @dataclass(frozen=True)
@@ -41,13 +60,21 @@ class Prepared:
     settings: LocalSettings
     config: HostConfig
     app: LoadedApp
+    state: Path  # the app's local state folder (created by whoever writes to it)
 
 
 def prepare(
-    app_dir: Path, only: str, *, environment: str | None = None, load: bool = True
+    app_dir: Path,
+    only: str,
+    *,
+    environment: str | None = None,
+    strict: bool = True,
+    state: Path | None = None,
 ) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
-    host.json and import the app. Errors end the command with a clear message."""
+    host.json and import the app. Errors end the command with a clear message, except an
+    app that cannot be imported when not `strict`: it is logged and loads with no
+    functions, so the host runs without them (as the real host does)."""
     try:
         app_dir = app_dir.resolve()
         if not app_dir.is_dir():
@@ -58,16 +85,14 @@ def prepare(
             os.environ["AZURE_FUNCTIONS_ENVIRONMENT"] = environment
         # Like `func start`, local runs are Development unless told otherwise.
         os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+        folder = state_dir(app_dir, state, os.environ)
+        os.environ.setdefault(SECRETS_PATH_SETTING, str(folder / "secrets"))
         config = HostConfig.load(app_dir, os.environ)
         names = [n for n in only.split(",") if n.strip()]
-        app = (
-            load_app(config, os.environ, names)
-            if load
-            else LoadedApp(app_dir / "function_app.py", (), ())
-        )
+        app = (load_app if strict else load_app_or_error)(config, os.environ, names)
     except HostError as exc:
         fail(str(exc))
-    return Prepared(settings, config, app)
+    return Prepared(settings, config, app, folder)
 
 
 def fail(message: str) -> NoReturn:
