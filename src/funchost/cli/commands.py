@@ -8,8 +8,11 @@ import click
 
 from funchost import __version__
 from funchost.cli.dev import dev
+from funchost.cli.init import init
+from funchost.cli.invoke import invoke
 from funchost.cli.keys import keys
 from funchost.cli.list import list_functions
+from funchost.cli.new import new
 from funchost.cli.start import start
 
 
@@ -31,3 +34,6 @@ cli.add_command(start)
 cli.add_command(dev)
 cli.add_command(list_functions)
 cli.add_command(keys)
+cli.add_command(invoke)
+cli.add_command(new)
+cli.add_command(init)

@@ -70,6 +70,7 @@ def prepare(
     environment: str | None = None,
     strict: bool = True,
     state: Path | None = None,
+    load: bool = True,
 ) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
     host.json and import the app. Errors end the command with a clear message, except an
@@ -89,7 +90,10 @@ def prepare(
         os.environ.setdefault(SECRETS_PATH_SETTING, str(folder / "secrets"))
         config = HostConfig.load(app_dir, os.environ)
         names = [n for n in only.split(",") if n.strip()]
-        app = (load_app if strict else load_app_or_error)(config, os.environ, names)
+        if not load:  # settings and host.json only: the app is not imported
+            app = LoadedApp(app_dir / "function_app.py", (), ())
+        else:
+            app = (load_app if strict else load_app_or_error)(config, os.environ, names)
     except HostError as exc:
         fail(str(exc))
     return Prepared(settings, config, app, folder)

@@ -82,8 +82,8 @@ def _missing_reason(use: EntityUse, port: int) -> str:
     return (
         f"the Service Bus {use.description} does not exist on the emulator at "
         f"localhost:{port}, which funchost dev did not start: create it there, or stop that "
-        f"emulator (or {PORT_HINT.replace('choose', 'choose a free port')}) so dev starts "
-        f"one with the app's entities; the listener retries meanwhile"
+        f"emulator, or give dev a free --servicebus-port so it starts one with the app's "
+        f"entities; the listener retries meanwhile"
     )
 
 

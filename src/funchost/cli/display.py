@@ -96,8 +96,8 @@ def summary_lines(host: Host) -> list[str]:
 def announce(host: Host, began: float, notes: Sequence[str] = ()) -> None:
     """The listing, the summary, `notes` (one line each), then "Host started"."""
     base = f"http://localhost:{host.port}"
-    click.echo("\nFunctions:\n")
     lines = function_lines(host, base)
+    click.echo("\nFunctions:\n" if lines or not host.app.error else "")
     for line in lines:
         click.echo(f"\t{line}\n")
     if not lines and not host.app.error:
