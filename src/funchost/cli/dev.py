@@ -19,16 +19,13 @@ from pathlib import Path
 import click
 
 from funchost.cli.common import app_options, fail, prepare, state_option
-from funchost.cli.dev_servicebus import _local_emulator_port, servicebus_emulator
+from funchost.cli.dev_servicebus import servicebus_emulator
 from funchost.cli.dev_storage import DEFAULT_PORTS, storage_emulator
 from funchost.cli.notes import start_notes
 from funchost.cli.options import RunOptions, run_options
 from funchost.cli.start import run_host
 from funchost.config.local_settings import parse_azurite_ports
 from funchost.core import logs
-
-__all__ = ["_local_emulator_port", "dev"]
-
 
 def _azurite_ports(
     _ctx: click.Context, _param: click.Parameter, value: str | None
