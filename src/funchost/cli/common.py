@@ -23,6 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # AzureWebJobsSecretStorageType=files): the real host's setting, defaulted to the app's
 # state folder so keys stay out of the app folder.
 SECRETS_PATH_SETTING = "AzureWebJobsSecretStoragePath"
+# What the real host tells its worker the app folder is (H `Workers/WorkerConstants.cs`).
+APP_DIRECTORY_SETTING = "FUNCTIONS_APPLICATION_DIRECTORY"
 
 
 def app_options(fn: F) -> F:
@@ -75,18 +77,27 @@ def prepare(
     """Apply local.settings.json to os.environ (existing variables win), then read
     host.json and import the app. Errors end the command with a clear message, except an
     app that cannot be imported when not `strict`: it is logged and loads with no
-    functions, so the host runs without them (as the real host does)."""
+    functions, so the host runs without them (as the real host does).
+
+    Before the import, the process works in the app folder and FUNCTIONS_APPLICATION_DIRECTORY
+    names it, as for the real host's Python worker (H `Workers/Rpc/RpcWorkerProcess.cs`
+    `CreateWorkerProcess`: the worker starts in the script root with that variable set), so
+    relative paths and that variable mean the same here and on Azure whatever folder
+    `--app-dir` was given from. Paths the caller gave (`state`) are resolved first."""
     try:
         app_dir = app_dir.resolve()
         if not app_dir.is_dir():
             raise HostError(f"{app_dir}: no such folder")
+        chosen_state = None if state is None else state.expanduser().resolve()
+        if load:
+            _enter(app_dir)
         settings = LocalSettings.load(app_dir)
         settings.apply(os.environ)
         if environment:
             os.environ["AZURE_FUNCTIONS_ENVIRONMENT"] = environment
         # Like `func start`, local runs are Development unless told otherwise.
         os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
-        folder = state_dir(app_dir, state, os.environ)
+        folder = state_dir(app_dir, chosen_state, os.environ)
         os.environ.setdefault(SECRETS_PATH_SETTING, str(folder / "secrets"))
         config = HostConfig.load(app_dir, os.environ)
         names = [n for n in only.split(",") if n.strip()]
@@ -97,6 +108,14 @@ def prepare(
     except HostError as exc:
         fail(str(exc))
     return Prepared(settings, config, app, folder)
+
+
+def _enter(app_dir: Path) -> None:
+    try:
+        os.chdir(app_dir)
+    except OSError as exc:
+        raise HostError(f"{app_dir}: cannot work in the app folder ({exc.strerror})") from None
+    os.environ[APP_DIRECTORY_SETTING] = str(app_dir)
 
 
 def fail(message: str) -> NoReturn:

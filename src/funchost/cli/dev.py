@@ -27,6 +27,7 @@ from funchost.cli.start import run_host
 from funchost.config.local_settings import parse_azurite_ports
 from funchost.core import logs
 
+
 def _azurite_ports(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> tuple[int, int, int] | None:
@@ -88,6 +89,7 @@ def dev(
     `func start`; --auth enforces them)."""
     began = time.monotonic()
     logs.configure(verbose)
+    caller_dir = Path.cwd()  # searched for Azurite too; `prepare` moves to the app folder
     app_dir = app_dir.resolve()
     # Settings and the app first: they decide which emulators are needed.
     prepared = prepare(
@@ -100,7 +102,7 @@ def dev(
     bus_port = servicebus_port if servicebus_port is not None else settings.servicebus_port
     notes = start_notes(prepared, options, command="dev")
     with (
-        storage_emulator(app_dir, prepared.state, storage_ports),
+        storage_emulator(app_dir, caller_dir, prepared.state, storage_ports),
         servicebus_emulator(app_dir, prepared.state, prepared.app.functions, bus_port) as waiting,
     ):
         run_host(prepared, options, began, strict=run.strict, notes=notes, in_error=waiting)

@@ -77,7 +77,11 @@ def _reuse_or_refuse(ports: tuple[int, int, int]) -> bool:
 
 
 @contextlib.contextmanager
-def storage_emulator(app_dir: Path, state: Path, ports: tuple[int, int, int]) -> Iterator[None]:
+def storage_emulator(
+    app_dir: Path, caller_dir: Path, state: Path, ports: tuple[int, int, int]
+) -> Iterator[None]:
+    """Azurite, unless the settings point elsewhere or one already listens; `caller_dir`
+    (the folder `funchost dev` was run from) is searched for it too."""
     if not _uses_dev_storage():
         click.echo("AzureWebJobsStorage points at a storage account: not starting Azurite.")
         yield
@@ -87,9 +91,9 @@ def storage_emulator(app_dir: Path, state: Path, ports: tuple[int, int, int]) ->
         point_settings_at(AzuriteEndpoints("127.0.0.1", *ports))
         yield
         return
-    # The app's node_modules, the current folder's, then this project's (a checkout runs
+    # The app's node_modules, the caller's folder's, then this project's (a checkout runs
     # the Azurite its package.json pins), then PATH.
-    exe = find_azurite(app_dir, Path.cwd(), Path(__file__).resolve().parents[3])
+    exe = find_azurite(app_dir, caller_dir, Path(__file__).resolve().parents[3])
     if exe is None:
         fail(INSTALL_HINT)
     claim(state, app_dir)
