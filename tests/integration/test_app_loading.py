@@ -74,7 +74,8 @@ def test_app_that_cannot_import_runs_without_functions_like_the_real_host() -> N
         status = httpx.get(f"{proc.url}/admin/host/status", timeout=30).json()
         assert status["state"] == "Running" and status["errors"] == [precise]
         out = proc.output()
-        assert f"Error: The app could not be loaded; no function will run: {precise}" in out
+        # Logged as func start prints a host error: "[time] message", no level word.
+        assert f"] The app could not be loaded; no function will run: {precise}" in out
         assert f"The app could not be loaded, so no function runs: {precise}" in out
         assert "0 functions running." in out
     finally:

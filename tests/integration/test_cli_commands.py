@@ -162,6 +162,19 @@ def test_invoke_without_a_host_says_how_to_start_one(tmp_path: Path) -> None:
     assert "no host answers at http://127.0.0.1:9" in out.stderr and "funchost dev" in out.stderr
 
 
+def test_list_imports_the_app_in_its_folder_whatever_folder_it_was_run_from(
+    tmp_path: Path,
+) -> None:
+    """The app reads `data/greeting.txt` at import, relative to the working directory (the
+    worker's is the app folder: H `RpcWorkerProcess.cs`); `list` run from elsewhere, as
+    `start` and `dev`, imports it there."""
+    app = APPS / "fidelity_logs"
+    out = run_cli("list", "--json", "--app-dir", str(app), env=clean_env(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert listed["errors"] == [] and "cwd" in {f["name"] for f in listed["functions"]}
+
+
 def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     """The command's output as a terminal receives it (stdout is a pty)."""
     main, child = pty.openpty()

@@ -7,6 +7,7 @@ the test's temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -65,9 +66,35 @@ def test_quickstart_with_default_auth_answers_without_a_key_as_func_start(
     assert f"data in {state / 'azurite'}" in out
 
 
+def _free_port_run(count: int = 3) -> int:
+    """The first of `count` consecutive ports free on 127.0.0.1 now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + count):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError(f"no {count} consecutive free ports")
+
+
 def test_auth_enforces_keys_and_the_401_names_where_keys_go(quickstart: Path, tmp_path: Path) -> None:
     env = clean_env(tmp_path / "data")
-    with DevProcess(quickstart, env, ["--auth"]) as proc:
+    # Azurite on ports of the app's own choosing (Host.AzuritePorts): `funchost keys` run
+    # from another folder finds it there, as the README's walkthrough does it.
+    base = _free_port_run()
+    (quickstart / "local.settings.json").write_text(
+        json.dumps({"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+                    "Host": {"AzuritePorts": str(base)}})
+    )
+    with DevProcess(quickstart, env, ["--auth", "--azurite-ports", str(base)]) as proc:
         proc.start()
         r = httpx.get(f"{proc.url}/api/httpget", timeout=30)
         assert r.status_code == 401
@@ -76,14 +103,9 @@ def test_auth_enforces_keys_and_the_401_names_where_keys_go(quickstart: Path, tm
             assert needed in detail, detail
         out = proc.output()
         assert "Function keys are enforced, as on Azure" in out
+        assert f"Azurite started on 127.0.0.1:{base}-{base + 2}" in out
         # `funchost keys` prints the keys this host checks (from the Azurite dev started).
-        m = proc.wait_for_output(r"Azurite started on 127\.0\.0\.1:(\d+),(\d+),(\d+)")
-        assert m is not None
-        storage = AzuriteEndpoints("127.0.0.1", *(int(p) for p in m.groups()))
-        keys = run_cli(
-            "keys", "--json", "--app-dir", str(quickstart),
-            env={**env, "AzureWebJobsStorage": storage.connection_string},
-        )
+        keys = run_cli("keys", "--json", "--app-dir", str(quickstart), env=env, cwd=tmp_path)
         assert keys.returncode == 0, keys.stderr
         key = json.loads(keys.stdout)["functionKeys"]["default"]
         r = httpx.get(f"{proc.url}/api/httpget", params={"code": key}, timeout=30)

@@ -159,6 +159,8 @@ def test_the_app_runs_in_its_folder_whatever_folder_the_host_was_started_from(
         # Read at import and in the function, relative to the working directory.
         "greeting": "read relative to the app folder",
         "now": "read relative to the app folder",
+        # H `RpcWorkerProcess.cs` `CreateWorkerProcess` sets it for the worker.
+        "app_directory": str(APP),
     }
 
 

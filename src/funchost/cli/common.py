@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from funchost.cli.state import STATE_DIR_SETTING, state_dir
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
 from funchost.core.loader import LoadedApp, load_app, load_app_or_error
+from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.errors import HostError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +27,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 SECRETS_PATH_SETTING = "AzureWebJobsSecretStoragePath"
 # What the real host tells its worker the app folder is (H `Workers/WorkerConstants.cs`).
 APP_DIRECTORY_SETTING = "FUNCTIONS_APPLICATION_DIRECTORY"
+# Azurite's ports, which `UseDevelopmentStorage=true` means.
+DEFAULT_PORTS = (10000, 10001, 10002)
+_DEV_STORAGE = re.compile(r"(^|;)\s*usedevelopmentstorage\s*=\s*true\s*(;|$)", re.IGNORECASE)
 
 
 def app_options(fn: F) -> F:
@@ -73,6 +78,7 @@ def prepare(
     strict: bool = True,
     state: Path | None = None,
     load: bool = True,
+    dev: bool = False,
 ) -> Prepared:
     """Apply local.settings.json to os.environ (existing variables win), then read
     host.json and import the app. Errors end the command with a clear message, except an
@@ -83,7 +89,11 @@ def prepare(
     names it, as for the real host's Python worker (H `Workers/Rpc/RpcWorkerProcess.cs`
     `CreateWorkerProcess`: the worker starts in the script root with that variable set), so
     relative paths and that variable mean the same here and on Azure whatever folder
-    `--app-dir` was given from. Paths the caller gave (`state`) are resolved first."""
+    `--app-dir` was given from. Paths the caller gave (`state`) are resolved first.
+
+    Settings that say `UseDevelopmentStorage=true` are pointed at `Host.AzuritePorts` when
+    it names other ports, so every command finds the Azurite `funchost dev` ran there;
+    except for `dev` itself, which points them once its Azurite runs."""
     try:
         app_dir = app_dir.resolve()
         if not app_dir.is_dir():
@@ -93,6 +103,8 @@ def prepare(
             _enter(app_dir)
         settings = LocalSettings.load(app_dir)
         settings.apply(os.environ)
+        if not dev and settings.azurite_ports and all(settings.azurite_ports):
+            point_dev_storage(settings.azurite_ports)
         if environment:
             os.environ["AZURE_FUNCTIONS_ENVIRONMENT"] = environment
         # Like `func start`, local runs are Development unless told otherwise.
@@ -116,6 +128,22 @@ def _enter(app_dir: Path) -> None:
     except OSError as exc:
         raise HostError(f"{app_dir}: cannot work in the app folder ({exc.strerror})") from None
     os.environ[APP_DIRECTORY_SETTING] = str(app_dir)
+
+
+def uses_dev_storage(value: str) -> bool:
+    """Whether a connection string says `UseDevelopmentStorage=true`."""
+    return bool(_DEV_STORAGE.search(value))
+
+
+def point_dev_storage(ports: tuple[int, int, int]) -> None:
+    """Settings that say `UseDevelopmentStorage=true` (Azurite on 10000-10002) get the
+    connection string of the Azurite on `ports` when those are others."""
+    if ports == DEFAULT_PORTS:
+        return
+    connection = AzuriteEndpoints("127.0.0.1", *ports).connection_string
+    for name, value in list(os.environ.items()):
+        if uses_dev_storage(value):
+            os.environ[name] = connection
 
 
 def fail(message: str) -> NoReturn:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import click
 
-from funchost.cli.common import app_options, fail, prepare, state_option
+from funchost.cli.common import DEFAULT_PORTS, app_options, fail, prepare, state_option
 from funchost.cli.dev_servicebus import servicebus_emulator
-from funchost.cli.dev_storage import DEFAULT_PORTS, storage_emulator
+from funchost.cli.dev_storage import storage_emulator
 from funchost.cli.notes import start_notes
 from funchost.cli.options import RunOptions, run_options
 from funchost.cli.start import run_host
@@ -93,7 +93,12 @@ def dev(
     app_dir = app_dir.resolve()
     # Settings and the app first: they decide which emulators are needed.
     prepared = prepare(
-        app_dir, only, environment=run.environment, strict=run.strict, state=state_dir
+        app_dir,
+        only,
+        environment=run.environment,
+        strict=run.strict,
+        state=state_dir,
+        dev=True,
     )
     settings = prepared.settings
     options = run.host_options(prepared, os.environ)

@@ -12,43 +12,33 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from funchost.cli.common import fail
+from funchost.cli.common import fail, point_dev_storage, uses_dev_storage
 from funchost.cli.state import claim
 from funchost.config.connections import resolve
 from funchost.devservices.azurite import Azurite, AzuriteEndpoints, find_azurite
 from funchost.devservices.probe import in_use_port, listening, storage_server
 from funchost.devservices.process import ServiceStartError
 
-DEFAULT_PORTS = (10000, 10001, 10002)
 PORTS_HINT = "choose others with --azurite-ports (or Host.AzuritePorts in local.settings.json)"
 INSTALL_HINT = (
     "Azurite (the Azure Storage emulator) is not installed: install it with "
     "`npm install -g azurite` (Node.js 18 or newer), or point AzureWebJobsStorage at a "
     "storage account in local.settings.json"
 )
-_DEV_STORAGE = re.compile(r"(^|;)\s*usedevelopmentstorage\s*=\s*true\s*(;|$)", re.IGNORECASE)
 
 
 def _uses_dev_storage() -> bool:
     conn = resolve("AzureWebJobsStorage", os.environ)
-    return conn is None or bool(_DEV_STORAGE.search(conn.value or ""))
+    return conn is None or uses_dev_storage(conn.value or "")
 
 
 def point_settings_at(endpoints: AzuriteEndpoints) -> None:
-    """Settings that say `UseDevelopmentStorage=true` (Azurite on 10000-10002) get this
-    Azurite's connection string when it runs on other ports."""
-    ports = (endpoints.blob_port, endpoints.queue_port, endpoints.table_port)
-    if ports == DEFAULT_PORTS:
-        return
-    for name, value in list(os.environ.items()):
-        if _DEV_STORAGE.search(value):
-            os.environ[name] = endpoints.connection_string
+    point_dev_storage((endpoints.blob_port, endpoints.queue_port, endpoints.table_port))
 
 
 def _ports_text(ports: tuple[int, int, int]) -> str:

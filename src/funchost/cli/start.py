@@ -34,7 +34,8 @@ __all__ = ["DEFAULT_PORT", "resolve_port", "run_host", "start"]
 @state_option
 @run_options(auth_default=True)
 def start(run: RunOptions, state_dir: Path | None, app_dir: Path, only: str, verbose: bool) -> None:
-    """Start the host with the app in APP_DIR."""
+    """Start the host alone, as on Azure: keys enforced (--no-auth: not), no emulators
+    (`funchost dev` starts those)."""
     began = time.monotonic()
     logs.configure(verbose)
     prepared = prepare(
