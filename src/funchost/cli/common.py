@@ -15,7 +15,7 @@ import click
 from funchost.cli.state import STATE_DIR_SETTING, state_dir
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
-from funchost.core.loader import LoadedApp, load_app, load_app_or_error
+from funchost.core.loader import APP_DIRECTORY_SETTING, LoadedApp, load_app, load_app_or_error
 from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.errors import HostError
 
@@ -25,8 +25,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # AzureWebJobsSecretStorageType=files): the real host's setting, defaulted to the app's
 # state folder so keys stay out of the app folder.
 SECRETS_PATH_SETTING = "AzureWebJobsSecretStoragePath"
-# What the real host tells its worker the app folder is (H `Workers/WorkerConstants.cs`).
-APP_DIRECTORY_SETTING = "FUNCTIONS_APPLICATION_DIRECTORY"
 # Azurite's ports, which `UseDevelopmentStorage=true` means.
 DEFAULT_PORTS = (10000, 10001, 10002)
 _DEV_STORAGE = re.compile(r"(^|;)\s*usedevelopmentstorage\s*=\s*true\s*(;|$)", re.IGNORECASE)

@@ -107,7 +107,8 @@ def announce(host: Host, began: float, notes: Sequence[str] = ()) -> None:
         )
     for line in [*summary_lines(host), *notes]:
         click.echo(line)
-    auth = "keys enforced (funchost keys prints them)" if host.keys else "keys not enforced"
+    # The notes above say where keys come from; the banner only says which way it is.
+    auth = "keys enforced" if host.keys else "keys not enforced"
     click.echo(
         f"Host started in {(time.monotonic() - began) * 1000:.0f}ms on {base} "
         f"(host id {host.host_id}; {auth})."

@@ -39,6 +39,11 @@ from funchost.errors import AppLoadError, ConfigError, FunctionLoadError, HostEr
 
 log = logging.getLogger("funchost.loader")
 
+# The app folder, as the real host tells its Python worker (H `Workers/WorkerConstants.cs`,
+# set in `Workers/Rpc/RpcWorkerProcess.cs` `CreateWorkerProcess`); whoever imports the app
+# for a host sets it.
+APP_DIRECTORY_SETTING = "FUNCTIONS_APPLICATION_DIRECTORY"
+
 
 @dataclass(frozen=True)
 class LoadedApp:
