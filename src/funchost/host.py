@@ -21,6 +21,7 @@ from funchost.core import pipeline
 from funchost.core.backoff import RandomizedBackoff
 from funchost.core.clients import ClientCache
 from funchost.core.invocation import InputBinding, Invoke, OutputBinding
+from funchost.core.lifespan import end_asgi_lifespan
 from funchost.core.loader import LoadedApp
 from funchost.core.runner import FunctionRunner, thread_count
 from funchost.core.services import HostServices
@@ -171,6 +172,7 @@ class Host:
             self.state = "Stopped"
             self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
+                await end_asgi_lifespan(self.app.instance)
                 await self._clients.aclose()
 
     async def serve_started(self, on_started: Callable[[], None]) -> None:

@@ -163,6 +163,16 @@ def test_asgi_function_app() -> None:
         assert record.ok
 
 
+def test_an_asgi_apps_lifespan_ends_when_the_host_stops(tmp_path: Path) -> None:
+    # The library ends it only in AsgiFunctionApp.__del__ with asyncio.run, which fails on a
+    # thread running a loop; the host ends it on its own loop (funchost.core.lifespan).
+    log = tmp_path / "lifespan.log"
+    with running_host(APPS / "asgi_app", settings={"LIFESPAN_LOG": str(log)}) as host:
+        assert host.get("/api/widgets/w1").status_code == 200
+        assert log.read_text().split() == ["startup"]
+    assert log.read_text().split() == ["startup", "shutdown"]
+
+
 def test_wsgi_function_app() -> None:
     with running_host(APPS / "wsgi_app") as host:
         r = host.post("/api/anything/here?x=1")

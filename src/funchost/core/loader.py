@@ -54,6 +54,7 @@ class LoadedApp:
     functions: tuple[FunctionSpec, ...]
     errors: tuple[FunctionLoadError, ...]
     error: str | None = None
+    instance: Any = None  # the app's FunctionApp, for what outlives one invocation (lifespan)
 
     def get(self, name: str) -> FunctionSpec | None:
         low = name.lower()
@@ -101,7 +102,7 @@ def load_app(
             wanted - {s.name.lower() for s in specs} - {e.function.lower() for e in errors}
         ):
             log.warning("The function '%s' named in --functions/host.json was not found", name)
-    return LoadedApp(script, tuple(specs), tuple(errors))
+    return LoadedApp(script, tuple(specs), tuple(errors), instance=app)
 
 
 def load_app_or_error(
@@ -114,7 +115,7 @@ def load_app_or_error(
     except AppLoadError as exc:
         log.error("The app could not be loaded; no function will run: %s", exc)
         script = config.app_dir / environ.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
-        return LoadedApp(script, (), (), str(exc))
+        return LoadedApp(script, (), (), error=str(exc))
 
 
 def _wanted(only: Iterable[str] | None, from_config: tuple[str, ...] | None) -> set[str] | None:
