@@ -33,7 +33,8 @@ $(STAMP_NODE): package.json package-lock.json
 	touch $@
 
 # Starts Azurite and the Service Bus emulator (unless the settings point elsewhere),
-# then the host on port $(PORT) with the app in this folder. Ctrl-C stops everything.
+# then the host on port $(PORT) with the app in this folder, function keys enforced as on
+# Azure (--auth; the README's walkthrough sends them). Ctrl-C stops everything.
 run: setup local.settings.json
 	$(VENV)/bin/funchost dev --auth --port $(PORT)
 
