@@ -13,6 +13,8 @@ BENCHMARKS = [
     "bench.timer_jitter",
     "bench.servicebus_trigger",
     "bench.sbemulator_throughput",
+    "bench.scale_out",
+    "bench.deep_queue",
 ]
 
 
