@@ -58,8 +58,8 @@ def load_generator() -> tuple[str, Load]:
         return label, wrk_load
     print(
         "  wrk is not installed (`make bench` installs it with apt-get; `apt-get install wrk`"
-        " by hand): falling back to the Python load generator, which is itself a limit near"
-        " the host's rate and understates the gap to the baseline"
+        " by hand): falling back to the Python load generator, whose figures are not"
+        " comparable with wrk's (issue 21 saw it show a smaller gap to the baseline)"
     )
 
     def python_load(port: int, seconds: float) -> HttpFigures:

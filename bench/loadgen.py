@@ -1,6 +1,7 @@
 """A small HTTP/1.1 keep-alive load generator on raw asyncio streams, the fallback when
-`wrk` (bench/wrk.py) is missing. It is cheap per request but runs in one Python process on
-the same cores, so near the host's rate it is itself a limit and narrows the gap it shows;
+`wrk` (bench/wrk.py) is missing. It is cheap per request, but it is one Python event loop
+on the same cores as the servers, and issue 21 saw it show a smaller gap to the baseline
+than wrk did (0.70 against 0.60): its figures are not comparable with wrk's.
 `HttpFigures` is what either generator reports."""
 
 from __future__ import annotations
