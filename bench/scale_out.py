@@ -42,8 +42,9 @@ CPUS = os.cpu_count() or 1
 # The host's defaults here: batchSize 16 + newBatchThreshold (16 / 2) * cores storage
 # messages in flight; maxConcurrentCalls 16 * cores Service Bus messages.
 STORAGE_SLOTS, SERVICEBUS_SLOTS = 16 + 8 * CPUS, 16 * CPUS
-# About ten seconds of work for one host on a quiet 2-core machine (storage about 400
-# msg/s, bound by Azurite; Service Bus about 1,000 msg/s, bound by the host's CPU).
+# About ten seconds of work for one host on a quiet 2-core machine, going by the no-op
+# figures of the README and docs/sbemulator.md (storage about 400 msg/s, bound by Azurite;
+# Service Bus about 1,000 msg/s, bound by the host's CPU).
 STORAGE_MESSAGES = 4000
 SERVICEBUS_MESSAGES = 10_000
 STORAGE_LOW, STORAGE_CHUNK = 400, 300  # the depth kept: well above what 4 hosts hold (128)
