@@ -11,7 +11,7 @@ PORT ?= 7071
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: run test lint bench setup clean sample-data
+.PHONY: run test lint bench setup clean sample-data wrk
 
 # What `make lint` checks: the host, the emulator, the app and its library, the benchmarks.
 LINT_PATHS := src shared functions function_app.py bench scripts
@@ -61,8 +61,19 @@ TEST_WORKERS ?= 4
 test: setup lint $(CHECKOV)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-bench: setup
+bench: setup wrk
 	$(PY) -m bench
+
+# wrk, the native HTTP load generator `make bench` drives the HTTP benchmark with (Debian's
+# package), installed with apt-get when missing: as root, else through `sudo -n` (never a
+# password prompt). When that fails the benchmark still runs, on its Python load
+# generator, and says so.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+WRK_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { echo "Installing wrk with apt-get"; \
+		$(WRK_INSTALL) >/dev/null || { $(SUDO) apt-get update -qq && $(WRK_INSTALL) >/dev/null; }; } \
+		|| echo "make bench: could not install wrk with apt-get; the HTTP benchmark falls back to its Python load generator"
 
 clean:
 	rm -rf $(VENV) node_modules .funchost .pytest_cache
