@@ -11,12 +11,20 @@ PORT ?= 7071
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: run test lint bench setup clean sample-data
+.PHONY: run test lint bench setup clean sample-data chromium
 
 # What `make lint` checks: the host, the emulator, the app and its library, the benchmarks.
 LINT_PATHS := src shared functions function_app.py bench scripts
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) chromium
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (which is told
+# its path: no browser download). Installed when missing; where apt-get cannot, those tests
+# skip locally (and fail under CI=true).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "warning: chromium is missing and could not be installed" >&2
 
 $(STAMP_PY): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

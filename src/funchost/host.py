@@ -25,7 +25,7 @@ from funchost.core.loader import LoadedApp
 from funchost.core.runner import FunctionRunner, thread_count
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
-from funchost.core.telemetry import close_telemetry, instrument
+from funchost.core.telemetry import instrument
 from funchost.errors import HostError
 from funchost.http.admin import AdminApi
 from funchost.http.auth import Authorizer
@@ -160,7 +160,7 @@ class Host:
             self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
                 await self._clients.aclose()
-                await close_telemetry(services)
+                await services.per_host.aclose()
 
     async def serve_started(self, on_started: Callable[[], None]) -> None:
         """`serve()`, calling `on_started` once everything listens."""

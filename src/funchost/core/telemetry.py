@@ -107,7 +107,8 @@ class _Exporting:
         try:
             from funchost.core.otel import OtelPipeline  # the SDK only when it is used
 
-            self.pipeline = OtelPipeline(settings, services)
+            self.pipeline = pipeline = OtelPipeline(settings, services)
+            services.per_host.on_close(lambda: anyio.to_thread.run_sync(pipeline.close))
         except HostError as exc:  # telemetry must not keep the functions from running
             log.error("Telemetry is off: %s", exc)
 
@@ -121,13 +122,6 @@ def instrument(invoke: Invoke, services: HostServices) -> Invoke:
     invoke = InvocationHistory.of(services).wrap(invoke)
     pipeline = services.shared(_Exporting, lambda: _Exporting(services)).pipeline
     return invoke if pipeline is None else pipeline.wrap(invoke)
-
-
-async def close_telemetry(services: HostServices) -> None:
-    """Flush and stop the host's exporters (when it has any), at the end of `serve()`."""
-    exporting = services.per_host.find(_Exporting)
-    if exporting is not None and exporting.pipeline is not None:
-        await anyio.to_thread.run_sync(exporting.pipeline.close)
 
 
 # -- what outgoing messages carry ----------------------------------------------------------
