@@ -33,7 +33,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from .._tables import dump_json, etag_of, read_int, table_key
-from ..errors import InvalidArgument, JobsError, StatusConflict
+from ..errors import InvalidArgument, InvalidTransition, JobsError, StatusConflict
 from ..idempotency import IdempotencyLedger
 from ..status import JobState, StatusStore
 from ..storage import StorageAccount
@@ -219,6 +219,9 @@ class FanOut:
             await self.status.report_progress(job, done, total)
         except StatusConflict:
             log.debug("job %s: progress %d/%d not written (a newer one was)", job_id, done, total)
+        except InvalidTransition:
+            # The last part's reduce made the job final between our read and our write.
+            log.debug("job %s: progress %d/%d not written (the job is final)", job_id, done, total)
 
 
 def _row(index: int) -> str:

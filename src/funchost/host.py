@@ -151,6 +151,7 @@ class Host:
                     if state.listener is not None and not state.spec.disabled:
                         await tg.start(self._supervise, state)
                 self.state = "Running"
+                services.ready.set()
                 task_status.started()
                 await self._stop.wait()
                 await self._drain(services, web)
@@ -290,6 +291,7 @@ class Host:
             Throttle(
                 self.config.http.max_concurrent_requests, self.config.http.max_outstanding_requests
             ),
+            homepage_disabled=self.environ.get("AzureWebJobsDisableHomepage", "").lower() == "true",
         )
         if self.options.cors:
             from starlette.middleware.cors import CORSMiddleware

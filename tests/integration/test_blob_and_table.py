@@ -19,6 +19,7 @@ from funchost.testing.plugin import HostFactory
 from funchost.triggers.blob import BlobTriggerHub
 from tests.integration.queue_helpers import (
     APPS,
+    any_logged,
     eventually,
     logged,
     queue,
@@ -260,6 +261,29 @@ def test_table_output_inserts_and_input_reads_semantics_7(
     # filter "Size gt 1" and take=2
     assert [r["RowKey"] for r in listed] == ["b", "c"]
     assert host.get("/api/entities/other/z").json()["Size"] == 9
+
+
+def test_table_input_with_row_key_is_the_partition_array_python_worker_1231_1725(
+    funchost: HostFactory, names: dict[str, str]
+) -> None:
+    # For Python the real host binds a table input as a JArray, whose builder queries
+    # `PartitionKey eq '<pk>'` and ignores RowKey (N TablesExtensionConfigProvider.cs
+    # JObjectBuilder; python-worker #1231 logs that request on Azurite, #1725 on Azure; the
+    # worker's own emulator test test_table_functions.py iterates a list).
+    host = start(funchost, names, "add_entities", "by_keys_raw")
+    # No table yet: the host's query fails (404), it is not an empty array.
+    assert host.get("/api/partition/default-pk/b").status_code == 500
+    (missing,) = host.wait_for("by_keys_raw", ok=False)
+    assert "does not exist (404 TableNotFound)" in str(missing.error), missing.error
+    rows = [{"RowKey": "a", "Size": 1}, {"RowKey": "b", "Size": 2}, {"RowKey": "c", "Size": 3}]
+    assert host.post("/api/entities", json=rows).status_code == 201
+    got = host.get("/api/partition/default-pk/b").json()
+    assert isinstance(got, list)
+    assert sorted(r["RowKey"] for r in got) == ["a", "b", "c"]
+    # A row key that matches nothing changes nothing either; another partition is empty.
+    assert len(host.get("/api/partition/default-pk/missing").json()) == 3
+    assert host.get("/api/partition/nobody/b").json() == []
+    assert any_logged(host.logs, "rowKey does not select one entity")
 
 
 def test_table_output_is_insert_only_409_semantics_7(

@@ -118,7 +118,8 @@ def test_binary_body_round_trips(host: Harness) -> None:
 
 def test_cookies_and_redirect(host: Harness) -> None:
     r = host.get("/api/cookies")
-    assert "session=abc" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    # As the real host writes it (test_http_fidelity has the details).
+    assert r.headers["set-cookie"] == "session=abc; domain=; path=/; httponly"
     r = host.get("/api/redirect")  # not followed
     assert r.status_code == 302 and r.headers["location"] == "/api/hello"
 
@@ -134,9 +135,14 @@ def test_user_exception_is_500_with_invocation_id_and_host_keeps_serving(
     record = invocation(host, inv)
     assert record.function == "fail" and not record.ok
     assert isinstance(record.error, ValueError) and str(record.error) == "boom from user code"
-    executed = record.logs[-1]
+    executed, *failure = record.logs[-1].splitlines()
     assert executed.startswith(f"Executed 'Functions.fail' (Failed, Id={inv}")
-    assert executed.endswith("ValueError: boom from user code")  # the traceback follows
+    # The worker's serialized exception as the host prints it (see test_fidelity_logs.py).
+    assert failure[:2] == [
+        "System.Private.CoreLib: Exception while executing function: Functions.fail. "
+        "System.Private.CoreLib: Result: Failure",
+        "Exception: ValueError: boom from user code",
+    ]
     assert host.get("/api/hello").status_code == 200
 
 
@@ -165,8 +171,9 @@ def test_context_has_invocation_id_and_name(host: Harness) -> None:
 def test_string_return_and_none_return(host: Harness) -> None:
     r = host.get("/api/text")
     assert r.text == "plain string return"
-    r = host.get("/api/nothing")
-    assert r.status_code == 200 and r.content == b""
+    # None cannot be encoded by the library's http converter: the invocation fails, as on
+    # Azure (test_http_fidelity has the details).
+    assert host.get("/api/nothing").status_code == 500
 
 
 def test_function_name_decorator_names_the_function(host: Harness) -> None:
@@ -256,9 +263,9 @@ def test_console_lists_functions_and_logs_like_func_start(cli_env: dict[str, str
         )
         lines = proc.output().splitlines()
         assert any(re.fullmatch(rf"{stamp} saying hello to ada", line) for line in lines)
-        assert any(
-            re.fullmatch(rf"{stamp} Warning: second line from user code", line) for line in lines
-        )
+        # A user's warning is printed as its message alone, as the real host prints a
+        # worker's log line whatever its level (see test_fidelity_logs.py).
+        assert any(re.fullmatch(rf"{stamp} second line from user code", line) for line in lines)
     finally:
         proc.stop()
 

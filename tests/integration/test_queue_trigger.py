@@ -132,10 +132,13 @@ def test_output_fans_out_json_arrays_and_lists_semantics_7(
     (run,) = host.wait_for("fanout")
     assert run.ok, run.error
     fan = names["Q_FAN"]
+    # Each element is written as the host's `JToken.ToString()` makes it: an object as
+    # Newtonsoft's indented JSON, a number as its .NET text (H FunctionBinding.cs
+    # BindAsyncCollectorAsync; azure-functions-host#9581).
     assert sorted(read_all(queue(storage_connection_string, f"{fan}-out"), 3)) == [
         "3",
         "a",
-        '{"b": 1}',
+        '{\n  "b": 1\n}',
     ]
     assert sorted(read_all(queue(storage_connection_string, f"{fan}-list"), 2)) == ["x", "y"]
 

@@ -27,7 +27,7 @@ PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 APP = Path(__file__).resolve().parents[1] / "apps" / "plugin_app"
 UNKNOWN = (
     "no trigger plug-in for 'tickTrigger' (supported: blobTrigger, httpTrigger, "
-    "queueTrigger, serviceBusTrigger, timerTrigger)"
+    "queueTrigger, serviceBusTrigger, timerTrigger, warmupTrigger)"
 )
 CRASHED = r"^The listener for function 'crashy_tick' failed; restarting in \d+s"
 

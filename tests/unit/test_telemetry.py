@@ -14,12 +14,8 @@ from funchost.config.host_config import HostConfig
 from funchost.core.invocation import Invocation
 from funchost.core.span_shape import shape_of
 from funchost.core.spec import BindingInfo, FunctionSpec
-from funchost.core.telemetry import (
-    TelemetrySettings,
-    current_traceparent,
-    stamp_json,
-    trace_properties,
-)
+from funchost.core.telemetry import TelemetrySettings, stamp_json, trace_properties
+from funchost.core.tracing import current_traceparent
 
 PARENT = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
 

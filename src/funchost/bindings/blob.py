@@ -11,11 +11,13 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.meta import Datum
 
+from funchost.core.converters import SDK_PREFIX
 from funchost.core.expressions import resolve, resolve_settings
 from funchost.core.invocation import Invocation
 from funchost.core.services import HostServices
-from funchost.core.spec import BindingInfo
+from funchost.core.spec import BindingInfo, FunctionSpec
 from funchost.errors import BindingError
+from funchost.storage.blob_sdk import BlobSdkObjects
 from funchost.storage.blobs import blob_container_key, ensure_container
 from funchost.storage.notify import QueueNotifier
 
@@ -44,7 +46,8 @@ class _BlobBinding:
         self._service = services.clients.blob_service(self.spec.connection, what=self._what)
         self._services = services
 
-    def _blob(self, invocation: Invocation) -> tuple[str, Any]:
+    def _path(self, invocation: Invocation) -> tuple[str, str]:
+        """The container (lower-cased) and blob name the path resolves to."""
         path = resolve(self.spec.path, invocation.binding_data, what=self._what)
         container, _, name = path.strip("/").partition("/")
         if not name:
@@ -53,14 +56,25 @@ class _BlobBinding:
             # A request URL with ../ would be normalised into another container: a value
             # from a request or a message must not reach outside the binding's container.
             raise BindingError(f"{self._what}: blob name '{name}' has a '.' or '..' segment")
-        return container.lower(), self._service.get_blob_client(container.lower(), name)
+        return container.lower(), name
+
+    def _blob(self, invocation: Invocation) -> tuple[str, Any]:
+        container, name = self._path(invocation)
+        return container, self._service.get_blob_client(container, name)
 
 
 class BlobInput(_BlobBinding):
     def __init__(self, binding: BindingInfo, services: HostServices) -> None:
         super().__init__(binding, services, "input")
+        self._name = binding.name
+        self._sdk: BlobSdkObjects | None = None
+        self._sdk_known = False  # whether the parameter was looked at (on the first read)
 
     async def read(self, invocation: Invocation) -> Datum | None:
+        sdk = self._sdk_objects(invocation.function)
+        if sdk is not None:
+            # An SDK-type parameter: no download, the function gets a client.
+            return await sdk.datum(*self._path(invocation))
         _, blob = self._blob(invocation)
         try:
             data = await (await blob.download_blob()).readall()
@@ -69,6 +83,18 @@ class BlobInput(_BlobBinding):
         return (
             Datum(data.decode("utf-8"), "string") if self.spec.as_string else Datum(data, "bytes")
         )
+
+    def _sdk_objects(self, function: FunctionSpec) -> BlobSdkObjects | None:
+        """For an SDK-type parameter (its converter key says so, core/signature.py), the
+        maker of its objects; found on the first read, where the function is known."""
+        if not self._sdk_known:
+            param = next(p for p in function.inputs if p.binding.name == self._name)
+            if param.converter.startswith(SDK_PREFIX):
+                self._sdk = BlobSdkObjects(
+                    self._services, self.spec.connection, param.pytype, self._what
+                )
+            self._sdk_known = True
+        return self._sdk
 
 
 class BlobOutput(_BlobBinding):

@@ -1,8 +1,13 @@
 """Table input and output bindings (semantics §7; N `TablesExtensionConfigProvider.cs`,
 `TableEntityWriter.cs`).
 
-Input: PartitionKey and RowKey give one entity as a JSON object (or null); otherwise a JSON
-array from the query `PartitionKey eq '<pk>'` [`and (<filter>)`], at most `take` entities.
+Input: always a JSON array, from the query `PartitionKey eq '<pk>'` [`and <filter>`], at
+most `take` entities (none: all). A rowKey does not narrow it: for Python (and Node) the
+real host binds table inputs as a JArray, whose builder ignores RowKey (N
+`TablesExtensionConfigProvider.cs` `JObjectBuilder` for JArray; python-worker #1231 shows
+the request Azurite gets, #1725 the same on Azure; the worker's own emulator test
+`test_table_functions.py` reads a list). The filter is appended as written, not in
+parentheses, as that builder does; a missing table fails the query (404).
 Output: each JSON object is an entity; its PartitionKey/RowKey properties win over the
 binding's; other properties must be scalars. Entities are *added* (insert only, as the real
 host does): an existing key fails the invocation with 409 EntityAlreadyExists. Writes are
@@ -14,6 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,6 +36,8 @@ from funchost.core.invocation import Invocation
 from funchost.core.services import HostServices
 from funchost.core.spec import BindingInfo
 from funchost.errors import BindingError
+
+log = logging.getLogger("funchost.table")
 
 MAX_BATCH = 100
 SYSTEM_KEYS = {"partitionkey": "PartitionKey", "rowkey": "RowKey"}
@@ -63,7 +71,7 @@ class TableBindingSpec:
             except (TypeError, ValueError):
                 raise BindingError(f"{what}: take must be an integer, got {take!r}") from None
             if take < 1:
-                raise BindingError(f"{what}: take must be at least 1, got {take}")
+                take = None  # the host's builder limits only when Take > 0
         return cls(
             table,
             setting("partitionKey"),
@@ -102,23 +110,23 @@ class _TableBinding:
 class TableInput(_TableBinding):
     def __init__(self, binding: BindingInfo, services: HostServices) -> None:
         super().__init__(binding, services, "input")
+        if self.spec.row_key is not None:
+            log.warning(
+                "%s: rowKey does not select one entity for Python functions; the input is "
+                "the JSON array of the partition's entities, as on Azure "
+                "(azure-functions-python-worker#1231)",
+                self._what,
+            )
 
-    async def read(self, invocation: Invocation) -> Datum | None:
+    async def read(self, invocation: Invocation) -> Datum:
         table = self._table(invocation)
-        pk = self._key("PartitionKey", self._resolve(self.spec.partition_key, invocation))
-        rk = self._key("RowKey", self._resolve(self.spec.row_key, invocation))
-        if pk is not None and rk is not None:
-            try:
-                entity = await table.get_entity(pk, rk)
-            except ResourceNotFoundError:
-                return Datum(None, None)
-            return Datum(json.dumps(entity_json(entity)), "json")
-        clauses = []
-        if pk is not None:
-            clauses.append(f"PartitionKey eq '{pk.replace(chr(39), chr(39) * 2)}'")
-        if self.spec.filter:
-            clauses.append(f"({self._resolve(self.spec.filter, invocation)})")
-        query = " and ".join(clauses)
+        pk = self._resolve(self.spec.partition_key, invocation)
+        # Resolved like every binding property (an unknown {name} fails), then unused.
+        self._resolve(self.spec.row_key, invocation)
+        query = self._resolve(self.spec.filter, invocation) or ""
+        if pk:
+            predicate = f"PartitionKey eq '{pk.replace(chr(39), chr(39) * 2)}'"
+            query = f"{predicate} and {query}" if query else predicate
         found: list[dict[str, Any]] = []
         try:
             pager = table.query_entities(query) if query else table.list_entities()
@@ -127,7 +135,10 @@ class TableInput(_TableBinding):
                 if self.spec.take is not None and len(found) >= self.spec.take:
                     break
         except ResourceNotFoundError:
-            pass  # no table yet: nothing in it
+            # The host's query fails the same way: no empty array for a missing table.
+            raise BindingError(
+                f"{self._what}: table '{table.table_name}' does not exist (404 TableNotFound)"
+            ) from None
         return Datum(json.dumps(found), "json")
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 
 from funchost.cli.common import app_options, fail, prepare
-from funchost.cli.start import resolve_port, run_host
+from funchost.cli.start import enter_app_dir, resolve_port, run_host
 from funchost.config.connections import resolve
 from funchost.core import logs
 from funchost.core.spec import FunctionSpec
@@ -54,7 +54,9 @@ def _uses_dev_storage() -> bool:
 
 
 @contextlib.contextmanager
-def storage_emulator(app_dir: Path) -> Iterator[None]:
+def storage_emulator(app_dir: Path, caller_dir: Path) -> Iterator[None]:
+    """Azurite, unless the settings point elsewhere or it already listens; `caller_dir`
+    (the folder `funchost dev` was run from) is searched for it too."""
     if not _uses_dev_storage():
         click.echo("AzureWebJobsStorage points at a storage account: not starting Azurite.")
         yield
@@ -64,7 +66,7 @@ def storage_emulator(app_dir: Path) -> Iterator[None]:
         click.echo("Using the storage emulator already listening on 127.0.0.1:10000-10002.")
         yield
         return
-    exe = find_azurite(app_dir, Path.cwd(), Path(__file__).resolve().parents[3])
+    exe = find_azurite(app_dir, caller_dir, Path(__file__).resolve().parents[3])
     if exe is None:
         fail(
             "Azurite is not installed: run `npm ci` in the repository (or `make run`), or "
@@ -166,10 +168,14 @@ def dev(
     """Start the local emulators the app needs, then the host."""
     began = time.monotonic()
     logs.configure(verbose)
-    app_dir = app_dir.resolve()
+    caller_dir = Path.cwd()
+    app_dir = enter_app_dir(app_dir)
     # Settings and the app first: they decide which emulators are needed.
     prepared = prepare(app_dir, only)
-    with storage_emulator(app_dir), servicebus_emulator(app_dir, prepared.app.functions):
+    with (
+        storage_emulator(app_dir, caller_dir),
+        servicebus_emulator(app_dir, prepared.app.functions),
+    ):
         run_host(
             prepared,
             HostOptions(

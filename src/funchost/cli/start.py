@@ -75,6 +75,7 @@ def start(
     """Start the host with the app in APP_DIR."""
     began = time.monotonic()
     logs.configure(verbose)
+    app_dir = enter_app_dir(app_dir)
     prepared = prepare(app_dir, only, environment=environment)
     run_host(
         prepared,
@@ -88,6 +89,21 @@ def start(
         ),
         began,
     )
+
+
+def enter_app_dir(app_dir: Path) -> Path:
+    """Work in the app folder (resolved; returned) from before the app's import: the real
+    host starts its Python worker there (H `Workers/Rpc/RpcWorkerProcess.cs`, the worker
+    context's working directory is the script root), so relative paths in functions
+    resolve as they do on Azure whatever folder `--app-dir` was given from."""
+    folder = app_dir.resolve()
+    if not folder.is_dir():
+        fail(f"{folder}: no such folder")
+    try:
+        os.chdir(folder)
+    except OSError as exc:
+        fail(f"{folder}: cannot work in the app folder ({exc.strerror})")
+    return folder
 
 
 def run_host(prepared: Prepared, options: HostOptions, began: float) -> None:

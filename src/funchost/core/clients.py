@@ -36,6 +36,8 @@ class ClientCache:
         self._environ = environ
         self._clients: dict[tuple[str, ...] | tuple[str, str, int | None], Any] = {}
         self._credentials: list[Any] = []
+        self._sync: dict[str, Any] = {}  # blocking clients, by connection
+        self._sync_credentials: list[Any] = []
 
     def connection(self, name: str | None, *, what: str) -> Connection:
         return connections.require(name, self._environ, what=what)
@@ -44,6 +46,24 @@ class ClientCache:
         from azure.storage.blob.aio import BlobServiceClient
 
         return self._storage("blob", BlobServiceClient, name, what, {**STORAGE_RETRY, **BLOB_IO})
+
+    def sync_blob_service(self, name: str | None, *, what: str = "blob binding") -> Any:
+        """A blocking `azure.storage.blob.BlobServiceClient`, with the SDK's own defaults,
+        for what user code is handed (SDK-type bindings: the extension gives sync clients).
+        Its child clients share its transport without owning it, so one serves them all."""
+        from azure.storage.blob import BlobServiceClient
+
+        conn = self.connection(name, what=what)
+        client = self._sync.get(conn.name)
+        if client is None:
+            if conn.is_identity:
+                credential = _choose_credential(conn, sync=True)
+                self._sync_credentials.append(credential)
+                client = BlobServiceClient(conn.storage_service_url("blob"), credential=credential)
+            else:
+                client = BlobServiceClient.from_connection_string(conn.storage_connection_string())
+            self._sync[conn.name] = client
+        return client
 
     def queue_service(self, name: str | None, *, what: str = "queue binding") -> Any:
         from azure.storage.queue.aio import QueueServiceClient
@@ -102,12 +122,7 @@ class ClientCache:
         return client
 
     def _credential(self, conn: Connection) -> Any:
-        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-        if conn.section.get("credential", "").lower() == "managedidentity":
-            cred: Any = ManagedIdentityCredential(client_id=conn.section.get("clientid"))
-        else:
-            cred = DefaultAzureCredential(managed_identity_client_id=conn.section.get("clientid"))
+        cred = _choose_credential(conn, sync=False)
         self._credentials.append(cred)
         return cred
 
@@ -118,6 +133,27 @@ class ClientCache:
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         creds, self._credentials = self._credentials, []
+        sync = [*self._sync.values(), *self._sync_credentials]
+        self._sync, self._sync_credentials = {}, []
         for client in clients + creds:
             with contextlib.suppress(Exception):  # closing is best effort at shutdown
                 await client.close()
+        for client in sync:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _choose_credential(conn: Connection, *, sync: bool) -> Any:
+    """`X__credential=managedidentity` (with `X__clientId`): a managed identity; otherwise
+    DefaultAzureCredential, which also finds a developer's Azure CLI login locally."""
+    if sync:
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+    else:
+        from azure.identity.aio import (  # type: ignore[assignment]
+            DefaultAzureCredential,
+            ManagedIdentityCredential,
+        )
+    client_id = conn.section.get("clientid")
+    if conn.section.get("credential", "").lower() == "managedidentity":
+        return ManagedIdentityCredential(client_id=client_id)
+    return DefaultAzureCredential(managed_identity_client_id=client_id)

@@ -9,9 +9,13 @@ import azure.functions as func
 from azure.functions import _abc
 
 from funchost.core.invocation import Invocation
+from funchost.core.tracing import trace_context
 
 
 class _TraceContext(_abc.TraceContext):
+    """The worker's TraceContext, with both spellings it offers (PW
+    `bindings/tracecontext.py`: `Traceparent`, `Tracestate`, `Attributes` are the older)."""
+
     def __init__(self, trace_parent: str, trace_state: str, attributes: dict[str, str]) -> None:
         self._parent, self._state, self._attributes = trace_parent, trace_state, attributes
 
@@ -25,6 +29,18 @@ class _TraceContext(_abc.TraceContext):
 
     @property
     def attributes(self) -> dict[str, str]:
+        return self._attributes
+
+    @property
+    def Traceparent(self) -> str:  # noqa: N802 - the worker's name
+        return self._parent
+
+    @property
+    def Tracestate(self) -> str:  # noqa: N802 - the worker's name
+        return self._state
+
+    @property
+    def Attributes(self) -> dict[str, str]:  # noqa: N802 - the worker's name
         return self._attributes
 
 
@@ -67,14 +83,14 @@ class _RetryContext(_abc.RetryContext):
 
 
 class InvocationContext(func.Context):
-    def __init__(self, invocation: Invocation, trace_parent: str = "") -> None:
+    def __init__(self, invocation: Invocation) -> None:
         spec = invocation.function
         self._id = invocation.id
         self._name = spec.name
         self._directory = spec.directory
         self._tls = threading.local()
         self._tls.invocation_id = invocation.id
-        self._trace = _TraceContext(trace_parent, "", {})
+        self._trace = _TraceContext(*trace_context(invocation), {})
         r = invocation.retry
         self._retry = _RetryContext(r.retry_count, r.max_retry_count, r.exception)
 

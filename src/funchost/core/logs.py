@@ -1,8 +1,9 @@
 """Console logging in the shape `func start` prints (semantics §9).
 
 `[2024-05-01T10:00:00.123Z] Executing 'Functions.x' (Reason='...', Id=...)`; user log records
-each on their own line. The invocation id lives in a ContextVar that a Filter reads, so log
-records from user code (on the loop or in a worker thread) carry it.
+each on their own line, as `[time] message` whatever their level. The invocation id lives
+in a ContextVar that a Filter reads, so log records from user code (on the loop or in a
+worker thread) carry it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import contextvars
 import logging
 import logging.config
+import os
 import sys
 import threading
 import time
@@ -35,15 +37,46 @@ class InvocationFilter(logging.Filter):
         return True
 
 
+# `func start` colours a line by its level on a terminal and prints no level word (CT
+# `Common/OutputTheme.cs`: errors Red, warnings DarkYellow, information DarkCyan, debug
+# DarkGreen, the timestamp DarkGray), as .NET renders those console colours in ANSI.
+_RESET = "\x1b[0m"
+_STAMP_COLOUR = "\x1b[90m"
+
+
+def _colour(levelno: int) -> str:
+    if levelno >= logging.ERROR:
+        return "\x1b[91m"
+    if levelno >= logging.WARNING:
+        return "\x1b[33m"
+    if levelno >= logging.INFO:
+        return "\x1b[36m"
+    return "\x1b[32m"
+
+
+# The libraries under the host (their own loggers), whose faults are logged in one line.
+_LIBRARIES = ("azure.", "uamqp", "proton", "uvicorn", "asyncio", "httpx", "httpcore")
+
+
 class ConsoleFormatter(logging.Formatter):
-    """`[UTC ISO time] message`, with the level named for warnings and errors."""
+    """`[UTC ISO time] message` on every line of a record, whatever its level: `func start`
+    prints host lines and the worker's (user) lines alike, each line of a multi-line
+    message with its own timestamp, and shows the level only as a colour on a terminal
+    (CT `Diagnostics/ColoredConsoleLogger.cs` `LogToConsole`, `GetMessageString`; the
+    worker sends a user's record as its message alone: PW `dispatcher.py` `on_logging`).
+
+    Parameters:
+        verbose: tracebacks of every record that carries one (`--verbose`).
+        colour: colour each line by level (a terminal without NO_COLOR).
+    """
 
     _second = -1
     _stamp = ""
 
-    def __init__(self, verbose: bool = False) -> None:
+    def __init__(self, verbose: bool = False, colour: bool = False) -> None:
         super().__init__()
         self.verbose = verbose
+        self.colour = colour
 
     def format(self, record: logging.LogRecord) -> str:
         second = int(record.created)
@@ -52,20 +85,27 @@ class ConsoleFormatter(logging.Formatter):
                 second,
                 time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)),
             )
-        stamp = self._stamp
-        millis = int(record.msecs)
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING and not record.name.startswith("funchost.host"):
-            message = f"{record.levelname.capitalize()}: {message}"
-        text = f"[{stamp}.{millis:03d}Z] {message}"
+        prefix = f"[{self._stamp}.{int(record.msecs):03d}Z] "
+        text = record.getMessage()
         if record.exc_info:
-            if self.verbose or record.name.startswith("funchost"):
-                text += "\n" + self.formatException(record.exc_info)
-            elif record.exc_info[1] is not None:
-                # The SDKs log their own faults with tracebacks (a dropped connection while
-                # settling): one line here, the traceback with --verbose.
-                text += f" ({brief(record.exc_info[1])})"
-        return text
+            text += self._exception(record)
+        if self.colour:
+            prefix = f"{_STAMP_COLOUR}{prefix}{_RESET}{_colour(record.levelno)}"
+            return prefix + text.replace("\n", f"{_RESET}\n{prefix}") + _RESET
+        if "\n" in text:
+            return prefix + text.replace("\n", "\n" + prefix)
+        return prefix + text
+
+    def _exception(self, record: logging.LogRecord) -> str:
+        # A record keeps its traceback, as the worker formats a user's record with its
+        # exception into the message (logging's default formatter). But the SDKs and
+        # servers the host runs on log their own faults with tracebacks (a dropped
+        # connection while settling): one line for those, the traceback with --verbose.
+        assert record.exc_info
+        error = record.exc_info[1]
+        if self.verbose or error is None or not record.name.startswith(_LIBRARIES):
+            return "\n" + self.formatException(record.exc_info)
+        return f" ({brief(error)})"
 
 
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -121,6 +161,12 @@ def fault(logger: logging.Logger, message: str, *args: object, error: BaseExcept
     logger.debug("Traceback of the fault above:", exc_info=error)
 
 
+def _colourful() -> bool:
+    """Colours on a terminal, as `func start` (never in a pipe or file; NO_COLOR turns
+    them off, https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def configure(verbose: bool = False) -> None:
     """The one logging set-up, done by the CLI."""
     # Two records per invocation are on the hot path: skip what the console format never
@@ -134,7 +180,9 @@ def configure(verbose: bool = False) -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "filters": {"invocation": {"()": InvocationFilter}},
-            "formatters": {"console": {"()": ConsoleFormatter, "verbose": verbose}},
+            "formatters": {
+                "console": {"()": ConsoleFormatter, "verbose": verbose, "colour": _colourful()}
+            },
             "handlers": {
                 "console": {
                     "()": ConsoleHandler,

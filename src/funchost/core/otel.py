@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from funchost import __version__
 from funchost.core.invocation import Failed, FunctionTimeoutError, Invocation, Invoke, Outcome
 from funchost.core.span_shape import SpanShape, shape_of
-from funchost.core.telemetry import TRACEPARENT, TelemetrySettings, current_traceparent
+from funchost.core.telemetry import TelemetrySettings
+from funchost.core.tracing import TRACEPARENT, current_traceparent
 from funchost.errors import ConfigError
 
 try:

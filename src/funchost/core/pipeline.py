@@ -10,13 +10,13 @@ import dataclasses
 import logging
 import random
 import time
-import traceback
 from datetime import timedelta
 
 import anyio
 
 from funchost.config.host_config import RetryOptions
 from funchost.config.timespan import format_timespan
+from funchost.core import failures
 from funchost.core.invocation import (
     Failed,
     FunctionTimeoutError,
@@ -139,7 +139,15 @@ def with_logging(inner: Invoke) -> Invoke:
                     name,
                     inv.id,
                     outcome.duration_ms,
-                    _describe(outcome.error, name),
+                    failures.describe(outcome.error, name),
+                )
+                # The user's frames only above, as the real host shows them; everything
+                # (the host's frames, chained exceptions) with --verbose.
+                log.debug(
+                    "Python traceback of %s's failure (Id=%s):",
+                    name,
+                    inv.id,
+                    exc_info=outcome.error,
                 )
             else:
                 log.info(
@@ -154,11 +162,6 @@ def with_logging(inner: Invoke) -> Invoke:
             current_invocation.reset(token_id)
 
     return invoke
-
-
-def _describe(error: BaseException, name: str) -> str:
-    tb = "".join(traceback.format_exception(error)).rstrip()
-    return f"Exception while executing function: {name}. Result: Failure\n{tb}"
 
 
 class Gauge:

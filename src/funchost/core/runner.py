@@ -128,9 +128,15 @@ class FunctionRunner:
             value = holders[param.name].get()
             if value is not None:
                 results[param.binding.name] = _encode(param, value)
-        # An implicit return (a binding without a converter) is accepted but not sent.
-        if result is not None and spec.returns is not None and spec.returns.binding.name == RETURN:
-            results[RETURN] = _encode(spec.returns, result)
+        # An implicit return (a binding without a converter) is accepted but not sent. An
+        # HTTP `$return` goes through its converter even when None, as the worker sends it
+        # (PW `dispatcher.py` `to_outgoing_proto`): the library's converter cannot encode
+        # None, so such a function fails on Azure (500).
+        ret = spec.returns
+        if ret is None or ret.binding.name != RETURN:
+            return results
+        if result is not None or ret.converter == "http":
+            results[RETURN] = _encode(ret, result)
         return results
 
 

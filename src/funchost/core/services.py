@@ -60,6 +60,8 @@ class HostServices:
     """Shared, per-host state. Plug-ins keep their own state on their own instances.
 
     Attributes:
+        ready: set once every listener started and the host is running (what the platform
+            waits for before it warms a new instance up).
         stopping: set when the host starts to drain; listeners stop taking new work.
         per_host: objects plug-ins share within this host (see `PerHost`).
     """
@@ -69,6 +71,7 @@ class HostServices:
     host_id: str
     instance_id: str
     clients: ClientCache
+    ready: anyio.Event = field(default_factory=anyio.Event)
     stopping: anyio.Event = field(default_factory=anyio.Event)
     per_host: PerHost = field(default_factory=PerHost)
 

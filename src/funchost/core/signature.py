@@ -3,7 +3,8 @@
 (PW `functions.py` `Registry.add_indexed_function`, semantics §8.3): every parameter but
 `context` must match a binding and vice versa; out bindings need `func.Out[T]`; a
 `str`/`bytes` annotation on a binding whose converter has no implicit output uses the
-generic converter; annotations must be accepted by the converter.
+generic converter; an input annotated with an installed extension's SDK type (a blob
+`BlobClient`, say) is an SDK-type binding; annotations must be accepted by the converter.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from typing import Any
 import azure.functions as func
 from azure.functions import meta
 
-from funchost.core.converters import converter_for, has_implicit_output
+from funchost.core.converters import (
+    SDK_PREFIX,
+    converter_for,
+    has_implicit_output,
+    sdk_converter,
+)
 from funchost.core.spec import RETURN, BindingInfo, ParamSpec
 from funchost.errors import FunctionLoadError
 
@@ -111,6 +117,8 @@ def _param(fname: str, pname: str, binding: BindingInfo, hints: dict[str, Any]) 
     converter = binding.type
     if anno is not None and pytype in (str, bytes) and not has_implicit_output(binding.type):
         converter = "generic"
+    elif anno is not None and not is_out and sdk_converter(binding.type, pytype) is not None:
+        converter = SDK_PREFIX + binding.type  # an SDK-type binding (converters.py)
     if anno is not None and isinstance(pytype, type):
         conv = converter_for(converter)
         ok = (

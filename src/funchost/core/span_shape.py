@@ -1,15 +1,12 @@
 """What a span says about an invocation, per trigger, in OpenTelemetry's semantic
 conventions (FaaS, HTTP server, messaging consumer). Pure: no OpenTelemetry import.
 
-The parent comes from where the caller put the trace context: the `traceparent` header of an
-HTTP request; the `traceparent` (or `Diagnostic-Id`) application property of a Service Bus
-message; the `"traceparent"` property of a storage queue message's JSON body (see
-`funchost.core.telemetry`). A batch's messages become links.
+The parent is the trace context the trigger's caller put in the message or request
+(`funchost.core.tracing.carried`); a batch's messages become links.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,9 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from funchost.core.expressions import resolve_settings
 from funchost.core.invocation import Invocation
-from funchost.core.telemetry import DIAGNOSTIC_ID, TRACEPARENT
+from funchost.core.tracing import carried
 
-W3C = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 QUEUE_SYSTEM = "azure_storage_queue"  # not in the conventions' list; Service Bus is
 SECRET_QUERY = {"code"}  # function keys: never exported (H `ActivitySanitizingProcessor`)
 
@@ -103,12 +99,11 @@ def _http(inv: Invocation, common: dict[str, Any], prefix: str) -> SpanShape:
         attributes["server.port"] = parts.port
     if "user-agent" in headers:
         attributes["user_agent.original"] = str(headers["user-agent"])
-    parent = _w3c(headers.get(TRACEPARENT))
     return SpanShape(
         f"{method} {route}",
         "server",
         attributes,
-        parents=(parent,) if parent else (),
+        parents=carried(inv).parents,
         trigger="http",
     )
 
@@ -136,12 +131,11 @@ def _queue(inv: Invocation, common: dict[str, Any], environ: Mapping[str, str]) 
         attributes["messaging.message.id"] = str(data["Id"])
     if data.get("DequeueCount") is not None:
         attributes["messaging.azure_storage_queue.dequeue_count"] = int(data["DequeueCount"])
-    parent = _w3c(data.get(TRACEPARENT))
     return SpanShape(
         f"process {queue}",
         "consumer",
         attributes,
-        parents=(parent,) if parent else (),
+        parents=carried(inv).parents,
         enqueued=_epoch(data.get("InsertionTime")),
         system=QUEUE_SYSTEM,
         destination=queue,
@@ -167,14 +161,12 @@ def _service_bus(inv: Invocation, common: dict[str, Any], environ: Mapping[str, 
         attributes["messaging.destination.subscription.name"] = resolve_settings(
             str(trigger.get("subscriptionName")), environ, what="telemetry"
         )
+    parents = carried(inv).parents
     if batch:
         rows = list(data.get("ApplicationPropertiesArray") or data.get("UserPropertiesArray") or [])
-        parents = tuple(p for p in (_sb_parent(r) for r in rows) if p)
         attributes["messaging.batch.message_count"] = len(rows)
         enqueued = _epoch((data.get("EnqueuedTimeUtcArray") or [None])[0])
     else:
-        parent = _sb_parent(data.get("ApplicationProperties") or data.get("UserProperties"))
-        parents = (parent,) if parent else ()
         enqueued = _epoch(data.get("EnqueuedTimeUtc"))
         if data.get("MessageId"):
             attributes["messaging.message.id"] = str(data["MessageId"])
@@ -201,20 +193,6 @@ def _entity(inv: Invocation, key: str, environ: Mapping[str, str]) -> str:
         return resolve_settings(raw, environ, what="telemetry")
     except Exception:  # noqa: BLE001 - the trigger validated it at start; show it as written
         return raw
-
-
-def _sb_parent(properties: Any) -> str | None:
-    if not isinstance(properties, Mapping):
-        return None
-    return _w3c(properties.get(TRACEPARENT)) or _w3c(properties.get(DIAGNOSTIC_ID))
-
-
-def _w3c(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if isinstance(value, str) and W3C.match(value.strip().lower()):
-        return value.strip().lower()
-    return None
 
 
 def _epoch(value: Any) -> float | None:

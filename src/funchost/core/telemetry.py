@@ -9,8 +9,9 @@ SDK, funchost with the Azure Monitor exporter: the same tables).
 
 With no exporter nothing of OpenTelemetry is imported and invocations are not wrapped: the
 only cost left is one ContextVar read per message an output binding sends. With one, every
-invocation is a span (`funchost.core.otel`) whose W3C `traceparent` is in `current_traceparent`
-while it runs, so output bindings can stamp it on what they send:
+invocation is a span (`funchost.core.otel`) whose W3C `traceparent` is in
+`funchost.core.tracing.current_traceparent` while it runs, so output bindings can stamp it
+on what they send:
 
 - Service Bus: application properties `traceparent` and `Diagnostic-Id`, what the Service
   Bus SDKs write and the real host's Service Bus extension reads.
@@ -24,7 +25,6 @@ current span, so one job's hops form one trace.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 from collections.abc import Mapping
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from funchost.config.host_config import TELEMETRY_MODES, HostConfig
+from funchost.core.tracing import DIAGNOSTIC_ID, TRACEPARENT, current_traceparent
 from funchost.errors import HostError
 
 if TYPE_CHECKING:
@@ -44,13 +45,6 @@ log = logging.getLogger("funchost.telemetry")
 
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 AZURE_MONITOR = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-TRACEPARENT = "traceparent"
-DIAGNOSTIC_ID = "Diagnostic-Id"  # the Service Bus SDKs' name for the same value
-
-#: The running invocation's W3C traceparent, when telemetry is exported.
-current_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "funchost_traceparent", default=None
-)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The admin API (semantics §6.6; H `HostController.cs`, `FunctionsController.cs`).
 
-`GET|POST /admin/host/ping` (anonymous), `GET /admin/host/status`, `GET /admin/functions`,
-`GET /admin/functions/{name}`, `POST /admin/functions/{name}` with `{"input": "..."}` (202,
-runs the function in the background). Everything but ping needs the master key.
+`GET|POST /admin/host/ping` (anonymous), `/admin/warmup` (anonymous, runs the warmup
+function), `GET /admin/host/status`, `GET /admin/functions`, `GET /admin/functions/{name}`,
+`POST /admin/functions/{name}` with `{"input": "..."}` (202, runs the function in the
+background). Everything but ping and warmup needs the master key.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class AdminApi:
             if method not in ("GET", "POST"):
                 return _method_not_allowed("GET, POST")
             return Response(status_code=200)
+        if parts == ["warmup"]:
+            return await self._warmup()
         if parts[:1] == ["dashboard"]:  # signs in with the master key on its own page
             return await self._dashboard.handle(request, level)
         if await level() < Level.ADMIN:
@@ -99,6 +102,30 @@ class AdminApi:
         if request.method.upper() == "POST":
             return await self._invoke(request, spec)
         return _method_not_allowed("GET, POST")
+
+    async def _warmup(self) -> Response:
+        """`/admin/warmup`, any method, no key: runs the warmup function and answers when
+        it is done (H `WebScriptHostHttpRoutesManager`: the warmup function's route under
+        `admin`, or a route to nothing, which answers 404, when the app has none)."""
+        spec = next((f for f in self._host.functions() if is_warmup_function(f)), None)
+        listener = None if spec is None or spec.disabled else self._host.listener(spec.name)
+        if spec is None or listener is None:
+            return problem(
+                404,
+                "Not Found",
+                "No warmup function is running (a function named 'warmup' with "
+                "@app.warm_up_trigger; see GET /admin/host/status if it failed to start).",
+            )
+        outcome = await listener.call(None)
+        if not outcome.ok:
+            return problem(
+                500,
+                "Internal Server Error",
+                f"Function '{spec.name}' failed; see the host log for "
+                f"invocation {outcome.invocation_id}.",
+                invocationId=outcome.invocation_id,
+            )
+        return Response(status_code=200)
 
     def _status(self) -> dict[str, Any]:
         errors = self._host.errors()
@@ -171,6 +198,15 @@ class AdminApi:
         return Response(status_code=202)
 
 
+WARMUP_FUNCTION = "warmup"
+
+
+def is_warmup_function(spec: FunctionSpec) -> bool:
+    """The function the host runs to warm an instance up: named `warmup`, with a warmup
+    trigger, both in any case (H `ScriptJobHostExtensions.IsWarmupFunction`)."""
+    return spec.name.lower() == WARMUP_FUNCTION and spec.trigger.type.lower() == "warmuptrigger"
+
+
 def _method_not_allowed(allow: str) -> Response:
     response = problem(405, "Method Not Allowed", f"Allowed: {allow}.")
     response.headers["allow"] = allow
@@ -181,4 +217,4 @@ def _base(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-__all__ = ["AdminApi", "HostView"]
+__all__ = ["WARMUP_FUNCTION", "AdminApi", "HostView", "is_warmup_function"]

@@ -1,4 +1,5 @@
-"""The function's `http` output as a response (H: 200 with no body when nothing is set).
+"""The function's `http` output as a response (H: 200 with no body when nothing is set;
+cookies as the host writes them, `funchost.http.cookies`).
 
 Sent as raw ASGI messages: this is on every request's path, and the converter has already
 produced the final status, headers and body.
@@ -10,6 +11,8 @@ from typing import Any
 
 from azure.functions.meta import Datum
 from starlette.types import Receive, Scope, Send
+
+from funchost.http.cookies import set_cookie_header
 
 _PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 _OCTETS = (b"content-type", b"application/octet-stream")
@@ -54,8 +57,7 @@ def _parts(datum: Datum | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         if name.lower() != "content-length"
     ]
     headers.extend(
-        (b"set-cookie", morsel.OutputString().encode("latin-1"))
-        for cookie in value.get("cookies") or []
-        for morsel in cookie.values()
+        (b"set-cookie", set_cookie_header(cookie).encode("latin-1"))
+        for cookie in value.get("cookies") or ()
     )
     return status, headers, body

@@ -27,6 +27,9 @@ class RouteEntry:
     methods: frozenset[str]  # empty = every method
     auth_level: Level
     handler: Handler
+    # The handler's response streams (HTTP proxy mode): the web server holds the request's
+    # throttle slot until it is sent.
+    streaming: bool = False
 
     def allows(self, method: str) -> bool:
         return not self.methods or method.upper() in self.methods

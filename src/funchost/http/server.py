@@ -1,5 +1,6 @@
 """The host's web server: function routes under the route prefix, the admin API, and a
-landing page at `/`. One ASGI app served by uvicorn inside the host's task group."""
+landing page at `/` when no function takes it. One ASGI app served by uvicorn inside the
+host's task group."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from funchost.http.auth import Authorizer, KeysUnavailable
 from funchost.http.keys import Level
 from funchost.http.problem import problem
 from funchost.http.protocol import guarded_protocol
-from funchost.http.route_table import RouteTable
+from funchost.http.route_table import RouteEntry, RouteTable
 from funchost.http.throttle import Rejected, Throttle
 
 log = logging.getLogger("funchost.http")
@@ -32,12 +33,20 @@ class WebApp:
     """The ASGI application."""
 
     def __init__(
-        self, routes: RouteTable, admin: AdminApi, auth: Authorizer, throttle: Throttle
+        self,
+        routes: RouteTable,
+        admin: AdminApi,
+        auth: Authorizer,
+        throttle: Throttle,
+        *,
+        homepage_disabled: bool = False,
     ) -> None:
         self.routes = routes
         self._admin = admin
         self._auth = auth
         self._throttle = throttle
+        # AzureWebJobsDisableHomepage=true: `/` answers 204 (H `HomepageMiddleware`).
+        self._homepage_disabled = homepage_disabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,13 +71,15 @@ class WebApp:
         # The path and method straight from the scope: building Starlette's URL object is
         # a measurable part of a small request.
         path, method = request.scope["path"], request.scope["method"]
-        if path in ("", "/"):
-            return self._landing()
         first = path.strip("/").split("/", 1)[0].lower()
         if first == "admin":
             return await self._admin.handle(request, lambda: self._auth.level(request, None))
         relative = self.routes.strip_prefix(path)
         match = None if relative is None else self.routes.match(relative, method)
+        if path in ("", "/") and (match is None or match.entry is None):
+            # The home page only when no function takes `/` (H `HomepageMiddleware`: a
+            # catch-all route with routePrefix "" gets it, as AsgiFunctionApp apps do).
+            return self._landing()
         if match is None:
             return problem(404, "Not Found", f"No function route matches {path}.")
         if match.entry is None:
@@ -94,15 +105,17 @@ class WebApp:
             # nobody presents one).
             if entry.function.disabled and (level < Level.ADMIN or not self._auth.enforced):
                 return problem(404, "Not Found", f"Function '{entry.function.name}' is disabled.")
+        if entry.streaming:
+            return _Streaming(self._throttle, entry, request, match.values)
         try:
             async with self._throttle.slot():
                 return await entry.handler(request, match.values)
         except Rejected:
-            return problem(
-                429, "Too Many Requests", "The host is at http.maxOutstandingRequests; retry later."
-            )
+            return _too_many()
 
     def _landing(self) -> Response:
+        if self._homepage_disabled:
+            return Response(status_code=204)
         return HTMLResponse(
             "<!doctype html><title>funchost</title><h1>Your Functions app is up and running"
             "</h1><p>Served by funchost. Routes:</p><ul>"
@@ -113,6 +126,34 @@ class WebApp:
             )
             + "</ul>"
         )
+
+
+def _too_many() -> Response:
+    return problem(
+        429, "Too Many Requests", "The host is at http.maxOutstandingRequests; retry later."
+    )
+
+
+class _Streaming:
+    """A streaming function's exchange, which holds its throttle slot until the response
+    is sent: the real host's throttle wraps the whole request (H `HttpThrottleMiddleware`),
+    and a streamed response is produced while it is sent."""
+
+    def __init__(
+        self, throttle: Throttle, entry: RouteEntry, request: Request, values: dict[str, str]
+    ) -> None:
+        self._throttle = throttle
+        self._entry = entry
+        self._request = request
+        self._values = values
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with self._throttle.slot():
+                app = await self._entry.handler(self._request, self._values)
+                await app(scope, receive, send)
+        except Rejected:
+            await _too_many()(scope, receive, send)
 
 
 class _Server(uvicorn.Server):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from funchost import bindings, triggers
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
 from funchost.core.invocation import Outcome
@@ -36,6 +38,18 @@ from funchost.testing.recorder import CURRENT, InvocationRecord, Recorder
 from funchost.triggers import Backlog
 
 T = TypeVar("T")
+
+
+def _import_plugins_here() -> None:
+    """Import the built-in trigger and binding plug-ins in the caller's thread, not lazily
+    in the portal's. Under pytest funchost's modules are assertion-rewritten when imported,
+    which parses them with `ast`, and Python 3.11's AST builder is not thread-safe (CPython
+    gh-106905): a plug-in import in the portal racing a parse in another thread failed with
+    "AST constructor recursion depth mismatch"."""
+    for ref in (*triggers.BUILTIN.values(), *bindings.INPUTS.values(), *bindings.OUTPUTS.values()):
+        module = ref.partition(":")[0]
+        importlib.import_module(module, bindings.__name__)
+
 
 # Settings a test's host must not inherit from the machine it runs on.
 _HOST_SETTINGS = (
@@ -58,6 +72,11 @@ class Harness:
         functions: load only these functions (`--functions`).
         auth: enforce function keys (off by default, as `func start`).
         grace: seconds running invocations get on `stop()`.
+        working_dir: make `app_dir` the process's working directory while the host runs
+            (from before the app's import), as the real worker and `funchost start` run
+            in the app folder, so relative paths in functions resolve the same. Off by
+            default: it is global to the test process, so only one app folder can hold
+            it at a time (another harness asking for another folder gets RuntimeError).
 
     Start it with `start()` (or use it as a context manager); `stop()` drains it. Several
     harnesses may run at once: each records only its own host's invocations and lines.
@@ -71,8 +90,10 @@ class Harness:
         functions: tuple[str, ...] = (),
         auth: bool = False,
         grace: float = 10.0,
+        working_dir: bool = False,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
+        self._working_dir = working_dir
         self.environ = _environment(self.app_dir, settings or {})
         self._functions = functions
         self._options = HostOptions(bind="127.0.0.1", port=0, auth=auth, grace_seconds=grace)
@@ -92,6 +113,8 @@ class Harness:
         """Import the app, start every listener and the web server; return once serving.
         Raises the host's own errors (AppLoadError, ConfigError) as `funchost start` would
         report them."""
+        if self._working_dir:  # first: when refused, nothing else has changed yet
+            self._undo.append(process_state.enter_directory(self.app_dir))
         self._undo.append(process_state.set_environ(self.environ))
         self._undo.append(process_state.capture_logs(self.recorder.handler))
         try:
@@ -105,6 +128,7 @@ class Harness:
                 self._undo.append(process_state.set_environ(extra))
             options = dataclasses.replace(self._options, wrappers=(self.recorder.wrap,))
             self.host = Host(config, self.environ, app, options)
+            _import_plugins_here()
             self._portal_cm = start_blocking_portal()
             self._portal = self._portal_cm.__enter__()
             self._serving, _ = self._portal.start_task(self._serve)
@@ -115,7 +139,8 @@ class Harness:
 
     def stop(self) -> None:
         """Drain (running invocations get the grace period) and stop; undo what `start`
-        changed in the process (settings, log capture, the app's modules)."""
+        changed in the process (settings, log capture, the app's modules, the working
+        directory)."""
         try:
             if self._portal is not None and self.host is not None:
                 with contextlib.suppress(Exception):  # the loop already ended

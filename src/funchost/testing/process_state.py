@@ -1,5 +1,6 @@
 """What a harness changes in the test process while its host runs, and the undo of each:
-the app's settings in os.environ (a worker has them there), log capture, the app's modules.
+the app's settings in os.environ (a worker has them there), log capture, the app's modules,
+and (when asked) the working directory.
 
 Several harnesses may run at once and stop in any order: a setting is put back only if
 it still holds the value this harness set, and the root logger's level is lowered while
@@ -53,6 +54,50 @@ class _Levels:
 
 
 _levels = _Levels()
+
+
+class _WorkingDirectory:
+    """The process's one working directory, held by harnesses that asked for their app
+    folder: the first changes to it, others may hold the same folder, another folder is
+    refused (a process has one), and the last to let go puts the caller's back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._folder = ""
+        self._saved = ""
+
+    def acquire(self, folder: Path) -> None:
+        wanted = os.path.realpath(folder)  # as os.getcwd() will name it
+        with self._lock:
+            if self._holders and wanted != self._folder:
+                raise RuntimeError(
+                    f"cannot make {wanted} the working directory: a running harness holds "
+                    f"{self._folder} (a process has one working directory; start that app's "
+                    "harness without working_dir=True, or stop the other first)"
+                )
+            if not self._holders:
+                self._saved = str(Path.cwd())
+                os.chdir(wanted)
+                self._folder = wanted
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and str(Path.cwd()) == self._folder:
+                os.chdir(self._saved)  # unless the test moved elsewhere since
+
+
+_cwd = _WorkingDirectory()
+
+
+def enter_directory(folder: Path) -> Callable[[], None]:
+    """Make `folder` the working directory, as the real host starts its worker in the app
+    folder (H `Workers/Rpc/RpcWorkerProcess.cs`: the worker context's working directory is
+    the script root); the undo. RuntimeError when another harness holds another folder."""
+    _cwd.acquire(folder)
+    return _cwd.release
 
 
 def set_environ(values: Mapping[str, str]) -> Callable[[], None]:

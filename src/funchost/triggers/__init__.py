@@ -81,6 +81,7 @@ BUILTIN: dict[str, str] = {
     "blobTrigger": "funchost.triggers.blob:BlobTrigger",
     "serviceBusTrigger": "funchost.triggers.servicebus:ServiceBusTrigger",
     "timerTrigger": "funchost.triggers.timer:TimerTrigger",
+    "warmupTrigger": "funchost.triggers.warmup:WarmupTrigger",
 }
 
 

@@ -20,6 +20,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 from azure.functions.meta import Datum
 
+from funchost.core.converters import SDK_PREFIX
 from funchost.core.expressions import required_setting
 from funchost.core.invocation import Invocation, Invoke, Outcome
 from funchost.core.logs import brief
@@ -27,6 +28,7 @@ from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
 from funchost.errors import BindingError
 from funchost.storage.blob_scan import ContainerScanner, Watcher
+from funchost.storage.blob_sdk import BlobSdkObjects
 from funchost.storage.blobs import (
     BlobPattern,
     blob_container_key,
@@ -74,10 +76,17 @@ class BlobTrigger:
                 spec.name,
             )
         self._services = services
-        service = services.clients.blob_service(
-            self.trigger.connection, what=f"blob trigger of '{spec.name}'"
-        )
+        what = f"blob trigger of '{spec.name}'"
+        service = services.clients.blob_service(self.trigger.connection, what=what)
         self.container = service.get_container_client(self.trigger.pattern.container)
+        param = spec.trigger_param
+        # An SDK-type parameter (blob.BlobClient, ...) gets a client, not the content: the
+        # real host then sends ModelBindingData instead of downloading the blob.
+        self._sdk = (
+            BlobSdkObjects(services, self.trigger.connection, param.pytype, what)
+            if param.converter.startswith(SDK_PREFIX)
+            else None
+        )
         self.hub = services.shared(BlobTriggerHub, lambda: BlobTriggerHub(services))
         self.hub.register(self)
 
@@ -88,8 +97,28 @@ class BlobTrigger:
     async def backlog(self) -> int:
         return await self.hub.backlog()
 
-    async def invoke_blob(self, blob: Any, data: bytes, reason: str) -> Outcome:
-        """Run the function for a downloaded blob (`blob` = its properties)."""
+    async def load(self, name: str, etag: str | None) -> tuple[Any, bytes | None]:
+        """The blob's properties and content (None for an SDK-type parameter, which gets a
+        client instead); only while its ETag is `etag` when given.
+
+        Raises:
+            ResourceNotFoundError: the blob is gone.
+            ResourceModifiedError: it was overwritten since `etag`.
+        """
+        blob = self.container.get_blob_client(name)
+        condition: dict[str, Any] = (
+            {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        )
+        if self._sdk is not None:
+            # The host checks the version it was told of (N BlobQueueTriggerExecutor) and
+            # leaves the reading to the function.
+            return await blob.get_blob_properties(**condition), None
+        downloader = await blob.download_blob(**condition)
+        return downloader.properties, await downloader.readall()
+
+    async def invoke_blob(self, blob: Any, data: bytes | None, reason: str) -> Outcome:
+        """Run the function for a blob (`blob` = its properties, `data` = its content, or
+        None for an SDK-type parameter)."""
         name = blob.name
         values: dict[str, Any] = dict(self.trigger.pattern.match(name) or {})
         blob_path = f"{self.trigger.pattern.container}/{name}"
@@ -111,11 +140,13 @@ class BlobTrigger:
         }
         for key, value in values.items():
             metadata.setdefault(key, Datum(str(value), "string"))
-        datum = (
-            Datum(data.decode("utf-8", "replace"), "string")
-            if self.trigger.as_string
-            else Datum(data, "bytes")
-        )
+        if data is None:
+            assert self._sdk is not None
+            datum = await self._sdk.datum(self.trigger.pattern.container, name)
+        elif self.trigger.as_string:
+            datum = Datum(data.decode("utf-8", "replace"), "string")
+        else:
+            datum = Datum(data, "bytes")
         return await self._invoke(Invocation(self.spec, datum, reason, metadata, values))
 
     async def call(self, input: str | None) -> Outcome:
@@ -125,12 +156,9 @@ class BlobTrigger:
             raise BindingError(
                 f"'{self.spec.name}' needs input '{self.trigger.pattern.container}/<blob name>'"
             )
-        downloader = await self.container.get_blob_client(name).download_blob()
-        data = await downloader.readall()
+        properties, data = await self.load(name, None)
         return await self.invoke_blob(
-            downloader.properties,
-            data,
-            "This function was programmatically called via the host APIs.",
+            properties, data, "This function was programmatically called via the host APIs."
         )
 
 
@@ -297,12 +325,8 @@ class BlobTriggerHub:
         if trigger is None:
             log.info("Dropping blob trigger message for '%s': no such function here", function_id)
             return None
-        blob = trigger.container.get_blob_client(name)
         try:
-            downloader = await blob.download_blob(
-                etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-            data_bytes = await downloader.readall()
+            properties, data_bytes = await trigger.load(name, etag)
         except ResourceNotFoundError:
             return None  # deleted since it was seen (§3.4)
         except ResourceModifiedError:
@@ -313,7 +337,7 @@ class BlobTriggerHub:
             f"New blob detected({trigger.trigger.source}): "
             f"{trigger.trigger.pattern.container}/{name}"
         )
-        return await trigger.invoke_blob(downloader.properties, data_bytes, reason)
+        return await trigger.invoke_blob(properties, data_bytes, reason)
 
 
 async def _first_of(watches: list[Watch], stopping: anyio.Event) -> None:

@@ -80,9 +80,24 @@ def add_entities(req: func.HttpRequest, rows: func.Out[str]) -> func.HttpRespons
     connection="AzureWebJobsStorage",
 )
 def get_entity(req: func.HttpRequest, row: str) -> func.HttpResponse:
-    if row is None:
+    # On Azure the row key does not select: `row` is the JSON array of the partition's
+    # entities (python-worker #1231, #1725). Code written for one object breaks there.
+    wanted = [e for e in json.loads(row) if e["RowKey"] == req.route_params["rk"]]
+    if not wanted:
         return func.HttpResponse("null", status_code=404, mimetype="application/json")
-    return func.HttpResponse(row, mimetype="application/json")
+    return func.HttpResponse(json.dumps(wanted[0]), mimetype="application/json")
+
+
+@app.route(route="partition/{pk}/{rk}", methods=["GET"])
+@app.table_input(
+    arg_name="rows",
+    table_name="%T_NAME%",
+    partition_key="{pk}",
+    row_key="{rk}",
+    connection="AzureWebJobsStorage",
+)
+def by_keys_raw(req: func.HttpRequest, rows: str) -> func.HttpResponse:
+    return func.HttpResponse(rows, mimetype="application/json")
 
 
 @app.route(route="entities/{pk}", methods=["GET"])
