@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "core": BASE | {"core", "config"},
     "storage": BASE | {"storage", "core", "config"},
     # The dashboard reads the storage and timer rooms' names and records (read-only).
-    "http": BASE | {"http", "core", "config", "storage", "timer"},
+    "ops": BASE | {"ops", "core", "config", "storage"},
+    "http": BASE | {"http", "core", "config", "storage", "timer", "ops"},
     "triggers": BASE | {"triggers", "core", "config", "storage", "timer", "http"},
     "bindings": BASE | {"bindings", "core", "config", "storage", "http"},
     "devservices": BASE | {"devservices", "core", "config"},

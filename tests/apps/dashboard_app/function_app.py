@@ -31,6 +31,8 @@ async def slow_job(msg: func.QueueMessage) -> None:
 @app.queue_trigger(arg_name="msg", queue_name="%DASH_FLAKY%", connection="AzureWebJobsStorage")
 async def flaky_job(msg: func.QueueMessage) -> None:
     job = await statuses.get(msg.get_json()["jobId"])
+    if job.state is JobState.FAILED:  # its poison message replayed: funchost leaves the status
+        job = await statuses.retry(job.job_id)
     if job.state is JobState.PENDING:
         job = await statuses.start(job)
     async with last_attempt_fails_job(statuses, msg, max_attempts=1):

@@ -1,5 +1,5 @@
 """What the dashboard's buttons do: replay or purge a poison / dead-lettered message (or all
-of them) through the jobs library's `shared.deadletters`, and run a function now (as
+of them) with `funchost.ops`, and run a function now (as
 `POST /admin/functions/{name}` does)."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from typing import Any
 
 from funchost.core.logs import brief
 from funchost.errors import HostError
-from funchost.http.dashboard import library
 from funchost.http.dashboard.model import DashboardHost
 from funchost.http.dashboard.snapshot import Snapshotter
-from funchost.http.dashboard.sources import sources_of
+from funchost.ops.letters import LetterNotFound
 
 log = logging.getLogger("funchost.dashboard")
 
@@ -36,33 +35,25 @@ async def perform(
         return await _run(host, str(form.get("function") or ""), form.get("input"))
     if name not in ("replay", "purge"):
         return _fail(404, f"No dashboard action '{name}'.")
-    lib = snapshots.lib()
-    if lib is None:
-        return _fail(409, library.NOT_USED)
-    source = str(form.get("source") or "")
-    known = {
-        s.source: s
-        for s in sources_of(tuple(host.functions()), host.services.environ, host.host_id)
-    }
-    target = known.get(source)
-    if target is None:
-        return _fail(404, f"No poison or dead-letter source '{source}' in this app.")
+    wanted = str(form.get("source") or "")
+    source = next((s for s in snapshots.sources() if s.name == wanted), None)
+    if source is None:
+        return _fail(404, f"No poison or dead-letter source '{wanted}' in this app.")
     message = str(form.get("message") or "") or None
-    tool = lib.poison(target.kind, target.entity, target.connection)
-    where = target.failed_entity or target.entity
+    where = source.failed_entity or source.entity
     try:
+        tool = snapshots.tool(source)
         if name == "replay":
             done = await tool.replay(message)
-            text = f"Replayed {len(done)} message(s) from {where} to {target.entity}."
-            jobs = [f"job {r.job_id} is {r.job_state}" for r in done if r.job_id and r.job_state]
-            if jobs:
-                text += " " + "; ".join(jobs) + "."
+            text = f"Replayed {len(done)} message(s) from {where} to {tool.target}."
         else:
             count = await tool.purge(message)
             text = f"Purged {count} message(s) from {where}."
-    except Exception as exc:  # noqa: BLE001 - the library's and the services' errors, shown
+    except LetterNotFound as exc:
+        return _fail(409, f"{exc} (replayed or purged meanwhile?)")
+    except Exception as exc:  # noqa: BLE001 - storage and broker errors, shown on the page
         log.warning("Dashboard %s on %s failed: %s", name, where, brief(exc))
-        return _fail(409 if type(exc).__name__ == "DeadLetterNotFound" else 502, brief(exc))
+        return _fail(502, brief(exc))
     log.info("Dashboard: %s", text)
     return Result(200, {"ok": True, "message": text})
 

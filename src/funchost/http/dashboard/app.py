@@ -75,7 +75,7 @@ class Dashboard:
             if not _same_origin(request):
                 return problem(403, "Forbidden", "Actions must come from the dashboard's page.")
             result = await actions.perform(
-                parts[1], await request.form(), self._host, self.snapshots
+                parts[1], await _form(request), self._host, self.snapshots
             )
             self.snapshots.forget()
             return JSONResponse(result.body, status_code=result.status)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from funchost.core.history import Run
+from funchost.ops.jobs import Job
+from funchost.ops.letters import Letter
 
 
 class DashboardHost(Protocol):
@@ -37,18 +39,6 @@ class FunctionRow:
     recent: tuple[Run, ...]
     can_run: bool  # a manual run is possible (not HTTP, listener up)
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Letter:
-    """A poison / dead-lettered message as listed."""
-
-    message_id: str
-    preview: str
-    job_id: str | None
-    reason: str | None
-    when: str | None
-    count: int | None
 
 
 @dataclass(frozen=True)
@@ -84,20 +74,6 @@ class TimerRow:
 
 
 @dataclass(frozen=True)
-class JobRow:
-    job_id: str
-    kind: str
-    state: str
-    done: int
-    total: int
-    progress: int
-    message: str
-    attempt: int
-    updated: str | None
-    error: str | None
-
-
-@dataclass(frozen=True)
 class Snapshot:
     host_id: str
     instance_id: str
@@ -105,5 +81,5 @@ class Snapshot:
     functions: tuple[FunctionRow, ...]
     sources: tuple[SourceRow, ...]
     timers: tuple[TimerRow, ...]
-    jobs: tuple[JobRow, ...] | None  # None: the app does not use the status store
+    jobs: tuple[Job, ...] | None  # None: no status table (the app keeps no jobs)
     notes: dict[str, str] = field(default_factory=dict)  # section -> why it is partial

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from html import escape
 from importlib import resources
 
-from funchost.http.dashboard.model import (
-    FunctionRow,
-    JobRow,
-    Letter,
-    Snapshot,
-    SourceRow,
-    TimerRow,
-)
+from funchost.http.dashboard.model import FunctionRow, Snapshot, SourceRow, TimerRow
+from funchost.ops.jobs import Job
+from funchost.ops.letters import Letter
 
 BASE = "/admin/dashboard"
 SECTIONS = ("functions", "jobs", "queues", "timers")
@@ -121,7 +117,7 @@ def _jobs_section(snapshot: Snapshot) -> str:
     return note + jobs(snapshot.jobs)
 
 
-def jobs(rows: Iterable[JobRow]) -> str:
+def jobs(rows: Iterable[Job]) -> str:
     body = "".join(_job(r) for r in rows)
     return _table(
         "Jobs from the status store (the last day, most recently changed first)",
@@ -130,7 +126,7 @@ def jobs(rows: Iterable[JobRow]) -> str:
     )
 
 
-def _job(row: JobRow) -> str:
+def _job(row: Job) -> str:
     label = f"Progress of job {row.job_id}"
     total = f"{row.done} / {row.total}" if row.total else "—"
     latest = _e(row.message) + (
@@ -142,7 +138,7 @@ def _job(row: JobRow) -> str:
         f'<td><span class="state {_e(row.state.lower())}">{_e(row.state)}</span></td>'
         f'<td><progress max="100" value="{row.progress}" aria-label="{_e(label)}">'
         f'{row.progress}%</progress> <span class="count">{total}</span></td>'
-        f"<td>{row.attempt}</td><td>{latest}</td><td>{_e(row.updated)}</td></tr>"
+        f"<td>{row.attempt}</td><td>{latest}</td><td>{_moment(row.updated)}</td></tr>"
     )
 
 
@@ -230,8 +226,10 @@ def _letter(row: SourceRow, letter: Letter, where: str) -> str:
     mid = letter.message_id
     return (
         f'<tr data-message="{_e(mid)}"><th scope="row"><code>{_e(mid)}</code><br>'
-        f"<small>{_e(letter.when)}</small></th><td><code>{_e(letter.job_id)}</code></td>"
-        f"<td>{_e(letter.reason)}</td><td><code>{_e(letter.preview)}</code></td><td>"
+        f"<small>{_moment(letter.enqueued)}</small></th>"
+        f"<td><code>{_e(letter.job_id)}</code></td>"
+        f"<td>{_e(letter.reason or letter.description)}</td>"
+        f"<td><code>{_e(letter.preview)}</code></td><td>"
         + _action(
             "replay",
             row,
@@ -299,3 +297,10 @@ def _clock(epoch: float) -> str:
 
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + "Z"
+
+
+def _moment(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    text = value.astimezone().strftime("%H:%M:%S")
+    return f'<time datetime="{_e(value.isoformat())}">{text}</time>'

@@ -1,13 +1,13 @@
 """Taking a `Snapshot` of the host: functions and their recent runs (in memory), queues and
-entities with their poison / dead-letter counts and messages, timers (status and lock
-blobs), and jobs from the library's status store. Each part that cannot be read is shown
-with the reason instead of failing the whole page."""
+entities with their poison / dead-letter counts and messages (`funchost.ops`), timers
+(status and lock blobs), and jobs from the jobs library's status table. Each part that
+cannot be read is shown with the reason instead of failing the whole page."""
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -15,23 +15,18 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from funchost.core.history import InvocationHistory
 from funchost.core.spec import FunctionSpec
-from funchost.http.dashboard import library
 from funchost.http.dashboard.model import (
     DashboardHost,
     FunctionRow,
-    JobRow,
-    Letter,
     Snapshot,
     SourceRow,
     TimerRow,
 )
-from funchost.http.dashboard.sources import (
-    PeekCounter,
-    Source,
-    failure_note,
-    queue_depth,
-    sources_of,
-)
+from funchost.http.dashboard.sources import PeekCounter, failure_note, queue_depth
+from funchost.ops.jobs import DEFAULT_TABLE, TABLE_SETTING, Job, recent_jobs
+from funchost.ops.letters import Letter
+from funchost.ops.sources import Source, of_functions
+from funchost.ops.tools import PoisonTool, poison_tool
 from funchost.storage.singleton import HOSTS_CONTAINER, OWNER_METADATA, listener_lock_id
 from funchost.timer.status import status_blob_path
 
@@ -50,7 +45,6 @@ class Snapshotter:
         self._last: tuple[float, Snapshot] | None = None
         self._lock = anyio.Lock()
         self._peek = PeekCounter()
-        self.library: library.Library | None = None
 
     def functions_version(self) -> int:
         services = self._host.services
@@ -75,35 +69,34 @@ class Snapshotter:
         """The next `take` reads everything again (after an action changed something)."""
         self._last = None
 
-    def lib(self) -> library.Library | None:
+    def sources(self) -> list[Source]:
         services = self._host.services
-        if services is None or not library.loaded():
-            return None
-        if self.library is None:
-            self.library = library.Library(
-                services.environ, services.config.queues.message_encoding, self._host.host_id
-            )
-            services.per_host.on_close(self.library.close)
-        return self.library
+        if services is None:
+            return []
+        return of_functions(_specs(self._host), services.environ, self._host.host_id)
+
+    def tool(self, source: Source) -> PoisonTool:
+        services = self._host.services
+        return poison_tool(source, services.clients, services.config.queues.message_encoding)
 
     async def _take(self) -> Snapshot:
         host, services = self._host, self._host.services
         notes: dict[str, str] = {}
-        specs = _specs(host)
-        sources = sources_of(specs, services.environ, host.host_id) if services else []
-        lib = self.lib()
-        if lib is None:
-            notes["sources"] = library.NOT_USED
-        rows = [await self._source_row(s, lib) for s in sources]
-        timers = [await self._timer_row(s) for s in specs if _is_timer(s)]
-        jobs: tuple[JobRow, ...] | None = None
-        if lib is None or not library.loaded("status"):
-            notes["jobs"] = library.NOT_USED
-        else:
-            try:
-                jobs = await _jobs(lib)
-            except Exception as exc:  # noqa: BLE001 - shown on the page, not fatal
-                notes["jobs"] = failure_note("reading the status store", exc)
+        rows = [await self._source_row(s) for s in self.sources()]
+        timers = [await self._timer_row(s) for s in _specs(host) if _is_timer(s)]
+        jobs: tuple[Job, ...] | None = None
+        table = services.environ.get(TABLE_SETTING) or DEFAULT_TABLE
+        try:
+            client = services.clients.table_service(None, what="dashboard")
+            found = await recent_jobs(client.get_table_client(table), JOBS_WINDOW, JOBS_SHOWN)
+            jobs = None if found is None else tuple(found)
+            if found is None:
+                notes["jobs"] = (
+                    f"no status table '{table}' (the jobs library's; another name: "
+                    f"set {TABLE_SETTING})"
+                )
+        except Exception as exc:  # noqa: BLE001 - shown on the page, not fatal
+            notes["jobs"] = failure_note(f"reading the status table '{table}'", exc)
         return Snapshot(
             host.host_id,
             host.instance_id,
@@ -115,7 +108,7 @@ class Snapshotter:
             notes,
         )
 
-    async def _source_row(self, source: Source, lib: library.Library | None) -> SourceRow:
+    async def _source_row(self, source: Source) -> SourceRow:
         active: int | None = None
         failed: int | None = None
         note: str | None = None
@@ -124,9 +117,9 @@ class Snapshotter:
         except Exception as exc:  # noqa: BLE001 - storage or broker trouble: shown, not fatal
             note = failure_note(f"counting {source.entity}", exc)
         letters: tuple[Letter, ...] = ()
-        if lib is not None and failed:
+        if failed:
             try:
-                letters = await _letters(lib, source)
+                letters = tuple(await self.tool(source).list(LETTERS_SHOWN))
             except Exception as exc:  # noqa: BLE001 - as above
                 note = failure_note(f"listing {source.failed_entity}", exc)
         return SourceRow(
@@ -134,7 +127,7 @@ class Snapshotter:
             source.kind,
             source.entity,
             source.failed_entity,
-            source.source,
+            source.name,
             source.connection,
             active,
             failed,
@@ -246,47 +239,6 @@ def _detail(spec: FunctionSpec) -> str:
                 return f"{methods or 'ANY'} {value}"
             return str(value)
     return ""
-
-
-async def _letters(lib: library.Library, source: Source) -> tuple[Letter, ...]:
-    found = await lib.poison(source.kind, source.entity, source.connection).list(LETTERS_SHOWN)
-    return tuple(
-        Letter(
-            d.message_id,
-            _preview(d.decoded),
-            d.job_id,
-            d.reason or d.description,
-            d.enqueued_at.isoformat() if d.enqueued_at else None,
-            d.delivery_count if d.delivery_count is not None else d.dequeue_count,
-        )
-        for d in found
-    )
-
-
-def _preview(body: bytes, limit: int = 120) -> str:
-    text = body.decode("utf-8", "replace")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-async def _jobs(lib: library.Library) -> tuple[JobRow, ...]:
-    since = datetime.now(timezone.utc) - JOBS_WINDOW
-    found = await lib.statuses().list(created_after=since, limit=None)
-    found.sort(key=lambda s: s.updated_at or s.created_at or since, reverse=True)
-    return tuple(
-        JobRow(
-            s.job_id,
-            s.kind,
-            s.state.value,
-            s.done,
-            s.total,
-            s.progress,
-            s.message,
-            s.attempt,
-            s.updated_at.isoformat() if s.updated_at else None,
-            s.error,
-        )
-        for s in found[:JOBS_SHOWN]
-    )
 
 
 async def _read_json(container: Any, path: str) -> dict[str, Any] | None:
