@@ -1,4 +1,4 @@
-"""The `funchost` command: start, dev, list, keys.
+"""The `funchost` command: start, dev, list, keys, poison.
 
 The only room that touches process state (environment, logging set-up, signals, the event
 loop); it may import every other room.
@@ -12,6 +12,7 @@ from funchost import __version__
 from funchost.cli.dev import dev
 from funchost.cli.keys import keys
 from funchost.cli.list import list_functions
+from funchost.cli.poison import poison
 from funchost.cli.start import start
 
 
@@ -25,6 +26,7 @@ cli.add_command(start)
 cli.add_command(dev)
 cli.add_command(list_functions)
 cli.add_command(keys)
+cli.add_command(poison)
 
 
 def main() -> None:
