@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
 
+from funchost.core import logs
 from funchost.host import Host
+
+log = logging.getLogger("funchost.host")
 
 
 def function_lines(host: Host, base_url: str) -> list[str]:
@@ -34,6 +38,14 @@ def function_lines(host: Host, base_url: str) -> list[str]:
 
 
 def announce(host: Host, began: float) -> None:
+    """Print the listing, or, when logs are JSON (`--log-format json`), log each line of it
+    as a record so that stdout stays one JSON object per line."""
+    if logs.structured():
+        base = f"http://localhost:{host.port}"
+        for line in function_lines(host, base):
+            log.info("Function %s", click.unstyle(line))
+        log.info("%s", _started(host, began, base))
+        return
     base = f"http://localhost:{host.port}"
     click.echo("\nFunctions:\n")
     lines = function_lines(host, base)
@@ -44,8 +56,12 @@ def announce(host: Host, began: float) -> None:
             click.style("\tNo functions found. ", fg="yellow")
             + f"Is {host.app.script.name} registering functions on its FunctionApp?\n"
         )
+    click.echo(_started(host, began, base))
+
+
+def _started(host: Host, began: float, base: str) -> str:
     auth = "keys enforced (funchost keys prints them)" if host.keys else "keys not enforced"
-    click.echo(
+    return (
         f"Host started in {(time.monotonic() - began) * 1000:.0f}ms on {base} "
         f"(host id {host.host_id}; {auth})."
     )

@@ -61,6 +61,13 @@ def resolve_port(
     show_default=True,
     help="Seconds running invocations get to finish on stop.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(sorted(logs.LOG_FORMATS)),
+    default="console",
+    show_default=True,
+    help="console: as func start prints; json: one JSON object per line.",
+)
 @app_options
 def start(
     port: int | None,
@@ -68,13 +75,14 @@ def start(
     no_auth: bool,
     environment: str | None,
     grace: float,
+    log_format: str,
     app_dir: Path,
     only: str,
     verbose: bool,
 ) -> None:
     """Start the host with the app in APP_DIR."""
     began = time.monotonic()
-    logs.configure(verbose)
+    logs.configure(verbose, log_format)
     app_dir = enter_app_dir(app_dir)
     prepared = prepare(app_dir, only, environment=environment)
     run_host(
