@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from html import escape
 from importlib import resources
 
@@ -167,11 +167,15 @@ def _count(value: int | None, unknown: str = "—") -> str:
 def _source(row: SourceRow) -> str:
     kind = {"queue": "Storage queue", "blob": "Blob trigger queue", "servicebus": "Service Bus"}
     unknown = "— (session entity: not counted)" if row.kind == "servicebus" else "—"
+    failed = (
+        f"<strong>{_count(row.failed)}</strong> in <code>{_e(row.failed_entity)}</code>"
+        if row.failed_entity
+        else "none (a poison queue has no poison queue of its own)"
+    )
     return (
         f'<tr><th scope="row">{_e(row.entity)}<br><span class="kind">{kind[row.kind]}</span></th>'
         f"<td>{_e(', '.join(row.functions))}</td>"
-        f"<td>{_count(row.active, unknown)}</td>"
-        f"<td><strong>{_count(row.failed)}</strong> in <code>{_e(row.failed_entity)}</code></td>"
+        f"<td>{_count(row.active, unknown)}</td><td>{failed}</td>"
         f"<td>{_note(row.note)}{_bulk(row) if row.letters else ''}</td></tr>"
     )
 
@@ -266,14 +270,27 @@ def _timer(row: TimerRow) -> str:
     if not row.leased:
         holder = "nobody (free)"
     elif row.mine:
-        holder = f"this instance <code>{_e(row.holder)}</code>"
+        holder = f'<span title="{_e(row.holder)}">this instance</span>'
     else:
         holder = f"<code>{_e(row.holder or 'another instance (unnamed)')}</code>"
     return (
         f'<tr><th scope="row">{_e(row.name)}</th><td><code>{_e(row.schedule)}</code></td>'
-        f"<td>{_e(row.last or 'never')}</td><td>{_e(row.next or '—')}{_note(row.note)}</td>"
+        f"<td>{_utc(row.last) if row.last else 'never'}</td>"
+        f"<td>{_utc(row.next) if row.next else '—'}{_note(row.note)}</td>"
         f"<td>{holder}</td></tr>"
     )
+
+
+def _utc(text: str) -> str:
+    """A status blob's time, to the second in UTC (as written when it does not parse)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return _e(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return f'<time datetime="{_e(text)}">{shown}Z</time>'
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -5,16 +5,20 @@ cannot be read is shown with the reason instead of failing the whole page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import anyio
 from azure.core.exceptions import ResourceNotFoundError
 
+from funchost.core.expressions import resolve_settings
 from funchost.core.history import InvocationHistory
 from funchost.core.spec import FunctionSpec
+from funchost.errors import HostError
 from funchost.http.dashboard.model import (
     DashboardHost,
     FunctionRow,
@@ -31,7 +35,7 @@ from funchost.storage.singleton import HOSTS_CONTAINER, OWNER_METADATA, listener
 from funchost.timer.status import status_blob_path
 
 LETTERS_SHOWN = 5  # poison / dead-lettered messages listed per source
-JOBS_SHOWN = 25
+JOBS_SHOWN = 15
 JOBS_WINDOW = timedelta(days=1)
 
 
@@ -216,7 +220,7 @@ def _function_row(
     return FunctionRow(
         spec.name,
         kind,
-        _detail(spec),
+        _detail(spec, host.services.environ if host.services is not None else {}),
         state,
         runs.running if runs else 0,
         runs.succeeded if runs else 0,
@@ -227,13 +231,17 @@ def _function_row(
     )
 
 
-def _detail(spec: FunctionSpec) -> str:
+def _detail(spec: FunctionSpec, environ: Mapping[str, str]) -> str:
+    """What the trigger listens on, with %settings% resolved as the trigger resolved them."""
     trigger = spec.trigger
     for key in ("route", "queueName", "topicName", "path", "schedule"):
         value = trigger.get(key)
         if value:
+            # Unresolvable: shown as written (the function's own error says what is missing).
+            with contextlib.suppress(HostError):
+                value = resolve_settings(str(value), environ, what=spec.name)
             if key == "topicName":
-                return f"{value}/{trigger.get('subscriptionName')}"
+                return f"{value}/Subscriptions/{trigger.get('subscriptionName')}"
             if key == "route":
                 methods = ",".join(str(m).upper() for m in (trigger.get("methods") or []))
                 return f"{methods or 'ANY'} {value}"
