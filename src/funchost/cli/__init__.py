@@ -1,4 +1,4 @@
-"""The `funchost` command: start, dev, list, keys, poison.
+"""The `funchost` command: start, dev, list, keys, poison, invoke.
 
 The only room that touches process state (environment, logging set-up, signals, the event
 loop); it may import every other room.
@@ -10,6 +10,7 @@ import click
 
 from funchost import __version__
 from funchost.cli.dev import dev
+from funchost.cli.invoke import invoke
 from funchost.cli.keys import keys
 from funchost.cli.list import list_functions
 from funchost.cli.poison import poison
@@ -27,6 +28,7 @@ cli.add_command(dev)
 cli.add_command(list_functions)
 cli.add_command(keys)
 cli.add_command(poison)
+cli.add_command(invoke)
 
 
 def main() -> None:

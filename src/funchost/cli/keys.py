@@ -6,14 +6,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import anyio
 import click
 
-from funchost.cli.common import app_options, fail, prepare
+from funchost.cli.common import Prepared, app_options, fail, prepare
 from funchost.config.hostid import host_id as compute_host_id
 from funchost.core.clients import ClientCache
 from funchost.http.keys import open_key_manager
+
+
+def key_manager(prepared: Prepared) -> tuple[ClientCache, str, Any]:
+    """The clients (close them), host id and key manager of the app's host."""
+    clients = ClientCache(os.environ)
+    host_id = compute_host_id(os.environ, str(prepared.config.app_dir))
+    manager = open_key_manager(prepared.config.app_dir, os.environ, clients, host_id, "cli")
+    return clients, host_id, manager
 
 
 @click.command()
@@ -22,9 +31,7 @@ from funchost.http.keys import open_key_manager
 def keys(as_json: bool, app_dir: Path, only: str, verbose: bool) -> None:
     """Print the master key, host keys and each HTTP function's keys."""
     prepared = prepare(app_dir, only)
-    clients = ClientCache(os.environ)
-    host_id = compute_host_id(os.environ, str(prepared.config.app_dir))
-    manager = open_key_manager(prepared.config.app_dir, os.environ, clients, host_id, "cli")
+    clients, host_id, manager = key_manager(prepared)
     http_functions = [
         s.name for s in prepared.app.functions if s.trigger.type.lower() == "httptrigger"
     ]
