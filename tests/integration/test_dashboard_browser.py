@@ -2,37 +2,34 @@
 browser's path; nothing downloaded). Signing in with the master key (a wrong key refused,
 the key in no address and the session cookie out of the page's reach), a job's progress
 bar moving while it runs, a poison message replayed with a confirmation (its job then
-succeeds on attempt 2), a dead-lettered Service Bus message listed, and a screenshot that
-is not blank. The app is tests/apps/dashboard_app.
+succeeds on attempt 2), a dead-lettered Service Bus message listed, a function run now,
+and a screenshot that is not blank. The app is tests/apps/dashboard_app.
 
-`FUNCHOST_SCREENSHOT=path` also saves the screenshot there (how docs/dashboard.png is made).
+`FUNCHOST_SCREENSHOT=path` also saves the screenshot there (the README's picture is of the
+jobs app instead: scripts/dashboard_screenshot.py).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from funchost.testing import Harness
-from funchost.testing.plugin import HostFactory
 from shared.status import JobState, StatusStore
-from shared.storage import StorageAccount
-from tests.conftest import REPO, unavailable
+from tests.conftest import unavailable
+from tests.integration.dashboard_support import MASTER, dashboard_host
+
+__all__ = ["dashboard_host"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-APP = REPO / "tests" / "apps" / "dashboard_app"
-MASTER = "dashboard-master-key-0123456789abcdef"
 T = TypeVar("T")
 
 
@@ -53,35 +50,6 @@ def chromium() -> str:
         unavailable("chromium is not installed (make setup installs it: apt-get install chromium)")
     assert path is not None
     return path
-
-
-@pytest.fixture
-def dashboard_host(
-    funchost: HostFactory, storage_connection_string: str
-) -> Iterator[tuple[Harness, StatusStore, dict[str, str]]]:
-    tag = uuid.uuid4().hex[:10]
-    host_id = f"dash-{tag}"
-    names = {
-        "DASH_STATUS_TABLE": f"DashStatus{tag}",
-        "FUNCHOST_DASHBOARD_STATUS_TABLE": f"DashStatus{tag}",
-        "DASH_JOBS": f"dashjobs{tag}",
-        "DASH_FLAKY": f"dashflaky{tag}",
-        "FUNCHOST_DASHBOARD_REFRESH": "0.5",
-        "AzureFunctionsWebHost__hostid": host_id,
-    }
-    secrets = BlobServiceClient.from_connection_string(storage_connection_string)
-    container = secrets.get_container_client("azure-webjobs-secrets")
-    if not container.exists():
-        container.create_container()
-    keys = {"masterKey": {"name": "master", "value": MASTER, "encrypted": False},
-            "functionKeys": [], "systemKeys": []}
-    container.upload_blob(f"{host_id}/host.json", json.dumps(keys), overwrite=True)
-    account = StorageAccount.from_connection_string(storage_connection_string)
-    host = funchost.start(APP, settings=names, auth=True)
-    try:
-        yield host, StatusStore(account, table=names["DASH_STATUS_TABLE"]), names
-    finally:
-        host.run(account.close)  # the store is used on the host's loop (Playwright owns ours)
 
 
 def _not_blank(png: bytes) -> int:
@@ -166,6 +134,14 @@ def test_sign_in_watch_a_job_replay_a_poison_message(
             eventually(lambda: host.run(store.get, flaky.job_id).state is JobState.SUCCEEDED)
             expect(page.locator(f'tr[data-job="{flaky.job_id}"]')).to_contain_text("Succeeded")
             expect(queues).not_to_contain_text(flaky.job_id)
+
+            # Run a function now (after a confirmation): its run appears in its row.
+            page.once("dialog", accept)
+            page.get_by_role("button", name="Run nightly now").click()
+            expect(page.get_by_role("status")).to_contain_text("nightly started")
+            assert dialogs[-1] == "Run nightly now?"
+            nightly = page.locator("#functions tr", has_text="nightly")
+            expect(nightly).to_contain_text("Succeeded")
 
             shot = page.screenshot(full_page=True)
             assert _not_blank(shot) > 50, "the screenshot is (nearly) one colour"
