@@ -160,8 +160,8 @@ class Host:
             self.state = "Stopped"
             self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
+                await services.per_host.aclose()  # before the clients they may use
                 await self._clients.aclose()
-                await services.per_host.aclose()
 
     async def serve_started(self, on_started: Callable[[], None]) -> None:
         """`serve()`, calling `on_started` once everything listens."""

@@ -42,7 +42,8 @@ class PerHost:
         return found
 
     def on_close(self, close: Callable[[], Awaitable[object]]) -> None:
-        """Call `close()` when the host ends (after its own clients are closed)."""
+        """Call `close()` when the host ends, before its clients are closed (so an object
+        can close what it opened on them, and quickly)."""
         self._closers.append(close)
 
     async def aclose(self) -> None:

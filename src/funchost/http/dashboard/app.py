@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio
@@ -36,6 +36,7 @@ MAX_SESSIONS = 64
 REFRESH_SETTING = "FUNCHOST_DASHBOARD_REFRESH"  # seconds between full refreshes (default 2)
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 Level_ = Callable[[], Awaitable[Level]]
+T = TypeVar("T")
 
 
 class Dashboard:
@@ -149,7 +150,9 @@ class Dashboard:
         while not stopping.is_set():
             changed: dict[str, str] = {}
             if time.monotonic() - last_full >= refresh:
-                snapshot = await self.snapshots.take()
+                snapshot = await _unless(stopping, self.snapshots.take)
+                if snapshot is None:
+                    break  # the host is stopping: its clients are about to close
                 last_full = time.monotonic()
                 changed["header"] = render.header(snapshot)
                 changed.update({name: render.section(name, snapshot) for name in render.SECTIONS})
@@ -162,6 +165,26 @@ class Dashboard:
                     yield f"data: {json.dumps({'id': name, 'html': html})}\n\n"
             with anyio.move_on_after(1.0):
                 await stopping.wait()
+
+
+async def _unless(stopping: anyio.Event, work: Callable[[], Awaitable[T]]) -> T | None:
+    """`work()`, or None once `stopping` is set (then `work` is cancelled): a refresh must
+    not outlive the host's clients (it would open new ones after they were closed) nor
+    hold up its stop."""
+    done: list[T] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            done.append(await work())
+            tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            await stopping.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run)
+        tg.start_soon(watch)
+    return done[0] if done else None
 
 
 _CSP = (

@@ -48,7 +48,7 @@ class Snapshotter:
         self._max_age = max_age
         self._last: tuple[float, Snapshot] | None = None
         self._lock = anyio.Lock()
-        self._peek = PeekCounter()
+        self._peek: PeekCounter | None = None
 
     def functions_version(self) -> int:
         services = self._host.services
@@ -139,6 +139,12 @@ class Snapshotter:
             note,
         )
 
+    def _peeker(self) -> PeekCounter:
+        if self._peek is None:
+            self._peek = PeekCounter()
+            self._host.services.per_host.on_close(self._peek.close)
+        return self._peek
+
     async def _counts(self, source: Source) -> tuple[int | None, int | None]:
         clients = self._host.services.clients
         if source.kind == "servicebus":
@@ -146,9 +152,9 @@ class Snapshotter:
             active = (
                 None
                 if source.sessions
-                else await self._peek.count(client, source.entity, dead_letters=False)
+                else await self._peeker().count(client, source.entity, dead_letters=False)
             )
-            return active, await self._peek.count(client, source.entity, dead_letters=True)
+            return active, await self._peeker().count(client, source.entity, dead_letters=True)
         service = clients.queue_service(source.connection, what="dashboard")
         if source.kind == "blob":  # the host queue lives in AzureWebJobsStorage
             active = await queue_depth(clients.queue_service(None, what="dashboard"), source.entity)
