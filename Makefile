@@ -41,9 +41,10 @@ $(STAMP_NODE): package.json package-lock.json
 	touch $@
 
 # Starts Azurite and the Service Bus emulator (unless the settings point elsewhere),
-# then the host on port $(PORT) with the app in this folder. Ctrl-C stops everything.
+# then the host on port $(PORT) with the app in this folder, function keys enforced as on
+# Azure (--auth; the README's walkthrough sends them). Ctrl-C stops everything.
 run: setup local.settings.json
-	$(VENV)/bin/funchost dev --port $(PORT)
+	$(VENV)/bin/funchost dev --auth --port $(PORT)
 
 # Sample inputs for the README's "Try it" (a CSV and images), uploaded to the storage the
 # settings name (Azurite under `make run`).

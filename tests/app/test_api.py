@@ -34,6 +34,7 @@ def test_a_submission_is_accepted_with_location_and_retry_after(app: JobsApp) ->
     final = app.wait(body["id"])
     assert final["status"] == "Succeeded" and final["kind"] == "report"
     assert set(final) >= {"id", "kind", "status", "progress", "result", "created", "updated"}
+    assert final["progress"] == {"done": 1, "total": 1}  # a one-step job is one unit of work
     assert "Retry-After" not in app.host.get(f"/api/jobs/{body['id']}").headers  # final
 
 

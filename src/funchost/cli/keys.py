@@ -6,32 +6,27 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import anyio
 import click
 
-from funchost.cli.common import Prepared, app_options, fail, prepare
+from funchost.cli.common import app_options, fail, prepare, state_option
 from funchost.config.hostid import host_id as compute_host_id
 from funchost.core.clients import ClientCache
 from funchost.http.keys import open_key_manager
 
 
-def key_manager(prepared: Prepared) -> tuple[ClientCache, str, Any]:
-    """The clients (close them), host id and key manager of the app's host."""
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@state_option
+@app_options
+def keys(as_json: bool, state_dir: Path | None, app_dir: Path, only: str, verbose: bool) -> None:
+    """Print the master key, host keys and each HTTP function's keys (what `funchost start`
+    and `funchost dev --auth` check)."""
+    prepared = prepare(app_dir, only, state=state_dir)
     clients = ClientCache(os.environ)
     host_id = compute_host_id(os.environ, str(prepared.config.app_dir))
     manager = open_key_manager(prepared.config.app_dir, os.environ, clients, host_id, "cli")
-    return clients, host_id, manager
-
-
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@app_options
-def keys(as_json: bool, app_dir: Path, only: str, verbose: bool) -> None:
-    """Print the master key, host keys and each HTTP function's keys."""
-    prepared = prepare(app_dir, only)
-    clients, host_id, manager = key_manager(prepared)
     http_functions = [
         s.name for s in prepared.app.functions if s.trigger.type.lower() == "httptrigger"
     ]

@@ -78,8 +78,8 @@ class AdminApi:
             return problem(
                 401,
                 "Unauthorized",
-                "This admin endpoint needs the master key "
-                "(header x-functions-key or query parameter code).",
+                "This admin endpoint needs the master key: send it in the "
+                "x-functions-key header or as ?code=<key>; `funchost keys` prints it.",
             )
         if parts[:2] == ["host", "status"] and len(parts) == 2:
             return JSONResponse(self._status()) if method == "GET" else _method_not_allowed("GET")
