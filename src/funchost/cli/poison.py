@@ -21,6 +21,8 @@ import anyio
 import click
 
 from funchost.cli.common import Prepared, app_options, fail, prepare
+from funchost.cli.dev_servicebus import SERVICE_BUS_PORT, connection_string
+from funchost.config.connections import resolve
 from funchost.config.hostid import host_id as compute_host_id
 from funchost.core.clients import ClientCache
 from funchost.errors import HostError
@@ -199,9 +201,11 @@ def _list_sources(prepared: Prepared, as_json: bool) -> None:
     if not rows:
         click.echo("No queue, blob or Service Bus triggers in this app.")
     for row in rows:
-        where = row["failedEntity"] or "(no poison queue)"
-        count = "-" if row["count"] is None else row["count"]
-        click.echo(f"{row['source']}: {count} in {where} ({', '.join(row['functions'])})")
+        functions = ", ".join(row["functions"])
+        if row["failedEntity"] is None:
+            click.echo(f"{row['source']}: no poison queue of its own ({functions})")
+        else:
+            click.echo(f"{row['source']}: {row['count']} in {row['failedEntity']} ({functions})")
 
 
 def _host_id(prepared: Prepared) -> str:
@@ -225,7 +229,24 @@ def _source(prepared: Prepared, name: str, connection: str | None) -> sources.So
 
 
 def _tool(prepared: Prepared, source: sources.Source, clients: ClientCache) -> PoisonTool:
+    if source.kind == "servicebus":
+        _dev_emulator_if_unset(prepared, source.connection or "ServiceBus")
     return poison_tool(source, clients, prepared.config.queues.message_encoding)
+
+
+def _dev_emulator_if_unset(prepared: Prepared, name: str) -> None:
+    """An unset Service Bus connection means the emulator `funchost dev` runs (it points
+    such connections at it: `funchost.cli.dev_servicebus`), so the same here."""
+    if resolve(name, os.environ) is not None:
+        return
+    port = prepared.settings.servicebus_port or SERVICE_BUS_PORT
+    setting = name if name.lower().startswith("azurewebjobs") else f"AzureWebJobs{name}"
+    os.environ[setting] = connection_string(port)
+    click.echo(
+        f"note: connection '{name}' is not set; using the Service Bus emulator funchost dev "
+        f"runs on localhost:{port}",
+        err=True,
+    )
 
 
 def _run(work: Callable[[ClientCache], Awaitable[T]]) -> T:
