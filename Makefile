@@ -11,12 +11,25 @@ PORT ?= 7071
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: run test lint bench setup clean sample-data wrk
+.PHONY: run test lint bench setup clean sample-data wrk chromium
 
 # What `make lint` checks: the host, the emulator, the app and its library, the benchmarks.
 LINT_PATHS := src shared functions function_app.py bench scripts
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) chromium
+
+# Debian packages are installed as root, else through `sudo -n` (never a password prompt).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (which is told
+# its path: no browser download). Installed when missing; where apt-get cannot, those tests
+# skip locally (and fail under CI=true).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "Installing chromium with apt-get"; \
+		$(APT_INSTALL) chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(APT_INSTALL) chromium >/dev/null; }; } || \
+		echo "warning: chromium is missing and could not be installed" >&2
 
 $(STAMP_PY): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,14 +78,11 @@ bench: setup wrk
 	$(PY) -m bench
 
 # wrk, the native HTTP load generator `make bench` drives the HTTP benchmark with (Debian's
-# package), installed with apt-get when missing: as root, else through `sudo -n` (never a
-# password prompt). When that fails the benchmark still runs, on its Python load
-# generator, and says so.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
-WRK_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk
+# package), installed with apt-get when missing. When that fails the benchmark still runs,
+# on its Python load generator, and says so.
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { echo "Installing wrk with apt-get"; \
-		$(WRK_INSTALL) >/dev/null || { $(SUDO) apt-get update -qq && $(WRK_INSTALL) >/dev/null; }; } \
+		$(APT_INSTALL) wrk >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) wrk >/dev/null; }; } \
 		|| echo "make bench: could not install wrk with apt-get; the HTTP benchmark falls back to its Python load generator"
 
 clean:

@@ -26,6 +26,7 @@ from funchost.core.loader import LoadedApp
 from funchost.core.runner import FunctionRunner, thread_count
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
+from funchost.core.telemetry import instrument
 from funchost.errors import HostError
 from funchost.http.admin import AdminApi
 from funchost.http.auth import Authorizer
@@ -173,6 +174,7 @@ class Host:
             self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
                 await end_asgi_lifespan(self.app.instance)
+                await services.per_host.aclose()  # before the clients they may use
                 await self._clients.aclose()
 
     async def serve_started(self, on_started: Callable[[], None]) -> None:
@@ -272,7 +274,7 @@ class Host:
                     outputs[b.name] = out
         runner = FunctionRunner(spec, inputs, outputs, self._executor)
         invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
-        invoke = pipeline.with_logging(invoke)
+        invoke = instrument(pipeline.with_logging(invoke), services)
         for wrap in self.options.wrappers:
             invoke = wrap(invoke)
         invoke = pipeline.with_retry(invoke, spec.retry if retries else None, services.stopping)

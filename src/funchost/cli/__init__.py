@@ -1,4 +1,4 @@
-"""The `funchost` command: start, dev, list, keys, invoke, new, init.
+"""The `funchost` command: start, dev, list, keys, invoke, poison, new, init.
 
 The only room that touches process state (environment, logging set-up, signals, the event
 loop); it may import every other room. `main` checks the Python version before anything

@@ -13,6 +13,7 @@ from funchost.cli.invoke import invoke
 from funchost.cli.keys import keys
 from funchost.cli.list import list_functions
 from funchost.cli.new import new
+from funchost.cli.poison import poison
 from funchost.cli.start import start
 
 
@@ -35,5 +36,6 @@ cli.add_command(dev)
 cli.add_command(list_functions)
 cli.add_command(keys)
 cli.add_command(invoke)
+cli.add_command(poison)
 cli.add_command(new)
 cli.add_command(init)

@@ -3,14 +3,18 @@ that says how many functions run and why the others do not (issue 17 item 5)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import click
 
+from funchost.core import logs
 from funchost.core.unsupported import UnsupportedFunction
 from funchost.host import Host
+
+log = logging.getLogger("funchost.host")
 
 
 def _unsupported(reason: str) -> str:
@@ -94,9 +98,15 @@ def summary_lines(host: Host) -> list[str]:
 
 
 def announce(host: Host, began: float, notes: Sequence[str] = ()) -> None:
-    """The listing, the summary, `notes` (one line each), then "Host started"."""
+    """The listing, the summary, `notes` (one line each), then "Host started"; when logs
+    are JSON (`--log-format json`) each of those lines is logged as a record instead, so
+    stdout stays one JSON object per line."""
     base = f"http://localhost:{host.port}"
     lines = function_lines(host, base)
+    if logs.structured():
+        for line in [*lines, *summary_lines(host), *notes, _started(host, began, base)]:
+            log.info("%s", click.unstyle(line))
+        return
     click.echo("\nFunctions:\n" if lines or not host.app.error else "")
     for line in lines:
         click.echo(f"\t{line}\n")
@@ -107,9 +117,13 @@ def announce(host: Host, began: float, notes: Sequence[str] = ()) -> None:
         )
     for line in [*summary_lines(host), *notes]:
         click.echo(line)
+    click.echo(_started(host, began, base))
+
+
+def _started(host: Host, began: float, base: str) -> str:
     # The notes above say where keys come from; the banner only says which way it is.
     auth = "keys enforced" if host.keys else "keys not enforced"
-    click.echo(
+    return (
         f"Host started in {(time.monotonic() - began) * 1000:.0f}ms on {base} "
         f"(host id {host.host_id}; {auth})."
     )

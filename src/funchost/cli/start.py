@@ -33,11 +33,25 @@ __all__ = ["DEFAULT_PORT", "resolve_port", "run_host", "start"]
 @app_options
 @state_option
 @run_options(auth_default=True)
-def start(run: RunOptions, state_dir: Path | None, app_dir: Path, only: str, verbose: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(sorted(logs.LOG_FORMATS)),
+    default="console",
+    show_default=True,
+    help="console: as func start prints; json: one JSON object per line.",
+)
+def start(
+    run: RunOptions,
+    log_format: str,
+    state_dir: Path | None,
+    app_dir: Path,
+    only: str,
+    verbose: bool,
+) -> None:
     """Start the host alone, as on Azure: keys enforced (--no-auth: not), no emulators
     (`funchost dev` starts those)."""
     began = time.monotonic()
-    logs.configure(verbose)
+    logs.configure(verbose, log_format)
     prepared = prepare(
         app_dir, only, environment=run.environment, strict=run.strict, state=state_dir
     )
