@@ -16,22 +16,6 @@ from tests.app.conftest import JobsApp, eventually
 
 pytestmark = pytest.mark.integration
 
-# The dispatcher's functions on jobs-high-poison and jobs-normal-poison (functions/
-# dispatch.py) consume every ticket the host gives up, so none stays there for the poison
-# tools to list or replay. This module's app runs with them off, as an operator who
-# replays given-up jobs with `shared.deadletters` would run it (jobs are still marked
-# Failed on their last attempt, by the dispatcher itself).
-POISON_FUNCTIONS_OFF = {
-    "AzureWebJobs.jobs_high_poison.Disabled": "true",
-    "AzureWebJobs.jobs_normal_poison.Disabled": "true",
-}
-
-
-@pytest.fixture(scope="module")
-def app_overrides() -> dict[str, str]:
-    """The module's `app` (tests/app/conftest.py) runs without the poison functions."""
-    return POISON_FUNCTIONS_OFF
-
 
 def image(size: tuple[int, int], fmt: str) -> bytes:
     """A picture (not a flat colour: real image data) of `size` in format `fmt`."""
@@ -197,3 +181,33 @@ def test_an_api_job_on_a_file_that_is_not_an_image_fails_and_a_replay_succeeds(
     assert final["attempt"] == 2 and "error" not in final
     made = thumbnail(app, name)
     assert made is not None and made.format == "JPEG" and made.size == (256, 192)
+
+
+def test_a_ticket_replayed_as_funchost_poison_does_runs_the_failed_job_again(
+    app: JobsApp, unique: str
+) -> None:
+    # `funchost poison replay` and the dashboard send the stored body back as it is, without
+    # touching the job's record: the dispatcher takes a new ticket for a Failed job as a replay.
+    from azure.storage.queue.aio import QueueServiceClient
+
+    from funchost.ops.storage_poison import StoragePoison
+
+    name = f"cli-replay-{unique}.png"
+    app.host.upload_blob(f"images/{name}", b"not a png either", scan=False)
+    job_id = app.start("thumbnail", {"blob": f"images/{name}"})
+    assert app.wait(job_id, timeout=60)["status"] == "Failed"
+    app.host.upload_blob(f"images/{name}", image((300, 600), "PNG"), scan=False)
+
+    async def replay() -> list[Any]:
+        connection = app.host.environ["AzureWebJobsStorage"]
+        async with QueueServiceClient.from_connection_string(connection) as service:
+            poison = StoragePoison(service, "jobs-normal-poison", "jobs-normal", "base64")
+            mine = [letter for letter in await poison.list() if letter.job_id == job_id]
+            return await poison.replay(mine[0].message_id) if mine else []
+
+    eventually(lambda: app.run(replay), f"job {job_id}'s ticket replayed from jobs-normal-poison")
+    app.host.wake("jobs-normal")
+    final = app.wait(job_id)
+    assert final["status"] == "Succeeded" and final["attempt"] == 2, final
+    made = thumbnail(app, name)
+    assert made is not None and made.format == "PNG" and made.size == (128, 256)
