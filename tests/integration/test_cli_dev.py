@@ -282,3 +282,17 @@ def test_start_summary_names_what_runs_and_strict_exits_for_ci(tmp_path: Path) -
         in strict.stdout
     )
     assert "--strict: 4 problem(s) listed above; stopping." in strict.stderr
+
+
+def test_log_format_json_makes_every_host_line_a_json_object(
+    quickstart: Path, tmp_path: Path
+) -> None:
+    with DevProcess(quickstart, clean_env(tmp_path / "data"), ["--log-format", "json"]) as proc:
+        proc.start()
+        assert httpx.get(f"{proc.url}/api/httpget", params={"name": "Ada"}, timeout=30).is_success
+        executed = proc.wait_for_output(r"Executed 'Functions\.http_get'")
+        records = [json.loads(line) for line in proc.output().splitlines() if line.startswith("{")]
+    assert executed
+    (done,) = [r for r in records if r["message"].startswith("Executed 'Functions.http_get'")]
+    assert done["functionName"] == "http_get" and done["invocationId"]
+    assert any(r["message"].startswith("Host started in ") for r in records)

@@ -15,6 +15,7 @@ import click
 from funchost.cli.state import STATE_DIR_SETTING, state_dir
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
+from funchost.core import logs
 from funchost.core.loader import APP_DIRECTORY_SETTING, LoadedApp, load_app, load_app_or_error
 from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.errors import HostError
@@ -57,6 +58,16 @@ def state_option(fn: F) -> F:
         help="Folder for this app's local state: Azurite's data, the Service Bus "
         "emulator's messages, keys kept in files (default: a per-user folder for the "
         f"app's path, outside the app; also ${STATE_DIR_SETTING}).",
+    )(fn)
+
+
+def log_format_option(fn: F) -> F:
+    return click.option(
+        "--log-format",
+        type=click.Choice(sorted(logs.LOG_FORMATS)),
+        default="console",
+        show_default=True,
+        help="console: as func start prints; json: one JSON object per line.",
     )(fn)
 
 

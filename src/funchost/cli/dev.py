@@ -18,7 +18,14 @@ from pathlib import Path
 
 import click
 
-from funchost.cli.common import DEFAULT_PORTS, app_options, fail, prepare, state_option
+from funchost.cli.common import (
+    DEFAULT_PORTS,
+    app_options,
+    fail,
+    log_format_option,
+    prepare,
+    state_option,
+)
 from funchost.cli.dev_servicebus import servicebus_emulator
 from funchost.cli.dev_storage import storage_emulator
 from funchost.cli.notes import start_notes
@@ -76,8 +83,10 @@ def _check_free(bind: str, port: int) -> None:
     help="The Service Bus emulator's port; 0 picks a free one (default: Host.ServiceBusPort, "
     "else a local emulator connection string's, else 5672).",
 )
+@log_format_option
 def dev(
     run: RunOptions,
+    log_format: str,
     azurite_ports: tuple[int, int, int] | None,
     servicebus_port: int | None,
     state_dir: Path | None,
@@ -88,7 +97,7 @@ def dev(
     """Start the local emulators the app needs, then the host (keys not enforced, as
     `func start`; --auth enforces them)."""
     began = time.monotonic()
-    logs.configure(verbose)
+    logs.configure(verbose, log_format)
     caller_dir = Path.cwd()  # searched for Azurite too; `prepare` moves to the app folder
     app_dir = app_dir.resolve()
     # Settings and the app first: they decide which emulators are needed.

@@ -15,7 +15,14 @@ from pathlib import Path
 import anyio
 import click
 
-from funchost.cli.common import Prepared, app_options, fail, prepare, state_option
+from funchost.cli.common import (
+    Prepared,
+    app_options,
+    fail,
+    log_format_option,
+    prepare,
+    state_option,
+)
 from funchost.cli.display import announce
 from funchost.cli.notes import start_notes
 from funchost.cli.options import DEFAULT_PORT, RunOptions, resolve_port, run_options
@@ -33,13 +40,7 @@ __all__ = ["DEFAULT_PORT", "resolve_port", "run_host", "start"]
 @app_options
 @state_option
 @run_options(auth_default=True)
-@click.option(
-    "--log-format",
-    type=click.Choice(sorted(logs.LOG_FORMATS)),
-    default="console",
-    show_default=True,
-    help="console: as func start prints; json: one JSON object per line.",
-)
+@log_format_option
 def start(
     run: RunOptions,
     log_format: str,
