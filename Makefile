@@ -11,12 +11,25 @@ PORT ?= 7071
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: run test lint bench setup clean sample-data
+.PHONY: run test lint bench setup clean sample-data wrk chromium
 
 # What `make lint` checks: the host, the emulator, the app and its library, the benchmarks.
 LINT_PATHS := src shared functions function_app.py bench scripts
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) chromium
+
+# Debian packages are installed as root, else through `sudo -n` (never a password prompt).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (which is told
+# its path: no browser download). Installed when missing; where apt-get cannot, those tests
+# skip locally (and fail under CI=true).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "Installing chromium with apt-get"; \
+		$(APT_INSTALL) chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(APT_INSTALL) chromium >/dev/null; }; } || \
+		echo "warning: chromium is missing and could not be installed" >&2
 
 $(STAMP_PY): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,9 +46,10 @@ $(STAMP_NODE): package.json package-lock.json
 	touch $@
 
 # Starts Azurite and the Service Bus emulator (unless the settings point elsewhere),
-# then the host on port $(PORT) with the app in this folder. Ctrl-C stops everything.
+# then the host on port $(PORT) with the app in this folder, function keys enforced as on
+# Azure (--auth; the README's walkthrough sends them). Ctrl-C stops everything.
 run: setup local.settings.json
-	$(VENV)/bin/funchost dev --port $(PORT)
+	$(VENV)/bin/funchost dev --auth --port $(PORT)
 
 # Sample inputs for the README's "Try it" (a CSV and images), uploaded to the storage the
 # settings name (Azurite under `make run`).
@@ -60,8 +74,16 @@ TEST_WORKERS ?= 4
 test: setup lint $(CHECKOV)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-bench: setup
+bench: setup wrk
 	$(PY) -m bench
+
+# wrk, the native HTTP load generator `make bench` drives the HTTP benchmark with (Debian's
+# package), installed with apt-get when missing. When that fails the benchmark still runs,
+# on its Python load generator, and says so.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { echo "Installing wrk with apt-get"; \
+		$(APT_INSTALL) wrk >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) wrk >/dev/null; }; } \
+		|| echo "make bench: could not install wrk with apt-get; the HTTP benchmark falls back to its Python load generator"
 
 clean:
 	rm -rf $(VENV) node_modules .funchost .pytest_cache

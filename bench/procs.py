@@ -44,11 +44,7 @@ def process(
         )
     try:
         if ready:
-            deadline = time.monotonic() + timeout
-            while not re.search(ready, log.read_text(errors="replace")):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{argv[:4]} did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.02)
+            wait_ready(proc, log, ready, timeout)
         yield proc, log
     finally:
         proc.terminate()
@@ -57,6 +53,39 @@ def process(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.unlink(missing_ok=True)
+
+
+def wait_ready(proc: subprocess.Popen[bytes], log: Path, ready: str, timeout: float = 30) -> None:
+    """Wait until the output of a process started by `process()` matches `ready`; for
+    several processes started together, call it for each once all are running."""
+    deadline = time.monotonic() + timeout
+    while not re.search(ready, log.read_text(errors="replace")):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.args!r:.200} did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.02)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User+system CPU time of a process and its live descendants (Linux; 0 elsewhere), to
+    tell which process a benchmark's time went to. Descendants count because the host may
+    run functions in worker processes."""
+    proc = Path("/proc")
+    if pid is None or not (proc / str(pid) / "stat").exists():
+        return 0.0
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
 
 
 def wait_http_ok(url: str, timeout: float = 30) -> float:

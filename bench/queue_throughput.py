@@ -37,18 +37,22 @@ def host_env(conn: str, queue: str) -> dict[str, str]:
     }
 
 
-def run_baseline(conn: str) -> float:
-    name = f"base-{uuid.uuid4().hex[:10]}"
-    QueueClient.from_connection_string(conn, name).create_queue()
-    argv = [
+def baseline_argv(conn: str, queue: str) -> list[str]:
+    """The bare loop on `queue`, at the host's concurrency; it prints `ready` when polling."""
+    return [
         sys.executable,
         str(ROOT / "bench" / "baseline_queue.py"),
         conn,
-        name,
+        queue,
         str(BATCH),
         str(THRESHOLD),
     ]
-    with process(argv, ready=r"ready"):
+
+
+def run_baseline(conn: str) -> float:
+    name = f"base-{uuid.uuid4().hex[:10]}"
+    QueueClient.from_connection_string(conn, name).create_queue()
+    with process(baseline_argv(conn, name), ready=r"ready"):
         return asyncio.run(steady_rate(conn, name, MESSAGES))
 
 

@@ -8,7 +8,6 @@ Run alone with `python -m bench.sbemulator_throughput [N]`; `main()` returns the
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 
+from bench.procs import cpu_seconds
 from funchost.devservices.servicebus import ServiceBusEmulator
 from sbemulator.broker.message import Envelope, MessageProperties
 from sbemulator.broker.message_queue import Outcome
@@ -27,14 +27,6 @@ MESSAGES = 3000
 BATCH = 100
 QUEUES = ["bench.sync", "bench.aio"]
 PAYLOAD = "x" * 200
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """User+system CPU time of a process (Linux), to attribute time to the emulator."""
-    if pid is None or not Path(f"/proc/{pid}/stat").exists():
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _sync_run(cs: str, queue: str, count: int) -> tuple[float, float]:
@@ -108,9 +100,9 @@ def _measure(count: int, data_dir: Path | None) -> dict[str, float]:
     try:
         cs = emulator.connection_string
         assert cs is not None
-        cpu0 = _cpu_seconds(emulator.pid)
+        cpu0 = cpu_seconds(emulator.pid)
         sent, received = _sync_run(cs, QUEUES[0], count)
-        cpu1 = _cpu_seconds(emulator.pid)
+        cpu1 = cpu_seconds(emulator.pid)
         asent, areceived = asyncio.run(_aio_run(cs, QUEUES[1], count))
     finally:
         emulator.stop()

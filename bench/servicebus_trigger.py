@@ -6,15 +6,13 @@ the emulator's own figures beside them (send, receive+complete: bench.sbemulator
 
 from __future__ import annotations
 
-import re
 import statistics
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
+from bench.hostlog import steady_rate, wait_executed, wait_matches
 from bench.procs import ROOT, free_port, funchost_argv, process
 from bench.sbemulator_throughput import emulator_figures
 from funchost.devservices.servicebus import ServiceBusEmulator
@@ -25,29 +23,13 @@ CONCURRENCY = 32
 ROUNDS = 3
 
 
-def fill(conn: str, queue: str = "bench") -> None:
+def fill(conn: str, queue: str = "bench", count: int = MESSAGES) -> None:
     with (
         ServiceBusClient.from_connection_string(conn) as client,
         client.get_queue_sender(queue) as sender,
     ):
-        for _ in range(0, MESSAGES, 100):
+        for _ in range(0, count, 100):
             sender.send_messages([ServiceBusMessage("{}") for _ in range(100)])
-
-
-def steady_rate(stamps: list[float]) -> float:
-    """Completions/s between the 10th and 90th percentile completion (steady state)."""
-    stamps = sorted(stamps)
-    lo, hi = int(0.1 * len(stamps)), int(0.9 * len(stamps)) - 1
-    return (hi - lo) / (stamps[hi] - stamps[lo])
-
-
-def _wait_lines(log: Path, pattern: str, count: int, timeout: float = 120) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = re.findall(pattern, log.read_text(errors="replace"))
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def run_baseline(conn: str) -> float:
@@ -60,8 +42,8 @@ def run_baseline(conn: str) -> float:
         str(CONCURRENCY),
     ]
     with process(argv, ready="ready") as (_, log):
-        stamps = [float(s) for s in _wait_lines(log, r"done ([\d.]+)", MESSAGES)]
-    return steady_rate(stamps)
+        done = wait_matches([log], r"done ([\d.]+)", MESSAGES)
+    return steady_rate([float(s) for s in done])
 
 
 def run_host(conn: str, function: str = "noop") -> float:
@@ -76,13 +58,7 @@ def run_host(conn: str, function: str = "noop") -> float:
     with process(
         funchost_argv(APP, free_port(), "--functions", function), env=env, ready="Host started"
     ) as (_, log):
-        lines = _wait_lines(
-            log,
-            rf"\[([\dT:.-]+)Z\] Executed 'Functions.{function}' "
-            r"\(Succeeded",
-            MESSAGES,
-        )
-    stamps = [datetime.fromisoformat(s).replace(tzinfo=timezone.utc).timestamp() for s in lines]
+        stamps = wait_executed([log], function, MESSAGES)
     return steady_rate(stamps)
 
 

@@ -125,9 +125,13 @@ async def _end(job: JobStatus, state: JobState, reason: str) -> None:
 
 async def _sum(span: dict[str, Any]) -> tuple[int, Decimal]:
     """(rows, sum of amount) of the lines starting in [start, end)."""
-    text = (await _lines(span["blob"], int(span["start"]), int(span["end"]))).decode("utf-8")
-    reader = csv.reader(io.StringIO(text))
-    if int(span["start"]) == 0:
+    first = int(span["start"]) == 0
+    try:
+        data = await _lines(span["blob"], int(span["start"]), int(span["end"]))
+    except ResourceNotFoundError:  # the split found it: deleted since, no retry brings it back
+        raise BadInput("it does not exist any more (deleted while the job ran)") from None
+    reader = csv.reader(io.StringIO(_text(data, first)))
+    if first:
         header = next(reader, None)
         if header != HEADER:
             raise BadInput(f"the header is {header!r}, expected {','.join(HEADER)}")
@@ -137,12 +141,33 @@ async def _sum(span: dict[str, Any]) -> tuple[int, Decimal]:
             continue
         if len(line) != len(HEADER):
             raise BadInput(f"row {line!r} has {len(line)} fields, expected {len(HEADER)}")
-        try:
-            total += Decimal(line[1])
-        except InvalidOperation:
-            raise BadInput(f"row id={line[0]}: amount {line[1]!r} is not a number") from None
+        total += _amount(line)
         rows += 1
     return rows, total
+
+
+def _amount(line: list[str]) -> Decimal:
+    """The row's amount (BadInput naming the row if it is none). Decimal also reads "NaN"
+    and "Infinity", which are no amounts either: they would make the total one of them."""
+    try:
+        amount = Decimal(line[1])
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise BadInput(f"row id={line[0]}: amount {line[1]!r} is not a number")
+    return amount
+
+
+def _text(data: bytes, first: bool) -> str:
+    """A part's lines as text. Excel's "CSV UTF-8" starts the file with a byte order mark
+    (not part of the header); its "CSV" is not UTF-8 at all, and no retry will change that."""
+    try:
+        return data.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        end = data.find(b"\n", exc.start)
+        line = data[start : end if end >= 0 else len(data)].decode("utf-8", "replace")
+        raise BadInput(f"row {line!r} is not UTF-8 text") from None
 
 
 async def _lines(path: str, start: int, end: int) -> bytes:

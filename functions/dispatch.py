@@ -3,9 +3,14 @@
 Priority (the guidance's "priority queue"): one queue per priority, and normal work steps
 aside (`PriorityGate`) while high-priority tickets wait, for at most two minutes. A ticket
 not due yet (a `run_at` past 7 days) goes back to wait. A job already final (cancelled while it
-waited, or a duplicate ticket) is skipped. A job whose run fails on its last delivery is
-marked Failed with the error before the host moves the ticket to ``jobs-*-poison``; the
-poison functions here make sure its record says so even when that write failed.
+waited, or a duplicate ticket) is skipped.
+
+A job whose run fails on its last delivery is marked Failed with the error before the host
+moves the ticket to ``jobs-*-poison``, where it stays for an operator to inspect and replay
+(`funchost poison replay queue:jobs-normal ID`, the dashboard, or `shared.deadletters`). A
+replayed ticket is a new message (dequeue count 1) for a Failed job: it runs the job again,
+as its next attempt under the same id. Should the Failed write itself fail (storage down),
+the job stays Running and the supervisor (functions/supervise.py) finds it stuck.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import logging
 
 import azure.functions as func
 
-from shared.deadletters import fail_job_of_dead_letter, last_attempt_fails_job
+from shared.deadletters import last_attempt_fails_job
 from shared.errors import JobNotFound
 from shared.priority import Priority, PriorityGate
+from shared.status import JobState
 
 from . import tickets
 from .catalog import KINDS
@@ -42,16 +48,6 @@ async def jobs_normal(msg: func.QueueMessage) -> None:
     await _dispatch(msg, Priority.NORMAL)
 
 
-@bp.queue_trigger(arg_name="msg", queue_name="jobs-high-poison", connection=STORAGE)
-async def jobs_high_poison(msg: func.QueueMessage) -> None:
-    await _given_up(msg)
-
-
-@bp.queue_trigger(arg_name="msg", queue_name="jobs-normal-poison", connection=STORAGE)
-async def jobs_normal_poison(msg: func.QueueMessage) -> None:
-    await _given_up(msg)
-
-
 async def _dispatch(msg: func.QueueMessage, priority: Priority) -> None:
     job_id = await tickets.due(msg, priority)
     if job_id is None:
@@ -60,6 +56,11 @@ async def _dispatch(msg: func.QueueMessage, priority: Priority) -> None:
     job = await store.find(job_id)
     if job is None:
         raise JobNotFound(job_id)
+    if job.state is JobState.FAILED and msg.dequeue_count == 1:
+        # A fresh ticket for a Failed job is a replay; a redelivered one (dequeue count > 1)
+        # would be the ticket that failed it, delivered again after a crash: skipped below.
+        job = await store.retry(job.job_id, "replayed")
+        log.info("job %s replayed: attempt %d", job.job_id, job.attempt + 1)
     if job.state.is_final:
         log.info("job %s is already %s: nothing to run", job.job_id, job.state.value)
         return
@@ -68,9 +69,3 @@ async def _dispatch(msg: func.QueueMessage, priority: Priority) -> None:
         raise ValueError(f"job {job.job_id}: the dispatcher does not run jobs of kind {job.kind!r}")
     async with last_attempt_fails_job(store, msg, max_attempts=MAX_DEQUEUE_COUNT):
         await kind.run(job)
-
-
-async def _given_up(msg: func.QueueMessage) -> None:
-    job = await fail_job_of_dead_letter(services().status, msg)
-    if job is not None:
-        log.warning("job %s given up: %s", job.job_id, job.error or job.state.value)

@@ -94,12 +94,12 @@ def one_step(work: Callable[[JobStatus], Awaitable[Outcome]]) -> Runner:
     """A runner for a job done in one go: Pending → Running → Succeeded with what `work`
     returns; a cancellation requested meanwhile ends it Cancelled. Running again a job that
     is Running (a redelivery after a crash) does the work again: `work` must be
-    idempotent (it overwrites its output)."""
+    idempotent (it overwrites its output). Its progress is one unit: 0/1, then 1/1."""
 
     async def run(job: JobStatus) -> None:
         store = services().status
         if job.state is JobState.PENDING:
-            job = await store.start(job)
+            job = await store.transition(job, JobState.RUNNING, progress=(0, 1), message="started")
         try:
             done = await work(job)
         except JobCancelled:
@@ -109,7 +109,14 @@ def one_step(work: Callable[[JobStatus], Awaitable[Outcome]]) -> Runner:
         if latest.cancel_requested:
             await store.cancel(latest)
             return
-        await store.succeed(latest, result=done.result, result_location=done.location)
+        await store.transition(
+            latest,
+            JobState.SUCCEEDED,
+            progress=(1, 1),
+            message="succeeded",
+            result=done.result,
+            result_location=done.location,
+        )
 
     return run
 

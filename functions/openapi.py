@@ -188,6 +188,7 @@ def _cancel() -> dict[str, Any]:
             "202": _job_response("Cancellation requested", location=True),
             "404": PROBLEM,
             "409": PROBLEM,
+            "503": PROBLEM,  # busy: try again after Retry-After (shared/jobapi.py)
         },
     }
 

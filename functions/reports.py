@@ -52,8 +52,12 @@ SCHEMA: dict[str, Any] = {
 async def daily(day: date) -> Outcome:
     """The report of the jobs created on `day` (UTC), written to its blob."""
     start = datetime.combine(day, time(), timezone.utc)
+    # `created_after` is exclusive: a job created at midnight exactly is the day's too.
+    # Records carry microseconds, so "after the microsecond before" is "from midnight on".
     jobs = await services().status.list(
-        created_after=start, created_before=start + timedelta(days=1), limit=None
+        created_after=start - timedelta(microseconds=1),
+        created_before=start + timedelta(days=1),
+        limit=None,
     )
     report = {
         "day": day.isoformat(),

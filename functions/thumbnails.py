@@ -25,7 +25,7 @@ from typing import Any
 import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContentSettings
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.deadletters import BLOB_TRIGGER_POISON
 from shared.errors import InvalidTransition, StatusConflict
@@ -63,10 +63,13 @@ def shrink(data: bytes) -> tuple[bytes, str, tuple[int, int]]:
         raise NotAnImage(f"not an image ({len(data)} bytes Pillow cannot read)") from None
     with opened as image:
         fmt = image.format or "PNG"
-        image.thumbnail((SIZE, SIZE))
+        # Cameras store a portrait photo as landscape pixels with an EXIF orientation;
+        # the thumbnail is saved without EXIF, so its pixels are turned the way it shows.
+        upright = ImageOps.exif_transpose(image)
+        upright.thumbnail((SIZE, SIZE))
         out = io.BytesIO()
-        image.save(out, format=fmt)
-        return out.getvalue(), Image.MIME.get(fmt, "application/octet-stream"), image.size
+        upright.save(out, format=fmt)
+        return out.getvalue(), Image.MIME.get(fmt, "application/octet-stream"), upright.size
 
 
 async def make_thumbnail(name: str, data: bytes) -> Outcome:

@@ -246,8 +246,6 @@ var apiFunctionNames = [
 var jobsFunctionNames = [
   'jobs_high' // functions/dispatch.py
   'jobs_normal'
-  'jobs_high_poison'
-  'jobs_normal_poison'
   'order_reserve' // functions/orders.py
   'order_charge'
   'order_ship'

@@ -35,6 +35,7 @@ class LoopCache:
             for stale in [lp for lp in self._by_loop if lp.is_closed()]:
                 del self._by_loop[stale]
             objects = self._by_loop.setdefault(loop, {})
+            _close_when_loop_ends(loop)
             if key not in objects:
                 objects[key] = create()
             return objects[key]  # type: ignore[no-any-return]
@@ -48,6 +49,39 @@ class LoopCache:
 
 # Every cache, so the objects made on one loop can be closed when that loop ends.
 _caches: weakref.WeakSet[LoopCache] = weakref.WeakSet()
+
+
+# The loops whose end closes their objects, each with the parked generator that does it.
+_closers: dict[asyncio.AbstractEventLoop, Any] = {}
+
+
+def _close_when_loop_ends(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop's objects when the loop ends, if it ends the standard way.
+
+    `asyncio.run`, `asyncio.Runner` and `anyio.run` finalise every async generator still
+    open on the loop (`loop.shutdown_asyncgens()`) after its tasks are cancelled and while it
+    still runs: a generator parked at a `yield` closes the objects in its `finally`. Without
+    this, a host that stops (funchost, a test) leaves the app's aiohttp sessions to the
+    garbage collector, which prints "Unclosed client session" for each. On Azure the worker's
+    loop never ends (its process is stopped), so this never runs there.
+    """
+    if loop in _closers:
+        return
+
+    async def closer() -> Any:
+        try:
+            yield
+        finally:
+            _closers.pop(loop, None)
+            await close_current_loop()
+
+    async def park() -> None:
+        # The first `__anext__` registers the generator with the loop's hooks (the loop
+        # keeps it only weakly: `_closers` holds it) and runs it up to its `yield`.
+        await gen.__anext__()
+
+    gen = _closers[loop] = closer()
+    loop.create_task(park())
 
 
 async def close_current_loop() -> None:

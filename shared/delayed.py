@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from azure.servicebus import ServiceBusMessage
 from azure.servicebus.exceptions import MessageNotFoundError
 
 from ._tables import Clock, utcnow
+from ._tracecontext import trace_properties, with_traceparent
 from .errors import InvalidArgument
 from .servicebus import ServiceBusNamespace
 from .storage import StorageAccount
@@ -234,7 +236,10 @@ class ScheduledSender:
         when = at if at is not None else self.clock() + (delay or timedelta(0))
         message = body if isinstance(body, ServiceBusMessage) else None
         if message is None:
-            message = ServiceBusMessage(_to_bytes(body), **properties)
+            props = trace_properties(properties.pop("application_properties", None))
+            message = ServiceBusMessage(
+                _to_bytes(body, stamp=False), application_properties=props, **properties
+            )
         async with self._sender() as sender:
             [number] = await sender.schedule_messages(message, when)
         return int(number)
@@ -256,11 +261,15 @@ class ScheduledSender:
         return client.get_queue_sender(self.entity)
 
 
-def _to_bytes(body: Any) -> bytes:
+def _to_bytes(body: Any, *, stamp: bool = True) -> bytes:
+    """A body as bytes; a mapping as JSON, with the trace context when `stamp` (storage
+    queues carry it in the body; Service Bus in application properties)."""
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
         return body.encode()
+    if stamp and isinstance(body, Mapping):
+        body = with_traceparent(body)
     try:
         return json.dumps(body, separators=(",", ":")).encode()
     except (TypeError, ValueError) as exc:

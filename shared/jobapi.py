@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
-from .errors import KeyInProgress, KeyReused
+from .errors import KeyInProgress, KeyReused, StatusConflict
 from .idempotency import IdempotencyLedger
 from .status import JobState, JobStatus, StatusStore
 
@@ -164,13 +164,19 @@ class JobApi:
 
     async def cancel(self, job_id: str) -> func.HttpResponse:
         """DELETE: 202 (a Pending job is cancelled at once; a Running one at its next
-        step); 404 unknown; 409 when it is already final."""
+        step); 404 unknown; 409 when it is already final; 503 with Retry-After while the
+        job's own writes keep winning the race for its record."""
         job = await self.status_store.find(job_id)
         if job is None:
             return problem(404, "Unknown job", f"no job has the id {job_id!r}")
         if job.state.is_final:
             return problem(409, "Job is final", f"the job is already {job.state.value}")
-        job = await self.status_store.request_cancel(job_id)
+        try:
+            job = await self.status_store.request_cancel(job_id)
+        except StatusConflict as exc:
+            # Many parts of a fan-out writing progress at once can win every try; a moment
+            # later the request can win. Nothing broke, so no 500: the client tries again.
+            return problem(503, "Job busy", f"{exc}: try again", headers={"Retry-After": "1"})
         return _json(202, job.to_dict(), {"Location": f"{self.base}/{job_id}"})
 
     async def list(self, req: func.HttpRequest) -> func.HttpResponse:

@@ -45,6 +45,7 @@ from typing import Any
 from azure.storage.queue import QueueMessage
 
 from ._tables import utcnow
+from ._tracecontext import with_traceparent
 from .errors import InvalidArgument
 from .postpone import postpone
 from .settings import setting
@@ -210,6 +211,8 @@ class PrioritySender:
         elif isinstance(body, str):
             raw = body.encode()
         else:
+            if isinstance(body, Mapping):
+                body = with_traceparent(body)
             try:
                 raw = json.dumps(body, separators=(",", ":")).encode()
             except (TypeError, ValueError) as exc:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from ._loopcache import LoopCache
 from ._tables import utcnow
+from ._tracecontext import trace_properties, with_traceparent
 from .errors import InvalidArgument
 from .servicebus import ServiceBusNamespace
 from .storage import StorageAccount
@@ -65,7 +66,7 @@ class StorageQueues:
     ) -> None:
         if delay is not None and delay > MAX_STORAGE_DELAY:
             raise InvalidArgument(f"a storage queue delay is at most 7 days, got {delay}")
-        text = _json(body)
+        text = _json(with_traceparent(body))
         if self.base64_encode:
             text = base64.b64encode(text.encode()).decode()
         queue = await self.account.ensure_queue(destination)
@@ -100,7 +101,10 @@ class ServiceBusQueues:
         from azure.servicebus import ServiceBusMessage
 
         message = ServiceBusMessage(
-            _json(body), session_id=session_id, content_type="application/json"
+            _json(body),
+            session_id=session_id,
+            content_type="application/json",
+            application_properties=trace_properties(),
         )
         if delay:
             message.scheduled_enqueue_time_utc = utcnow() + delay

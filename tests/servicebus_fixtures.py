@@ -7,7 +7,9 @@ MaxDeliveryCount 3 (LockDuration PT5S), topic `funchost-topic` with subscription
 and `sub2`, queues `shared-requests`, `shared-replies`, `shared-ordered` and topic
 `shared-events` (`sub1`, `sub2`), and for the poison/dead-letter and delayed-job tests
 queues `ops-deadletter`, `ops-deadletter-all`, `ops-host`, `ops-host-b` (MaxDeliveryCount
-2, LockDuration PT5S), `ops-scheduled` and topic `ops-topic` (`ops-sub`, `ops-other`). Entities named `*-sync`/`*-aio` belong to the
+2, LockDuration PT5S), `ops-scheduled` and topic `ops-topic` (`ops-sub`, `ops-other`); for telemetry, the poison
+CLI and the dashboard, `telemetry-hop-1`, `telemetry-hop-2`, `poison-cli` (MaxDeliveryCount
+1) and `dashboard-dlq` (MaxDeliveryCount 1). Entities named `*-sync`/`*-aio` belong to the
 emulator's own tests, which expect them empty. Entities are fixed (no auto-create): tests
 that need fresh ones add distinct names to the config. If the emulator cannot start: skip
 locally, fail under CI=true.

@@ -21,10 +21,12 @@ from funchost.core import pipeline
 from funchost.core.backoff import RandomizedBackoff
 from funchost.core.clients import ClientCache
 from funchost.core.invocation import InputBinding, Invoke, OutputBinding
+from funchost.core.lifespan import end_asgi_lifespan
 from funchost.core.loader import LoadedApp
 from funchost.core.runner import FunctionRunner, InProcess, thread_count
 from funchost.core.services import HostServices
 from funchost.core.spec import FunctionSpec
+from funchost.core.telemetry import instrument
 from funchost.errors import HostError
 from funchost.http.admin import AdminApi
 from funchost.http.auth import Authorizer
@@ -106,8 +108,20 @@ class Host:
 
     # -- HostView (admin API) -------------------------------------------------------------
     def errors(self) -> list[str]:
+        """The app's load error (it runs without functions then), each function that could
+        not be loaded, and each that could not start."""
+        app = [self.app.error] if self.app.error else []
         load = [str(e) for e in self.app.errors]
-        return load + [f"function '{n}': {s.error}" for n, s in self.functions.items() if s.error]
+        started = [f"function '{n}': {s.error}" for n, s in self.functions.items() if s.error]
+        return app + load + started
+
+    def mark_in_error(self, name: str, reason: str) -> None:
+        """Report a function that listens but cannot work yet (for example, its Service
+        Bus queue does not exist at start): the listing and `/admin/host/status` name it
+        with the reason, and its listener keeps retrying."""
+        state = self.functions.get(name.lower())
+        if state is not None and state.error is None:
+            state.error = reason
 
     def listener(self, name: str) -> triggers.Listener | None:
         state = self.functions.get(name.lower())
@@ -165,6 +179,8 @@ class Host:
             self.state = "Stopped"
             self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
+                await end_asgi_lifespan(self.app.instance)
+                await services.per_host.aclose()  # before the clients they may use
                 await self._clients.aclose()
 
     async def serve_started(self, on_started: Callable[[], None]) -> None:
@@ -265,7 +281,7 @@ class Host:
         code = self.options.workers or InProcess(self._executor)
         runner = FunctionRunner(spec, inputs, outputs, code)
         invoke: Invoke = pipeline.with_timeout(runner, self.config.function_timeout)
-        invoke = pipeline.with_logging(invoke)
+        invoke = instrument(pipeline.with_logging(invoke), services)
         for wrap in self.options.wrappers:
             invoke = wrap(invoke)
         invoke = pipeline.with_retry(invoke, spec.retry if retries else None, services.stopping)

@@ -2,8 +2,9 @@
 session's Azurite and a Service Bus emulator with the app's own servicebus.config.json (the
 entities `make run` creates).
 
-One host per test module, both roles in it (as `make run` runs it). Tests keep apart by
-what they create: each uses its own customers, SKUs and blob names (`unique`).
+One host per test module, both roles in it (as `make run` runs it); a module that needs the
+app otherwise overrides `app_overrides`. Tests keep apart by what they create: each uses its
+own customers, SKUs and blob names (`unique`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,7 +21,11 @@ from funchost.testing import Harness, running_host
 from tests.conftest import REPO
 from tests.servicebus_fixtures import ServiceBusEndpoint, running_emulator
 
+T = TypeVar("T")
+
 FINAL = {"Succeeded", "Failed", "Cancelled", "Compensated"}
+# The API app's functions (infra/main.bicep `apiFunctionNames`, and health, which both run).
+API_FUNCTIONS = ("health", "submit_job", "get_job", "cancel_job", "list_jobs", "openapi")
 TEST_KEY = "3q2-7wYuXzkX5JY1cGjOvlzEuKs1Gt9Fj0tXrQpIbEo="  # a Fernet key for tests only
 CALLBACK_SECRET = "tests-callback-secret"
 
@@ -96,9 +101,42 @@ class JobsApp:
 
 
 @pytest.fixture(scope="module")
-def app(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iterator[JobsApp]:
-    with running_host(REPO, settings=app_settings(azurite, app_servicebus)) as host:
+def app_overrides() -> dict[str, str]:
+    """Settings the module's `app` runs with on top of `app_settings`: none here; a module
+    overrides this fixture to run the app otherwise (e.g. with functions turned off)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def app(
+    azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint, app_overrides: dict[str, str]
+) -> Iterator[JobsApp]:
+    settings = {**app_settings(azurite, app_servicebus), **app_overrides}
+    with running_host(REPO, settings=settings) as host:
         yield JobsApp(host)
+
+
+def eventually(probe: Callable[[], T | None], what: str, *, timeout: float = 30.0) -> T:
+    """Poll `probe` until it returns something true; that. AssertionError naming `what`
+    when it has not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last seen: {found!r})")
+        time.sleep(0.2)
+
+
+def stays(probe: Callable[[], bool], what: str, *, seconds: float) -> None:
+    """Poll `probe` for `seconds`: it must hold every time (AssertionError naming `what` as
+    soon as it does not). For what must not happen, checked over the time it would take."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if not probe():
+            raise AssertionError(f"{what}: no longer so after {time.monotonic() - start:.1f}s")
+        time.sleep(0.2)
 
 
 @pytest.fixture

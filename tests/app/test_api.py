@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 
 from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.testing import running_host
-from tests.app.conftest import JobsApp, app_settings
+from tests.app.conftest import API_FUNCTIONS, JobsApp, app_settings
 from tests.conftest import REPO
 from tests.servicebus_fixtures import ServiceBusEndpoint
 
@@ -34,6 +34,7 @@ def test_a_submission_is_accepted_with_location_and_retry_after(app: JobsApp) ->
     final = app.wait(body["id"])
     assert final["status"] == "Succeeded" and final["kind"] == "report"
     assert set(final) >= {"id", "kind", "status", "progress", "result", "created", "updated"}
+    assert final["progress"] == {"done": 1, "total": 1}  # a one-step job is one unit of work
     assert "Retry-After" not in app.host.get(f"/api/jobs/{body['id']}").headers  # final
 
 
@@ -52,7 +53,10 @@ def test_a_submission_is_accepted_with_location_and_retry_after(app: JobsApp) ->
             {"kind": "order", "input": {"customer": "a/b", "items": [{"sku": "x", "qty": 0}]}},
             ["input", "input.customer", "input.items[0].qty"],
         ),
-        ({"kind": "batch", "input": {"blob": "elsewhere/x.csv", "parts": 0}}, ["input.blob", "input.parts"]),
+        (
+            {"kind": "batch", "input": {"blob": "elsewhere/x.csv", "parts": 0}},
+            ["input.blob", "input.parts"],
+        ),
         ([1, 2], [""]),
     ],
 )
@@ -68,7 +72,9 @@ def test_bad_input_is_400_naming_each_field(app: JobsApp, body: object, fields: 
 def test_not_json_is_400_another_type_415_and_too_big_413(app: JobsApp) -> None:
     bad = app.host.post("/api/jobs", content=b"{nope", headers={"content-type": "application/json"})
     assert bad.status_code == 400 and "not JSON" in bad.json()["detail"]
-    text = app.host.post("/api/jobs", content=b"kind=report", headers={"content-type": "text/plain"})
+    text = app.host.post(
+        "/api/jobs", content=b"kind=report", headers={"content-type": "text/plain"}
+    )
     assert text.status_code == 415
     big = {"kind": "report", "input": {"day": "2026-01-01", "pad": "x" * (1024 * 1024)}}
     too_big = app.host.post(
@@ -77,10 +83,14 @@ def test_not_json_is_400_another_type_415_and_too_big_413(app: JobsApp) -> None:
     assert too_big.status_code == 413
 
 
-def test_the_same_idempotency_key_gives_the_same_job_and_another_body_422(app: JobsApp, unique: str) -> None:
+def test_the_same_idempotency_key_gives_the_same_job_and_another_body_422(
+    app: JobsApp, unique: str
+) -> None:
     key = f"key-{unique}"
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: app.submit(report(), **{"Idempotency-Key": key}), range(8)))
+        answers = list(
+            pool.map(lambda _: app.submit(report(), **{"Idempotency-Key": key}), range(8))
+        )
     codes = sorted(a.status_code for a in answers)
     assert set(codes) <= {202, 409}, codes  # 409: the same submission was still being made
     ids = {a.json()["id"] for a in answers if a.status_code == 202}
@@ -124,7 +134,9 @@ def test_jobs_are_listed_by_state_and_kind_newest_first(app: JobsApp) -> None:
     ids = [app.start("report", {"day": "2026-01-03"}) for _ in range(3)]
     for job_id in ids:
         app.wait(job_id)
-    listed = app.host.get("/api/jobs", params={"status": "Succeeded", "kind": "report", "limit": 100})
+    listed = app.host.get(
+        "/api/jobs", params={"status": "Succeeded", "kind": "report", "limit": 100}
+    )
     jobs = listed.json()["jobs"]
     assert all(j["status"] == "Succeeded" and j["kind"] == "report" for j in jobs)
     mine = [j["id"] for j in jobs if j["id"] in ids]
@@ -139,7 +151,13 @@ def test_the_openapi_document_is_valid_and_names_every_kind(app: JobsApp) -> Non
     document = response.json()
     validate(document)  # raises on an invalid OpenAPI 3.1 document
     submission = document["components"]["schemas"]["Submission"]
-    assert {v["title"] for v in submission["oneOf"]} == {"order", "batch", "thumbnail", "report", "sensitive"}
+    assert {v["title"] for v in submission["oneOf"]} == {
+        "order",
+        "batch",
+        "thumbnail",
+        "report",
+        "sensitive",
+    }
     assert set(document["paths"]) == {"/jobs", "/jobs/{id}"}
 
 
@@ -155,12 +173,14 @@ def keyed(azurite: AzuriteEndpoints, app_servicebus: ServiceBusEndpoint) -> Iter
     container = secrets.get_container_client("azure-webjobs-secrets")
     if not container.exists():
         container.create_container()
-    keys = {"masterKey": {"name": "master", "value": MASTER, "encrypted": False},
-            "functionKeys": [], "systemKeys": []}
+    keys = {
+        "masterKey": {"name": "master", "value": MASTER, "encrypted": False},
+        "functionKeys": [],
+        "systemKeys": [],
+    }
     container.upload_blob(f"{host_id}/host.json", json.dumps(keys), overwrite=True)
     settings = {**app_settings(azurite, app_servicebus), "AzureFunctionsWebHost__hostid": host_id}
-    api = ("health", "submit_job", "get_job", "cancel_job", "list_jobs", "openapi")
-    with running_host(REPO, settings=settings, auth=True, functions=api) as host:
+    with running_host(REPO, settings=settings, auth=True, functions=API_FUNCTIONS) as host:
         yield JobsApp(host)
 
 

@@ -3,12 +3,11 @@ is deployed as: the API app (HTTP functions) and the jobs app (the rest)."""
 
 from __future__ import annotations
 
-import time
 import pytest
 
 from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.testing import running_host
-from tests.app.conftest import JobsApp, app_settings
+from tests.app.conftest import API_FUNCTIONS, JobsApp, app_settings, stays
 from tests.conftest import REPO
 from tests.servicebus_fixtures import ServiceBusEndpoint
 
@@ -20,7 +19,7 @@ def test_a_high_priority_job_overtakes_a_backlog_of_normal_ones(
 ) -> None:
     settings = app_settings(azurite, app_servicebus)
     # The backlog: 20 normal jobs queued, then one high job, while no dispatcher runs.
-    with running_host(REPO, settings=settings, functions=_api()) as api_role:
+    with running_host(REPO, settings=settings, functions=API_FUNCTIONS) as api_role:
         api = JobsApp(api_role)
         normal = [api.start("report", {"day": "2026-03-01"}) for _ in range(20)]
         high = api.start("report", {"day": "2026-03-01"}, priority="high")
@@ -37,10 +36,6 @@ def test_a_high_priority_job_overtakes_a_backlog_of_normal_ones(
     assert len(later) >= 17, (len(later), finished_high)
 
 
-def _api() -> tuple[str, ...]:
-    return ("health", "submit_job", "get_job", "cancel_job", "list_jobs", "openapi")
-
-
 def _disabled(names: tuple[str, ...]) -> dict[str, str]:
     return {f"AzureWebJobs.{name}.Disabled": "true" for name in names}
 
@@ -51,13 +46,14 @@ def test_the_api_role_accepts_jobs_and_the_jobs_role_runs_them(
     settings = app_settings(azurite, app_servicebus)
     with running_host(REPO, settings=settings) as probe:
         everything = tuple(f.name for f in probe.app.functions)
-    background = tuple(n for n in everything if n not in _api())
-    http_only = tuple(n for n in _api() if n != "health")
+    background = tuple(n for n in everything if n not in API_FUNCTIONS)
+    http_only = tuple(n for n in API_FUNCTIONS if n != "health")
     with running_host(REPO, settings={**settings, **_disabled(background)}) as api_role:
         api = JobsApp(api_role)
         job_id = api.start("report", {"day": "2026-03-02"})
-        time.sleep(3)
-        assert api.status(job_id)["status"] == "Pending"  # nothing here runs jobs
+        stays(  # nothing here runs jobs
+            lambda: api.status(job_id)["status"] == "Pending", "the job is Pending", seconds=3
+        )
         assert api_role.invocations("jobs_normal") == []
         with running_host(REPO, settings={**settings, **_disabled(http_only)}) as jobs_role:
             assert jobs_role.get(f"/api/jobs/{job_id}").status_code == 404  # no job API here

@@ -15,7 +15,7 @@ import pytest
 from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusClient, ServiceBusMessage
 
 from shared.results import verify_signature
-from tests.app.conftest import CALLBACK_SECRET, JobsApp
+from tests.app.conftest import CALLBACK_SECRET, JobsApp, eventually, stays
 from tests.servicebus_fixtures import ServiceBusEndpoint
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,9 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def test_the_final_status_is_posted_signed_to_the_callback(app: JobsApp, receiver: Receiver) -> None:
+def test_the_final_status_is_posted_signed_to_the_callback(
+    app: JobsApp, receiver: Receiver
+) -> None:
     job_id = app.start("report", {"day": "2026-02-01"}, callback=receiver.url("/done"))
     assert app.wait(job_id)["status"] == "Succeeded"
     ((headers, body),) = receiver.wait(1)
@@ -70,8 +72,7 @@ def test_the_final_status_is_posted_signed_to_the_callback(app: JobsApp, receive
     document = json.loads(body)
     assert document["id"] == job_id and document["status"] == "Succeeded"
     assert headers["idempotency-key"] == f"{job_id}:Succeeded"
-    time.sleep(1.0)
-    assert len(receiver.received) == 1  # delivered once
+    stays(lambda: len(receiver.received) == 1, "delivered once", seconds=1.0)
 
 
 def test_a_failing_receiver_gets_the_callback_again_with_the_same_key(
@@ -86,7 +87,9 @@ def test_a_failing_receiver_gets_the_callback_again_with_the_same_key(
         verify_signature(body, headers["x-jobs-signature"], CALLBACK_SECRET)
 
 
-def test_a_receiver_that_refuses_parks_the_notice_on_poison(app: JobsApp, receiver: Receiver) -> None:
+def test_a_receiver_that_refuses_parks_the_notice_on_poison(
+    app: JobsApp, receiver: Receiver
+) -> None:
     receiver.answers = [410] * 10  # gone: not worth retrying within one delivery
     job_id = app.start("report", {"day": "2026-02-03"}, callback=receiver.url("/gone"))
     app.wait(job_id)
@@ -97,10 +100,11 @@ def test_a_receiver_that_refuses_parks_the_notice_on_poison(app: JobsApp, receiv
 
         return list(app.run(StoragePoisonQueue.for_queue(services().account, NOTIFY_QUEUE).list))
 
-    deadline = time.monotonic() + 40
-    while not any(d.job_id == job_id for d in parked()):
-        assert time.monotonic() < deadline, "the notice never reached job-notifications-poison"
-        time.sleep(0.5)
+    eventually(
+        lambda: any(d.job_id == job_id for d in parked()) or None,
+        "the notice on job-notifications-poison",
+        timeout=40,
+    )
     assert len(receiver.received) == 5  # one POST per delivery of the notice, then poison
 
 

@@ -60,11 +60,15 @@ def cli(storage_connection_string: str) -> Iterator[HostProcess]:
         proc.stop()
 
 
-def lines_after(proc: HostProcess, first: str, count: int) -> list[str]:
+def lines_after(proc: HostProcess, first: str, count: int, then: str | None = None) -> list[str]:
     """The `count` console lines from the one matching `first` (a regex of the text after
-    the timestamp), each checked to carry its own timestamp, without it."""
+    the timestamp), each checked to carry its own timestamp, without it. `then`: a later
+    line to wait for first (another thread reads the console, so the lines after `first`
+    may not have been read yet)."""
     pattern = STAMP.pattern + first
-    assert proc.wait_for_output(pattern, timeout=30), proc.output()[-3000:]
+    for wanted in (pattern, STAMP.pattern + then if then else None):
+        if wanted is not None:
+            assert proc.wait_for_output(wanted, timeout=30), proc.output()[-3000:]
     lines = proc.output().splitlines()
     start = next(i for i, line in enumerate(lines) if re.match(pattern, line))
     block = lines[start : start + count]
@@ -85,9 +89,9 @@ def test_a_users_log_lines_are_printed_as_their_message_whatever_the_level(
     cli: HostProcess,
 ) -> None:
     assert httpx.get(f"{cli.url}/api/levels", timeout=30).text == "logged"
-    # The console is flushed every 50 ms: the response can come before the lines.
-    assert cli.wait_for_output(r"Executed 'Functions\.levels'", timeout=10)
-    block = lines_after(cli, r"Executing 'Functions\.levels'", 7)
+    block = lines_after(
+        cli, r"Executing 'Functions\.levels'", 7, then=r"Executed 'Functions\.levels'"
+    )
     assert block[1:-1] == [
         # logging.debug is below the worker's and func start's default level: not shown.
         "an info line",
@@ -102,8 +106,9 @@ def test_a_users_log_lines_are_printed_as_their_message_whatever_the_level(
 
 def test_each_line_of_a_multi_line_record_has_its_own_timestamp(cli: HostProcess) -> None:
     assert httpx.get(f"{cli.url}/api/multiline", timeout=30).text == "logged"
-    assert cli.wait_for_output(r"Executed 'Functions\.multiline'", timeout=10)
-    block = lines_after(cli, r"Executing 'Functions\.multiline'", 12)
+    block = lines_after(
+        cli, r"Executing 'Functions\.multiline'", 12, then=r"Executed 'Functions\.multiline'"
+    )
     block = [line for line in block if not CARETS.fullmatch(line)]
     raised = line_of('{}["missing"]')
     # logging.exception: the worker formats the traceback into the message.
@@ -162,6 +167,8 @@ def test_the_app_runs_in_its_folder_whatever_folder_the_host_was_started_from(
         # Read at import and in the function, relative to the working directory.
         "greeting": "read relative to the app folder",
         "now": "read relative to the app folder",
+        # H `RpcWorkerProcess.cs` `CreateWorkerProcess` sets it for the worker.
+        "app_directory": str(APP),
     }
 
 
@@ -202,7 +209,8 @@ def host(storage_connection_string: str) -> Iterator[Harness]:
 
 def test_the_harness_works_in_the_app_folder_on_request(host: Harness) -> None:
     assert os.getcwd() == str(APP)
-    assert host.get("/api/cwd").json()["cwd"] == str(APP)
+    body = host.get("/api/cwd").json()
+    assert (body["cwd"], body["app_directory"]) == (str(APP), str(APP))
 
 
 def test_the_invocation_record_holds_the_failure_as_printed(host: Harness) -> None:

@@ -109,3 +109,28 @@ async def test_an_idempotency_key_gives_the_same_job_and_refuses_another_body(ac
     assert first["id"] == again["id"] and len(started) == 1
     other = await api.submit(post({**job, "input": {"blob": "images/c.png"}}, key="k-1"))
     assert other.status_code == 422 and len(started) == 1
+
+
+class _Rivalled(StatusStore):
+    """A store whose every read of a Running job is followed by another writer's progress
+    (as the parts of a fan-out write theirs): a write conditional on that read always loses."""
+
+    async def find(self, job_id: str) -> JobStatus | None:
+        found = await super().find(job_id)
+        if found is not None and found.state is JobState.RUNNING:
+            await self.report_progress(found, found.done + 1, message="a part done")
+        return found
+
+
+async def test_a_cancellation_that_keeps_losing_the_race_is_503_with_retry_after(
+    account, unique_name
+):
+    api, status, _ = _api(account, unique_name)
+    rivalled = _Rivalled(account, table=unique_name + "s")
+    api = JobApi(rivalled, api.ledger, api.kinds)
+    job = await status.start(await status.create("thumbnail", input={"blob": "images/a.png"}))
+    answer = await api.cancel(job.job_id)
+    assert answer.status_code == 503, answer.get_body()
+    assert answer.headers["Retry-After"] == "1"
+    assert "cancellation still contended" in json.loads(answer.get_body())["detail"]
+    assert not (await status.get(job.job_id)).cancel_requested

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from funchost.cli.dev import _local_emulator_port
+from funchost.cli.dev_servicebus import _local_emulator_port
 from funchost.core.spec import BindingInfo, FunctionSpec
 from funchost.devservices.servicebus_entities import connection_names, emulator_args
 

@@ -19,7 +19,9 @@ ALLOWED: dict[str, set[str]] = {
     "timer": BASE | {"timer", "config"},
     "core": BASE | {"core", "config"},
     "storage": BASE | {"storage", "core", "config"},
-    "http": BASE | {"http", "core", "config"},
+    # The dashboard reads the storage and timer rooms' names and records (read-only).
+    "ops": BASE | {"ops", "core", "config", "storage"},
+    "http": BASE | {"http", "core", "config", "storage", "timer", "ops"},
     "triggers": BASE | {"triggers", "core", "config", "storage", "timer", "http"},
     "bindings": BASE | {"bindings", "core", "config", "storage", "http"},
     "devservices": BASE | {"devservices", "core", "config"},

@@ -13,7 +13,7 @@ from azure.functions.meta import Datum
 from funchost.core.context import InvocationContext
 from funchost.core.invocation import Invocation
 from funchost.core.spec import BindingInfo, FunctionSpec
-from funchost.core.tracing import trace_context
+from funchost.core.tracing import carried, current_traceparent, trace_context
 
 W3C = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -98,3 +98,30 @@ def test_the_context_offers_both_spellings() -> None:
     assert tc.trace_parent == tc.Traceparent and tc.trace_parent.startswith("00-0af76519")
     assert tc.trace_state == tc.Tracestate == ""
     assert tc.attributes == tc.Attributes == {}
+
+
+def test_while_a_span_runs_the_context_is_that_span() -> None:
+    # The real host's activity is the span when it exports OpenTelemetry; the span's parent
+    # is the caller's, so the trace id is the caller's either way.
+    span = "00-0af7651916cd43dd8448eb211c80319c-1111111111111111-01"
+    token = current_traceparent.set(span)
+    try:
+        parent, state = trace_context(_http({"traceparent": PARENT, "tracestate": "a=b"}))
+    finally:
+        current_traceparent.reset(token)
+    assert (parent, state) == (span, "a=b")
+
+
+def test_a_queue_bodys_traceparent_parents_the_span_only() -> None:
+    inv = _invocation(Datum("{}", "json"), {"traceparent": PARENT.upper()})
+    found = carried(inv)
+    assert found.parents == (PARENT,) and not found.continued
+    assert trace_context(inv)[0].split("-")[1] != PARENT.split("-")[1]
+
+
+def test_a_service_bus_batch_links_each_valid_message() -> None:
+    rows = [{"traceparent": PARENT}, {"Diagnostic-Id": "garbage"}, {}]
+    found = carried(
+        _invocation(Datum([], "collection_string"), {"ApplicationPropertiesArray": rows})
+    )
+    assert found.parents == (PARENT,) and found.batch

@@ -15,6 +15,7 @@ from funchost.core.expressions import required_setting, resolve
 from funchost.core.invocation import Invocation
 from funchost.core.services import HostServices
 from funchost.core.spec import BindingInfo
+from funchost.core.telemetry import stamp_json
 from funchost.storage.notify import QueueNotifier
 from funchost.storage.queues import Codec, ensure_queue
 
@@ -48,7 +49,7 @@ class QueueOutput:
             await ensure_queue(client)
             self._created.add(name)
         for item in items(value):
-            content = self._codec.encode(item)
+            content = self._codec.encode(stamp_json(item))
             try:
                 await client.send_message(content)
             except ResourceNotFoundError:  # deleted since: create it again, once

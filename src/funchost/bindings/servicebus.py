@@ -17,6 +17,7 @@ from funchost.core.expressions import resolve, resolve_settings
 from funchost.core.invocation import Invocation
 from funchost.core.services import HostServices
 from funchost.core.spec import BindingInfo
+from funchost.core.telemetry import trace_properties
 from funchost.errors import BindingError
 
 
@@ -49,7 +50,9 @@ class ServiceBusOutput:
         self._pools: dict[str, SenderPool] = {}
 
     async def write(self, value: Datum, invocation: Invocation) -> None:
-        messages = [ServiceBusMessage(item) for item in items(value)]
+        messages = [
+            ServiceBusMessage(i, application_properties=trace_properties()) for i in items(value)
+        ]
         if not messages:
             return
         entity = resolve(self.spec.entity, invocation.binding_data, what=self._what)

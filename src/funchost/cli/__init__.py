@@ -1,31 +1,17 @@
-"""The `funchost` command: start, dev, list, keys.
+"""The `funchost` command: start, dev, list, keys, invoke, poison, new, init.
 
 The only room that touches process state (environment, logging set-up, signals, the event
-loop); it may import every other room.
+loop); it may import every other room. `main` checks the Python version before anything
+that needs a newer one is imported.
 """
 
 from __future__ import annotations
 
-import click
-
-from funchost import __version__
-from funchost.cli.dev import dev
-from funchost.cli.keys import keys
-from funchost.cli.list import list_functions
-from funchost.cli.start import start
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="funchost")
-def cli() -> None:
-    """Run Azure Functions Python v2 apps without .NET, Core Tools or Docker."""
-
-
-cli.add_command(start)
-cli.add_command(dev)
-cli.add_command(list_functions)
-cli.add_command(keys)
+from funchost.cli.pyversion import require_python
 
 
 def main() -> None:
+    require_python()
+    from funchost.cli.commands import cli
+
     cli(prog_name="funchost")

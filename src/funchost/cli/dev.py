@@ -1,203 +1,124 @@
-"""`funchost dev`: `start`, plus the local emulators the settings point at.
+"""`funchost dev`: local development, as `func start` is: keys not enforced unless
+`--auth`, and the local emulators the settings point at started beside the host.
 
-When AzureWebJobsStorage is unset or `UseDevelopmentStorage=true`, Azurite runs on its
-default ports (10000-10002), data under `<app>/.funchost/azurite`, unless something
-already listens there (an Azurite you started yourself is used as it is).
-
-Unless every Service Bus connection the app uses points at a namespace, the project's
-Service Bus emulator runs on the port of a local `UseDevelopmentEmulator=true` connection
-string (5672 by default), with `<app>/servicebus.config.json` (the official emulator's
-Config.json shape) when present, else with its built-in entities plus those the bindings
-name; unset connections (`AzureWebJobsServiceBus` by default) are pointed at it.
-
+Azurite (`funchost.cli.dev_storage`) when the storage is the development storage; the
+Service Bus emulator (`funchost.cli.dev_servicebus`) unless every Service Bus connection
+points at a namespace. Their data lives in the app's state folder, outside the app folder.
 Settings that point at real Azure start nothing. Everything started here stops with the
 host.
 """
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from funchost.cli.common import app_options, fail, in_process_option, prepare
-from funchost.cli.start import enter_app_dir, resolve_port, run_host
-from funchost.config.connections import resolve
+from funchost.cli.common import (
+    DEFAULT_PORTS,
+    app_options,
+    fail,
+    log_format_option,
+    prepare,
+    state_option,
+)
+from funchost.cli.dev_servicebus import servicebus_emulator
+from funchost.cli.dev_storage import storage_emulator
+from funchost.cli.notes import start_notes
+from funchost.cli.options import RunOptions, run_options
+from funchost.cli.start import run_host
+from funchost.config.local_settings import parse_azurite_ports
 from funchost.core import logs
-from funchost.core.spec import FunctionSpec
-from funchost.devservices.azurite import Azurite, find_azurite
-from funchost.devservices.process import ServiceStartError
-from funchost.devservices.servicebus import ServiceBusEmulator
-from funchost.devservices.servicebus_entities import connection_names, emulator_args
-from funchost.host import HostOptions
-
-AZURITE_PORTS = (10000, 10001, 10002)
 
 
-def _listening(port: int, host: str = "127.0.0.1") -> bool:
+def _azurite_ports(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    try:
+        return parse_azurite_ports(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _check_free(bind: str, port: int) -> None:
+    """The host's own port, before the emulators take seconds to start: one line naming
+    the port and the option."""
+    if port == 0:
+        return
     with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
-def _uses_dev_storage() -> bool:
-    conn = resolve("AzureWebJobsStorage", os.environ)
-    if conn is None:
-        return True
-    value = conn.value or ""
-    return "usedevelopmentstorage=true" in value.lower().replace(" ", "")
-
-
-@contextlib.contextmanager
-def storage_emulator(app_dir: Path, caller_dir: Path) -> Iterator[None]:
-    """Azurite, unless the settings point elsewhere or it already listens; `caller_dir`
-    (the folder `funchost dev` was run from) is searched for it too."""
-    if not _uses_dev_storage():
-        click.echo("AzureWebJobsStorage points at a storage account: not starting Azurite.")
-        yield
-        return
-    os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
-    if all(_listening(p) for p in AZURITE_PORTS):
-        click.echo("Using the storage emulator already listening on 127.0.0.1:10000-10002.")
-        yield
-        return
-    exe = find_azurite(app_dir, caller_dir, Path(__file__).resolve().parents[3])
-    if exe is None:
-        fail(
-            "Azurite is not installed: run `npm ci` in the repository (or `make run`), or "
-            "`npm install -g azurite`, or point AzureWebJobsStorage at a storage account"
-        )
-    service = Azurite(
-        exe,
-        location=app_dir / ".funchost" / "azurite",
-        blob_port=AZURITE_PORTS[0],
-        queue_port=AZURITE_PORTS[1],
-        table_port=AZURITE_PORTS[2],
-    )
-    try:
-        service.start()
-    except ServiceStartError as exc:
-        fail(str(exc))
-    click.echo("Azurite started on 127.0.0.1:10000-10002 (data in .funchost/azurite).")
-    try:
-        yield
-    finally:
-        service.stop()
-
-
-SERVICE_BUS_PORT = 5672
-SERVICE_BUS_CONFIG = "servicebus.config.json"
-
-
-def _local_emulator_port(value: str) -> int | None:
-    """The port of an emulator connection string on this machine, else None."""
-    parts = {
-        k.strip().lower(): v.strip()
-        for k, _, v in (p.partition("=") for p in value.split(";") if "=" in p)
-    }
-    if parts.get("usedevelopmentemulator", "").lower() != "true":
-        return None
-    endpoint = parts.get("endpoint", "").removeprefix("sb://").rstrip("/")
-    host, _, port = endpoint.partition(":")
-    if host not in ("localhost", "127.0.0.1"):
-        return None
-    return int(port) if port.isdigit() else SERVICE_BUS_PORT
-
-
-@contextlib.contextmanager
-def servicebus_emulator(app_dir: Path, functions: tuple[FunctionSpec, ...]) -> Iterator[None]:
-    # Like Azurite, the emulator runs even for an app without Service Bus bindings yet, so
-    # a function added later (and tools such as the SDK) find it under AzureWebJobsServiceBus.
-    names = connection_names(functions) or {"ServiceBus"}
-    unset = sorted(n for n in names if resolve(n, os.environ) is None)
-    ports = sorted(
-        p
-        for n in names
-        if (c := resolve(n, os.environ)) is not None
-        and c.value
-        and (p := _local_emulator_port(c.value)) is not None
-    )
-    if not unset and not ports:
-        yield  # every Service Bus connection points at a namespace
-        return
-    port = ports[0] if ports else SERVICE_BUS_PORT
-    if _listening(port):
-        click.echo(f"Using the Service Bus emulator already listening on 127.0.0.1:{port}.")
-        service = None
-    else:
-        config = app_dir / SERVICE_BUS_CONFIG
-        service = ServiceBusEmulator(
-            config=config if config.exists() else None,
-            port=port,
-            data_dir=app_dir / ".funchost" / "servicebus",
-            extra_args=[] if config.exists() else emulator_args(functions, os.environ),
-        )
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            service.start()
-        except ServiceStartError as exc:
-            fail(str(exc))
-        source = config.name if config.exists() else "built-in entities and the app's bindings"
-        click.echo(f"Service Bus emulator started on 127.0.0.1:{port} (entities from {source}).")
-    connection = (
-        f"Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
-        f"SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
-    )
-    for name in unset:
-        setting = name if name.lower().startswith("azurewebjobs") else f"AzureWebJobs{name}"
-        os.environ[setting] = connection
-    try:
-        yield
-    finally:
-        if service is not None:
-            service.stop()
+            s.bind((bind, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # the host reports anything else when it binds
+            fail(
+                f"port {port} is in use: stop what uses it, or choose another with --port "
+                f"(or Host.LocalHttpPort in local.settings.json)"
+            )
 
 
 @click.command()
-@click.option("--port", "-p", type=int, default=None, help="Port (default 7071).")
-@click.option("--host", "bind", default="0.0.0.0", show_default=True)
-@click.option("--no-auth", is_flag=True, help="Do not enforce function keys.")
-@in_process_option
-@click.option(
-    "--reload/--no-reload",
-    default=True,
-    show_default=True,
-    help="Restart the worker processes when a Python file of the app changes.",
-)
 @app_options
+@state_option
+@run_options(auth_default=False, reload_default=True)
+@click.option(
+    "--azurite-ports",
+    callback=_azurite_ports,
+    default=None,
+    metavar="BLOB[,QUEUE,TABLE]",
+    help="Azurite's ports: one (the next two follow) or three; 0 picks free ones "
+    "(default: Host.AzuritePorts, else 10000-10002).",
+)
+@click.option(
+    "--servicebus-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The Service Bus emulator's port; 0 picks a free one (default: Host.ServiceBusPort, "
+    "else a local emulator connection string's, else 5672).",
+)
+@log_format_option
 def dev(
-    port: int | None,
-    bind: str,
-    no_auth: bool,
-    in_process: bool,
-    reload: bool,
+    run: RunOptions,
+    log_format: str,
+    azurite_ports: tuple[int, int, int] | None,
+    servicebus_port: int | None,
+    state_dir: Path | None,
     app_dir: Path,
     only: str,
     verbose: bool,
 ) -> None:
-    """Start the local emulators the app needs, then the host."""
+    """Start the local emulators the app needs, then the host (keys not enforced, as
+    `func start`; --auth enforces them)."""
     began = time.monotonic()
-    logs.configure(verbose)
-    caller_dir = Path.cwd()
-    app_dir = enter_app_dir(app_dir)
+    logs.configure(verbose, log_format)
+    caller_dir = Path.cwd()  # searched for Azurite too; `prepare` moves to the app folder
+    app_dir = app_dir.resolve()
     # Settings and the app first: they decide which emulators are needed.
-    prepared = prepare(app_dir, only, workers=not in_process, reload=reload)
+    prepared = prepare(
+        app_dir,
+        only,
+        environment=run.environment,
+        strict=run.strict,
+        state=state_dir,
+        dev=True,
+        workers=not run.in_process,
+        reload=run.reload,
+    )
+    settings = prepared.settings
+    options = run.host_options(prepared, os.environ)
+    _check_free(options.bind, options.port)
+    storage_ports = azurite_ports or settings.azurite_ports or DEFAULT_PORTS
+    bus_port = servicebus_port if servicebus_port is not None else settings.servicebus_port
+    notes = start_notes(prepared, options, command="dev")
     with (
-        storage_emulator(app_dir, caller_dir),
-        servicebus_emulator(app_dir, prepared.app.functions),
+        storage_emulator(app_dir, caller_dir, prepared.state, storage_ports),
+        servicebus_emulator(app_dir, prepared.state, prepared.app.functions, bus_port) as waiting,
     ):
-        run_host(
-            prepared,
-            HostOptions(
-                bind=bind,
-                port=resolve_port(port, os.environ, prepared.settings.http_port),
-                auth=not no_auth,
-                cors=prepared.settings.cors,
-                cors_credentials=prepared.settings.cors_credentials,
-            ),
-            began,
-        )
+        run_host(prepared, options, began, strict=run.strict, notes=notes, in_error=waiting)

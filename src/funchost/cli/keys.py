@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import click
 
-from funchost.cli.common import app_options, fail, prepare
+from funchost.cli.common import app_options, fail, prepare, state_option
 from funchost.config.hostid import host_id as compute_host_id
 from funchost.core.clients import ClientCache
 from funchost.http.keys import open_key_manager
@@ -18,10 +18,13 @@ from funchost.http.keys import open_key_manager
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@state_option
 @app_options
-def keys(as_json: bool, app_dir: Path, only: str, verbose: bool) -> None:
-    """Print the master key, host keys and each HTTP function's keys."""
-    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
+def keys(as_json: bool, state_dir: Path | None, app_dir: Path, only: str, verbose: bool) -> None:
+    """Print the master key, host keys and each HTTP function's keys (what `funchost start`
+    and `funchost dev --auth` check)."""
+    # Indexed in the app's interpreter, as it will run.
+    prepared = prepare(app_dir, only, state=state_dir, index_in_worker=True)
     clients = ClientCache(os.environ)
     host_id = compute_host_id(os.environ, str(prepared.config.app_dir))
     manager = open_key_manager(prepared.config.app_dir, os.environ, clients, host_id, "cli")

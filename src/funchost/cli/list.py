@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from funchost.cli.common import app_options, prepare
+from funchost.core.unsupported import UnsupportedFunction
 
 
 @click.command("list")
@@ -30,7 +31,10 @@ def list_functions(as_json: bool, app_dir: Path, only: str, verbose: bool) -> No
         }
         for spec in app.functions
     ]
-    errors = [{"name": e.function, "error": e.reason} for e in app.errors]
+    errors = [
+        {"name": e.function, "error": e.reason, "supported": not isinstance(e, UnsupportedFunction)}
+        for e in app.errors
+    ]
     if as_json:
         click.echo(json.dumps({"functions": rows, "errors": errors}, indent=2))
         return
@@ -48,4 +52,8 @@ def list_functions(as_json: bool, app_dir: Path, only: str, verbose: bool) -> No
                 f"    {str(b.get('direction', '')).lower():>3} {b.get('type')} {b.get('name')}"
             )
     for err in errors:
-        click.echo(click.style(f"{err['name']}: error: ", fg="red") + err["error"])
+        if err["supported"]:
+            click.echo(click.style(f"{err['name']}: error: ", fg="red") + str(err["error"]))
+        else:
+            reason = str(err["error"]).removeprefix("not supported: ")
+            click.echo(f"{err['name']}: " + click.style("not supported: ", fg="yellow") + reason)

@@ -1,139 +1,133 @@
-"""`funchost start`: run the app in the current (or given) folder."""
+"""`funchost start`: run the app in the current (or given) folder, as on Azure: keys
+enforced, nothing started beside it (for containers and production-like runs)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
 import click
 
-from funchost.cli.common import Prepared, app_options, fail, in_process_option, prepare
+from funchost.cli.common import (
+    Prepared,
+    app_options,
+    fail,
+    log_format_option,
+    prepare,
+    state_option,
+)
 from funchost.cli.display import announce
+from funchost.cli.notes import start_notes
+from funchost.cli.options import DEFAULT_PORT, RunOptions, resolve_port, run_options
 from funchost.core import logs
 from funchost.errors import HostError
 from funchost.host import WORKER_THREAD_PREFIX, Host, HostOptions
 
-DEFAULT_PORT = 7071
+if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio brings
+    from exceptiongroup import BaseExceptionGroup
 
-
-def resolve_port(
-    cli_port: int | None, environ: Mapping[str, str], settings_port: int | None
-) -> int:
-    """--port, else the port of ASPNETCORE_URLS (as the real host in a container), else
-    local.settings.json Host.LocalHttpPort, else 7071."""
-    if cli_port is not None:
-        return cli_port
-    urls = environ.get("ASPNETCORE_URLS", "")
-    for url in urls.split(";"):
-        m = re.match(r"^\s*https?://[^:/]+:(\d+)", url)
-        if m:
-            return int(m.group(1))
-    return settings_port or DEFAULT_PORT
+__all__ = ["DEFAULT_PORT", "resolve_port", "run_host", "start"]
 
 
 @click.command()
-@click.option(
-    "--port",
-    "-p",
-    type=int,
-    default=None,
-    help="Port (default: ASPNETCORE_URLS, Host.LocalHttpPort, else 7071).",
-)
-@click.option("--host", "bind", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option(
-    "--no-auth", is_flag=True, help="Do not enforce function keys (what `func start` does)."
-)
-@click.option(
-    "--environment", default=None, help="AZURE_FUNCTIONS_ENVIRONMENT (default Development)."
-)
-@click.option(
-    "--grace",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds running invocations get to finish on stop.",
-)
-@in_process_option
-@click.option(
-    "--reload",
-    is_flag=True,
-    help="Restart the worker processes when a Python file of the app changes.",
-)
 @app_options
+@state_option
+@run_options(auth_default=True)
+@log_format_option
 def start(
-    port: int | None,
-    bind: str,
-    no_auth: bool,
-    environment: str | None,
-    grace: float,
-    in_process: bool,
-    reload: bool,
+    run: RunOptions,
+    log_format: str,
+    state_dir: Path | None,
     app_dir: Path,
     only: str,
     verbose: bool,
 ) -> None:
-    """Start the host with the app in APP_DIR."""
+    """Start the host alone, as on Azure: keys enforced (--no-auth: not), no emulators
+    (`funchost dev` starts those)."""
     began = time.monotonic()
-    logs.configure(verbose)
-    app_dir = enter_app_dir(app_dir)
+    logs.configure(verbose, log_format)
     prepared = prepare(
-        app_dir, only, environment=environment, workers=not in_process, reload=reload
+        app_dir,
+        only,
+        environment=run.environment,
+        strict=run.strict,
+        state=state_dir,
+        workers=not run.in_process,
+        reload=run.reload,
     )
-    run_host(
-        prepared,
-        HostOptions(
-            bind=bind,
-            port=resolve_port(port, os.environ, prepared.settings.http_port),
-            auth=not no_auth,
-            grace_seconds=grace,
-            cors=prepared.settings.cors,
-            cors_credentials=prepared.settings.cors_credentials,
-        ),
-        began,
-    )
+    options = run.host_options(prepared, os.environ)
+    notes = start_notes(prepared, options, command="start")
+    run_host(prepared, options, began, strict=run.strict, notes=notes)
 
 
-def enter_app_dir(app_dir: Path) -> Path:
-    """Work in the app folder (resolved; returned) from before the app's import: the real
-    host starts its Python worker there (H `Workers/Rpc/RpcWorkerProcess.cs`, the worker
-    context's working directory is the script root), so relative paths in functions
-    resolve as they do on Azure whatever folder `--app-dir` was given from."""
-    folder = app_dir.resolve()
-    if not folder.is_dir():
-        fail(f"{folder}: no such folder")
-    try:
-        os.chdir(folder)
-    except OSError as exc:
-        fail(f"{folder}: cannot work in the app folder ({exc.strerror})")
-    return folder
-
-
-def run_host(prepared: Prepared, options: HostOptions, began: float) -> None:
-    options = dataclasses.replace(options, workers=prepared.workers)
+def run_host(
+    prepared: Prepared,
+    options: HostOptions,
+    began: float,
+    *,
+    strict: bool = False,
+    notes: Sequence[str] = (),
+    in_error: Mapping[str, str] | None = None,
+) -> None:
+    """Run the host until a signal. `in_error` (function -> reason) marks functions that
+    listen but cannot work yet (a missing Service Bus entity). With `strict`, any function
+    in error ends the run with exit code 1 once the listing is printed."""
     host = Host(prepared.config, os.environ, prepared.app, options)
+    failed = False
+
+    def started() -> None:
+        nonlocal failed
+        for name, reason in (in_error or {}).items():
+            host.mark_in_error(name, reason)
+        announce(host, began, notes)
+        problems = host.errors()
+        if strict and problems:
+            failed = True
+            click.echo(
+                click.style("error: ", fg="red", bold=True)
+                + f"--strict: {len(problems)} problem(s) listed above; stopping.",
+                err=True,
+            )
+            host.stop()
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, host, tg.cancel_scope)
-            await host.serve_started(lambda: announce(host, began))
+            await host.serve_started(started)
             tg.cancel_scope.cancel()
 
     try:
         anyio.run(main)
-    except HostError as exc:
-        fail(str(exc))
+    except (HostError, BaseExceptionGroup) as exc:
+        error = _host_error(exc)
+        if error is None:
+            raise
+        fail(str(error))
     except KeyboardInterrupt:
         pass
+    if failed:
+        sys.exit(1)
     _exit_past_stuck_threads()
+
+
+def _host_error(exc: BaseException) -> HostError | None:
+    """The HostError inside `exc` (a start-up error comes out of nested task groups), so
+    it ends the command in one line (for example a port in use) instead of a traceback."""
+    if isinstance(exc, HostError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _host_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _exit_past_stuck_threads() -> None:

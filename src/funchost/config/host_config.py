@@ -104,6 +104,10 @@ class HostConfig:
     log_levels: Mapping[str, str] = field(default_factory=dict)
     extension_bundle: Mapping[str, Any] | None = None
     extensions: Mapping[str, Any] = field(default_factory=dict)
+    # `telemetryMode` at the root (H `ScriptHostBuilderExtensions.ConfigureTelemetry`):
+    # "ApplicationInsights" (the default), "OpenTelemetry" or "None"; as given when it is
+    # none of those (the host then warns and uses the default, as the real host does).
+    telemetry_mode: str = "ApplicationInsights"
 
     @property
     def is_development(self) -> bool:
@@ -156,6 +160,7 @@ class HostConfig:
             log_levels=_log_levels(root.section("logging", "logLevel")),
             extension_bundle=root.get("extensionBundle", DEFAULT_BUNDLE),
             extensions=root.get("extensions", {}) or {},
+            telemetry_mode=_telemetry_mode(root),
         )
 
 
@@ -168,6 +173,14 @@ def _set_path(data: dict[str, Any], keys: tuple[str, ...], value: str) -> None:
         node = node[existing or key]
     leaf = next((k for k in node if k.lower() == keys[-1].lower()), keys[-1])
     node[leaf] = value
+
+
+TELEMETRY_MODES = ("ApplicationInsights", "OpenTelemetry", "None")
+
+
+def _telemetry_mode(root: Section) -> str:
+    raw = str(root.get("telemetryMode") or "ApplicationInsights").strip()
+    return next((m for m in TELEMETRY_MODES if m.lower() == raw.lower()), raw)
 
 
 def _function_timeout(root: Section) -> timedelta | None:

@@ -3,7 +3,15 @@
 Like the worker: import `function_app.py` (or `PYTHON_SCRIPT_FILE_NAME`) from the app
 directory, find exactly one `FunctionRegister`, and index each function. Unlike the worker,
 one function that cannot be indexed does not hide the others: it is reported with its name
-and the reason, and the rest load (the "0 functions found" complaint, semantics §10.1).
+and the reason, and the rest load (the "0 functions found" complaint, semantics §10.1). A
+function that uses a service funchost does not run (Durable Functions, Event Hubs, ...) is
+reported with a one-line reason (`funchost.core.unsupported`).
+
+An app that cannot be imported or indexed at all: `load_app` raises; `app_without_functions`
+gives the app without functions that carries the error, as the real host stays up with no
+functions when the worker fails to index (H `GrpcWorkerChannel.cs`
+`ProcessFunctionMetadataResponses`: "Worker failed to index functions" is logged, the host
+runs on).
 """
 
 from __future__ import annotations
@@ -26,16 +34,27 @@ from funchost.config.host_config import HostConfig, RetryOptions, parse_retry
 from funchost.config.settings_values import Section, SettingReader
 from funchost.core.signature import bind_signature
 from funchost.core.spec import BindingInfo, FunctionSpec
+from funchost.core.unsupported import UnsupportedFunction, unsupported_reason
 from funchost.errors import AppLoadError, ConfigError, FunctionLoadError, HostError
 
 log = logging.getLogger("funchost.loader")
 
+# The app folder, as the real host tells its Python worker (H `Workers/WorkerConstants.cs`,
+# set in `Workers/Rpc/RpcWorkerProcess.cs` `CreateWorkerProcess`); whoever imports the app
+# for a host sets it.
+APP_DIRECTORY_SETTING = "FUNCTIONS_APPLICATION_DIRECTORY"
+
 
 @dataclass(frozen=True)
 class LoadedApp:
+    """The indexed app. `error` is set when the app itself could not be imported or
+    indexed (then there are no functions): the file, line and error."""
+
     script: Path
     functions: tuple[FunctionSpec, ...]
     errors: tuple[FunctionLoadError, ...]
+    error: str | None = None
+    instance: Any = None  # the app's FunctionApp, for what outlives one invocation (lifespan)
 
     def get(self, name: str) -> FunctionSpec | None:
         low = name.lower()
@@ -83,7 +102,17 @@ def load_app(
             wanted - {s.name.lower() for s in specs} - {e.function.lower() for e in errors}
         ):
             log.warning("The function '%s' named in --functions/host.json was not found", name)
-    return LoadedApp(script, tuple(specs), tuple(errors))
+    return LoadedApp(script, tuple(specs), tuple(errors), instance=app)
+
+
+def app_without_functions(
+    config: HostConfig, environ: Mapping[str, str], error: AppLoadError
+) -> LoadedApp:
+    """The app that could not be imported or indexed (logged here): no functions, the error
+    kept for `/admin/host/status`."""
+    log.error("The app could not be loaded; no function will run: %s", error)
+    script = config.app_dir / environ.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
+    return LoadedApp(script, (), (), error=str(error))
 
 
 def _wanted(only: Iterable[str] | None, from_config: tuple[str, ...] | None) -> set[str] | None:
@@ -161,6 +190,11 @@ def _index(
     triggers = [b for b in bindings if b.is_trigger and b.direction == "in"]
     if len(triggers) != 1:
         raise FunctionLoadError(name, f"expected exactly one trigger, found {len(triggers)}")
+    unsupported = unsupported_reason(
+        triggers[0].type, [b.type for b in bindings if b is not triggers[0]]
+    )
+    if unsupported is not None:
+        raise UnsupportedFunction(name, unsupported)
     user_fn = fn.get_user_function()
     sig = bind_signature(name, user_fn, bindings)
     return FunctionSpec(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -12,6 +13,7 @@ from funchost.config.host_config import HostConfig
 from funchost.core.clients import ClientCache
 
 T = TypeVar("T")
+log = logging.getLogger("funchost.host")
 
 
 class PerHost:
@@ -24,6 +26,7 @@ class PerHost:
 
     def __init__(self) -> None:
         self._objects: dict[type, object] = {}
+        self._closers: list[Callable[[], Awaitable[object]]] = []
 
     def find(self, kind: type[T]) -> T | None:
         """The `kind` object if one was made."""
@@ -37,6 +40,20 @@ class PerHost:
         if not isinstance(found, kind):  # make() returned something else: a plug-in bug
             raise TypeError(f"per-host object for {kind.__name__} is a {type(found).__name__}")
         return found
+
+    def on_close(self, close: Callable[[], Awaitable[object]]) -> None:
+        """Call `close()` when the host ends, before its clients are closed (so an object
+        can close what it opened on them, and quickly)."""
+        self._closers.append(close)
+
+    async def aclose(self) -> None:
+        """Run every `on_close` callback, latest first; a failing one is logged."""
+        closers, self._closers = self._closers[::-1], []
+        for close in closers:
+            try:
+                await close()
+            except Exception:  # closing is best effort at the host's end
+                log.warning("Closing a per-host object failed", exc_info=True)
 
 
 @dataclass(frozen=True)

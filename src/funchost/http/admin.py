@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from funchost import __version__
 from funchost.errors import HostError
+from funchost.http.dashboard import Dashboard
 from funchost.http.keys import Level
 from funchost.http.problem import problem
 
@@ -59,6 +60,7 @@ class AdminApi:
     def __init__(self, host: HostView) -> None:
         self._host = host
         self._started = time.time()
+        self._dashboard = Dashboard(host)
 
     async def handle(self, request: Request, level: Callable[[], Awaitable[Level]]) -> Response:
         """Route an /admin/... request; `level` computes the caller's key level lazily."""
@@ -70,12 +72,14 @@ class AdminApi:
             return Response(status_code=200)
         if parts == ["warmup"]:
             return await self._warmup()
+        if parts[:1] == ["dashboard"]:  # signs in with the master key on its own page
+            return await self._dashboard.handle(request, level)
         if await level() < Level.ADMIN:
             return problem(
                 401,
                 "Unauthorized",
-                "This admin endpoint needs the master key "
-                "(header x-functions-key or query parameter code).",
+                "This admin endpoint needs the master key: send it in the "
+                "x-functions-key header or as ?code=<key>; `funchost keys` prints it.",
             )
         if parts[:2] == ["host", "status"] and len(parts) == 2:
             return JSONResponse(self._status()) if method == "GET" else _method_not_allowed("GET")

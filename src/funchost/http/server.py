@@ -99,7 +99,7 @@ class WebApp:
                     "Unauthorized",
                     f"Function '{entry.function.name}' needs a "
                     f"{needed.name.lower()} key: send it in the x-functions-key "
-                    f"header or the code query parameter.",
+                    f"header or as ?code=<key>; `funchost keys` prints the keys.",
                 )
             # Only a real master key reaches a disabled function (without enforcement,
             # nobody presents one).

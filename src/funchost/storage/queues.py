@@ -47,6 +47,16 @@ class Codec:
             ) from None
 
 
+#: Where blob-trigger messages go after poisonBlobThreshold failures, in the blob's own
+#: account (N `Shared/HostQueueNames.cs`).
+BLOB_TRIGGER_POISON = "webjobs-blobtrigger-poison"
+
+
+def blob_trigger_queue(host_id: str) -> str:
+    """The host queue blob-trigger messages go through (semantics §3.3)."""
+    return f"azure-webjobs-blobtrigger-{host_id}"
+
+
 def poison_queue_name(queue: str) -> str | None:
     """`<queue>-poison`, or None where the real host has no poison queue: names already
     ending in -poison, or longer than 63 characters (N `QueueListenerFactory.cs`)."""

@@ -44,6 +44,9 @@ log = logging.getLogger("funchost.singleton")
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 15, 60  # what Azure Storage accepts
 STORAGE_ERRORS = (AzureError, OSError)
+# Who holds a lock, as the real host writes it on the lock blob when it knows the owner
+# (W `BlobLeaseDistributedLockManager.WriteLeaseBlobMetadata`): a hint for operators.
+OWNER_METADATA = "FunctionInstance"
 
 
 def listener_lock_id(host_id: str, function_name: str) -> str:
@@ -57,8 +60,11 @@ class LeaseLost(Exception):
 class BlobLease:
     """One lease on `locks/{lock_id}` in the hosts container."""
 
-    def __init__(self, container: Any, lock_id: str, seconds: float) -> None:
+    def __init__(
+        self, container: Any, lock_id: str, seconds: float, *, owner: str | None = None
+    ) -> None:
         self.lock_id = lock_id
+        self.owner = owner
         self.seconds = int(min(max(seconds, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS))
         if self.seconds != seconds:
             log.warning(
@@ -92,7 +98,16 @@ class BlobLease:
                 return False
             raise
         self._lease = lease
+        if self.owner:
+            await self._write_owner(lease)
         return True
+
+    async def _write_owner(self, lease: BlobLeaseClient) -> None:
+        """Name this instance on the lock blob; best effort, it is only a hint."""
+        try:
+            await self._blob.set_blob_metadata({OWNER_METADATA: self.owner or ""}, lease=lease)
+        except STORAGE_ERRORS as exc:
+            log.debug("Could not name the owner of %s: %s", self.lock_id, exc)
 
     async def _create(self) -> None:
         for attempt in range(2):

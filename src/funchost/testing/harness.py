@@ -29,7 +29,7 @@ from funchost import bindings, triggers
 from funchost.config.host_config import HostConfig
 from funchost.config.local_settings import LocalSettings
 from funchost.core.invocation import Outcome
-from funchost.core.loader import LoadedApp, load_app
+from funchost.core.loader import APP_DIRECTORY_SETTING, LoadedApp, load_app
 from funchost.host import Host, HostOptions
 from funchost.storage.blobs import blob_container_key
 from funchost.storage.notify import QueueNotifier
@@ -450,9 +450,11 @@ def _bytes(body: Body) -> bytes:
 
 def _environment(app_dir: Path, settings: Mapping[str, str]) -> dict[str, str]:
     """The host's settings: the test process's environment without host settings, then
-    local.settings.json `Values`, then `settings`; Development unless told otherwise."""
+    local.settings.json `Values`, the app folder as the worker gets it, then `settings`;
+    Development unless told otherwise."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_SETTINGS)}
     LocalSettings.load(app_dir).apply(environ)
+    environ[APP_DIRECTORY_SETTING] = str(app_dir)
     environ.update(settings)
     environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
     return environ

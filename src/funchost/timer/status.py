@@ -17,6 +17,12 @@ from funchost.timer.schedule import (
     offset_text,
 )
 
+
+def status_blob_path(host_id: str, function: str) -> str:
+    """The status blob's name in `azure-webjobs-hosts` (semantics §4.4)."""
+    return f"timers/{host_id}/Host.Functions.{function}/status"
+
+
 # -- dates as the real host writes them -------------------------------------------------
 
 

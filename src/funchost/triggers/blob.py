@@ -37,12 +37,12 @@ from funchost.storage.blobs import (
 )
 from funchost.storage.notify import QueueNotifier, Watch
 from funchost.storage.queue_poller import PollerSettings, QueuePoller, lease_seconds
-from funchost.storage.queues import Codec, ensure_queue
+from funchost.storage.queues import BLOB_TRIGGER_POISON, Codec, blob_trigger_queue, ensure_queue
 from funchost.storage.singleton import HOSTS_CONTAINER, BlobLease, ListenerSingleton
 
 log = logging.getLogger("funchost.blob")
 
-POISON_QUEUE = "webjobs-blobtrigger-poison"
+POISON_QUEUE = BLOB_TRIGGER_POISON
 SCAN_INTERVAL_SETTING = "FUNCHOST_BLOB_SCAN_INTERVAL"  # seconds; the real host scans every 10
 
 
@@ -180,7 +180,7 @@ class BlobTriggerHub:
         queue_service = services.clients.queue_service(
             "AzureWebJobsStorage", what="the blob trigger's host queue"
         )
-        self._queue_name = f"azure-webjobs-blobtrigger-{services.host_id}"
+        self._queue_name = blob_trigger_queue(services.host_id)
         self._queue = queue_service.get_queue_client(self._queue_name)
         self._codec = Codec(services.config.queues.message_encoding)
         self._interval = float(services.environ.get(SCAN_INTERVAL_SETTING, "10") or 10)

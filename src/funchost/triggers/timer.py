@@ -46,7 +46,13 @@ from funchost.timer.schedule import (
     parse_schedule,
     timer_zone,
 )
-from funchost.timer.status import ScheduleStatus, after_run, check_start, format_local
+from funchost.timer.status import (
+    ScheduleStatus,
+    after_run,
+    check_start,
+    format_local,
+    status_blob_path,
+)
 
 log = logging.getLogger("funchost.timer")
 
@@ -98,7 +104,7 @@ class StatusStore:
     """The status blob (§4.4); JSON as Json.NET writes `ScheduleStatus`."""
 
     def __init__(self, container: Any, host_id: str, function: str, zone: tzinfo) -> None:
-        self.path = f"timers/{host_id}/Host.Functions.{function}/status"
+        self.path = status_blob_path(host_id, function)
         self.function = function
         self._container = container
         self._blob = container.get_blob_client(self.path)
@@ -187,6 +193,7 @@ class TimerTrigger:
             container,
             listener_lock_id(services.host_id, spec.name),
             options.listener_lock_period.total_seconds(),
+            owner=services.instance_id,
         )
         self._singleton = ListenerSingleton(lease, options, f"timer '{spec.name}'")
 

@@ -1,4 +1,8 @@
-"""Fixture app: a Starlette ASGI app served through AsgiFunctionApp."""
+"""Fixture app: a Starlette ASGI app served through AsgiFunctionApp, with a lifespan that
+appends `startup`/`shutdown` to the file named by the LIFESPAN_LOG setting (when set)."""
+
+import contextlib
+import os
 
 import azure.functions as func
 from starlette.applications import Starlette
@@ -11,5 +15,18 @@ async def widgets(request):
                          "q": request.query_params.get("q")})
 
 
-api = Starlette(routes=[Route("/api/widgets/{wid}", widgets)])
+def _note(event):
+    if path := os.environ.get("LIFESPAN_LOG"):
+        with open(path, "a") as log:
+            log.write(event + "\n")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app):
+    _note("startup")
+    yield
+    _note("shutdown")
+
+
+api = Starlette(routes=[Route("/api/widgets/{wid}", widgets)], lifespan=lifespan)
 app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)

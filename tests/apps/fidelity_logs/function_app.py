@@ -75,5 +75,10 @@ def trace(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
 @app.route(route="cwd")
 def cwd(req: func.HttpRequest) -> func.HttpResponse:
     here = Path("data/greeting.txt")
-    body = {"cwd": os.getcwd(), "greeting": GREETING, "now": here.read_text().strip()}
+    body = {
+        "cwd": os.getcwd(),
+        "greeting": GREETING,
+        "now": here.read_text().strip(),
+        "app_directory": os.environ.get("FUNCTIONS_APPLICATION_DIRECTORY"),
+    }
     return func.HttpResponse(json.dumps(body), mimetype="application/json")
