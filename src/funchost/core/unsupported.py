@@ -27,6 +27,13 @@ class UnsupportedFunction(FunctionLoadError):
     "not supported:" and names the service."""
 
 
+def load_error(function: str, reason: str) -> FunctionLoadError:
+    """The error a worker process reported as (function, reason), of its kind again."""
+    if reason.startswith("not supported:"):
+        return UnsupportedFunction(function, reason)
+    return FunctionLoadError(function, reason)
+
+
 @dataclass(frozen=True)
 class Unsupported:
     service: str  # what the user knows it as

@@ -33,7 +33,8 @@ from funchost.core.invocation import Invocation
 from funchost.core.loader import LoadedApp
 from funchost.core.pipeline import timeout_deadline
 from funchost.core.spec import FunctionSpec
-from funchost.errors import FunctionLoadError, HostError
+from funchost.core.unsupported import load_error
+from funchost.errors import HostError
 from funchost.workers import frames, watch
 from funchost.workers.interpreter import (
     COUNT_SETTING,
@@ -159,7 +160,7 @@ class WorkerPool:
         script = self.settings.config.app_dir / self.settings.environ.get(
             "PYTHON_SCRIPT_FILE_NAME", "function_app.py"
         )
-        errors = tuple(FunctionLoadError(name, reason) for name, reason in first.errors)
+        errors = tuple(load_error(name, reason) for name, reason in first.errors)
         return LoadedApp(script, first.specs, errors)
 
     # -- running, on the host's event loop -----------------------------------------------------
@@ -316,7 +317,7 @@ class WorkerPool:
             return False
         hello = started[0].hello
         for name, reason in hello.errors:
-            log.error("The '%s' function is in error: %s", name, FunctionLoadError(name, reason))
+            log.error("The '%s' function is in error: %s", name, load_error(name, reason))
         if _signature(hello) != self._signature:
             log.warning(
                 "The app's functions or their triggers and bindings changed: restart the "
