@@ -3,6 +3,7 @@ frames between the host and a worker."""
 
 from __future__ import annotations
 
+import pickle
 import socket
 import sys
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 from azure.functions.meta import Datum
 
+from funchost.core.failures import to_worker_exception
+from funchost.core.invocation import WorkerException, builtin_kind
 from funchost.errors import ConfigError
-from funchost.workers import frames
+from funchost.workers import frames, watch
 from funchost.workers.interpreter import app_interpreter, process_count
 
 
@@ -90,3 +93,34 @@ def test_frames_carry_datums_and_end_with_the_stream() -> None:
         assert results["$return"].value["body"].value == b"\x00hi"
     assert frames.read_blocking(worker) is None
     worker.close()
+
+
+def test_the_reload_watch_sees_the_apps_python_files_only(tmp_path: Path) -> None:
+    for name in ("function_app.py", "functions/jobs.py", "notes.txt", ".venv/lib/x.py",
+                 "venv/y.py", "node_modules/z.py", "functions/__pycache__/jobs.cpython.py",
+                 ".git/hook.py"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    assert sorted(watch.snapshot(tmp_path)) == ["function_app.py", "functions/jobs.py"]
+
+
+def test_a_worker_failure_of_a_builtin_type_is_an_instance_of_it() -> None:
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        sent = to_worker_exception(exc)
+    received = builtin_kind(pickle.loads(pickle.dumps(sent, protocol=5)))
+    assert isinstance(received, KeyError) and isinstance(received, WorkerException)
+    assert (received.type_name, str(received)) == ("KeyError", "'missing'")
+    assert received.stack == sent.stack and "{}[\"missing\"]" in received.stack
+    # Sent back (as a retry's exception), it is the plain exception again.
+    again = pickle.loads(pickle.dumps(received, protocol=5))
+    assert type(again) is WorkerException and again.args == sent.args
+
+    class Custom(Exception):
+        pass
+
+    custom = builtin_kind(to_worker_exception(Custom("x")))
+    assert type(custom) is WorkerException and custom.type_name == "Custom"
+    os_error = builtin_kind(to_worker_exception(OSError(2, "gone")))  # a subclass by errno
+    assert isinstance(os_error, FileNotFoundError) and str(os_error) == "[Errno 2] gone"

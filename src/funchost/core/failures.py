@@ -86,7 +86,8 @@ def to_worker_exception(error: BaseException) -> WorkerException:
     except Exception:  # noqa: BLE001 - a __str__ that raises
         text = type(error).__name__
     details = "".join(traceback.format_exception(error))
-    return WorkerException(type(error).__name__, text, message, stack, details)
+    kind = type(error)
+    return WorkerException(kind.__name__, text, message, stack, details, kind.__module__)
 
 
 def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:

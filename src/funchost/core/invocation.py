@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -106,14 +107,42 @@ class InvocationCancelled(Exception):
 class WorkerException(Exception):
     """An exception user code raised in a worker process, as the worker serialized it (the
     real worker sends an `RpcException`: PW `dispatcher.py` `_serialize_exception`): its
-    type's name, `str()`, the worker's message and the stack of the user's frames, and the
-    whole Python traceback for `--verbose`. The exception itself stays in the worker: its
-    class may not even import in the host's interpreter."""
+    type's name and module, `str()`, the worker's message and the stack of the user's
+    frames, and the whole Python traceback for `--verbose`. The exception itself stays in
+    the worker: its class may not even import in the host's interpreter. One of a built-in
+    type is also an instance of that type (`builtin_kind`), so `isinstance(error,
+    ValueError)` holds in the host as in the worker."""
 
-    def __init__(self, type_name: str, text: str, message: str, stack: str, details: str) -> None:
-        super().__init__(type_name, text, message, stack, details)  # so it pickles
+    def __init__(
+        self, type_name: str, text: str, message: str, stack: str, details: str, module: str = ""
+    ) -> None:
+        super().__init__(type_name, text, message, stack, details, module)  # so it pickles
         self.type_name, self.text, self.message = type_name, text, message
-        self.stack, self.details = stack, details
+        self.stack, self.details, self.module = stack, details, module
 
     def __str__(self) -> str:
         return self.text
+
+    def __reduce__(self) -> tuple[type[WorkerException], tuple[str, ...]]:
+        # A built-in kind (`builtin_kind`) travels as the plain exception it was made from.
+        return WorkerException, self.args
+
+
+_KINDS: dict[type, type[WorkerException]] = {}
+
+
+def builtin_kind(error: WorkerException) -> WorkerException:
+    """`error` as an instance of both WorkerException and its built-in exception type
+    (`ValueError`, `KeyError`, `RuntimeError`...), when it has one whose instances can be
+    both; else `error` itself."""
+    base = getattr(builtins, error.type_name, None) if error.module == "builtins" else None
+    if not (isinstance(base, type) and issubclass(base, Exception)):
+        return error
+    kind = _KINDS.get(base)
+    if kind is None:
+        try:
+            kind = type(base.__name__, (WorkerException, base), {})
+        except TypeError:  # a built-in whose instances cannot also be a WorkerException
+            return error
+        _KINDS[base] = kind
+    return kind(*error.args)

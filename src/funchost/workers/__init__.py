@@ -7,14 +7,15 @@ functions. Here the same split, over length-prefixed pickle frames on a socket p
 
 - `interpreter`: which Python runs the app, and how many processes (host side);
 - `frames`: the wire format, and the messages (both sides);
-- `worker`: the worker process's main (`python -m funchost.workers.worker`), run in the
-  app's interpreter: it imports only the standard library, `azure.functions` and the
-  parts of `funchost.core`, `funchost.config` and `funchost.errors` that need nothing
-  else (the loader, the runner and the converters), so an app's venv needs only
-  `azure-functions`;
+- `worker` and `session`: the worker process's main (`python -m funchost.workers.worker`)
+  and its serving loop, run in the app's interpreter: they import only the standard
+  library, `azure.functions` and the parts of `funchost.core`, `funchost.config` and
+  `funchost.errors` that need nothing else (the loader, the runner and the converters), so
+  an app's venv needs only `azure-functions`;
 - `process` and `pool`: the host's side, one worker process each and the pool that
   spreads invocations (least busy first), restarts a worker that died or ran past
-  functionTimeout, and stops them with the host.
+  functionTimeout, and stops them with the host;
+- `watch`: notices a change of the app's code, for `--reload`.
 
 May import `funchost.core`, `funchost.config` and `funchost.errors`.
 """

@@ -19,7 +19,7 @@ from typing import Any
 from azure.functions.meta import Datum
 
 from funchost.config.host_config import HostConfig
-from funchost.core.invocation import WorkerException
+from funchost.core.invocation import builtin_kind
 from funchost.core.logs import current_function, current_invocation
 from funchost.core.spec import FunctionSpec
 from funchost.errors import AppLoadError
@@ -194,8 +194,7 @@ class WorkerProcess:
         if kind == frames.DONE:
             future.set_result(message[2])
         elif kind == frames.FAILED:
-            error: WorkerException = message[2]
-            future.set_exception(error)
+            future.set_exception(builtin_kind(message[2]))
 
     def _end(self, error: BaseException | None) -> None:
         self.alive = False
