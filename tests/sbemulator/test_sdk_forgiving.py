@@ -15,7 +15,9 @@ from .helpers import body, receive
 
 pytestmark = pytest.mark.integration
 
-LOCK = 5.0  # LockDuration of the renewmany-* queues (PT5S)
+# LockDuration of the renewmany-* queues: 10 s, so a renewal delayed by a busy machine (two
+# suites at once on 2 cores lost a 5 s lock) still comes in time.
+LOCK = 10.0
 
 
 def test_auto_lock_renewer_over_many_messages(sb, name, flavor, aio_loop):
