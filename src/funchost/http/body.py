@@ -21,7 +21,12 @@ class BodyTooSlow(Exception):
 
 async def read_body(request: Request, limits: HttpLimits) -> bytes:
     """The whole body. Raises BodyTooLarge, BodyTooSlow, or ClientDisconnect."""
-    declared = request.headers.get("content-length", "")
+    headers = request.headers
+    declared = headers.get("content-length", "")
+    if not declared and "transfer-encoding" not in headers:
+        # No Content-Length and no Transfer-Encoding: the request has no body (RFC 9112
+        # §6.3), nothing to wait for. Most GETs; the timed loop below costs them ~5 %.
+        return b""
     if declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise BodyTooLarge(int(declared))
     start = anyio.current_time()
