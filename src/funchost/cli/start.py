@@ -27,6 +27,7 @@ from funchost.cli.display import announce
 from funchost.cli.notes import start_notes
 from funchost.cli.options import DEFAULT_PORT, RunOptions, resolve_port, run_options
 from funchost.core import logs
+from funchost.core.memory import freeze_startup_objects
 from funchost.errors import HostError
 from funchost.host import WORKER_THREAD_PREFIX, Host, HostOptions
 
@@ -84,6 +85,7 @@ def run_host(
 
     def started() -> None:
         nonlocal failed
+        freeze_startup_objects()
         for name, reason in (in_error or {}).items():
             host.mark_in_error(name, reason)
         announce(host, began, notes)

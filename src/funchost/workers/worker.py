@@ -36,6 +36,7 @@ def main(argv: list[str]) -> None:
     if problem is not None:
         sock.sendall(frames.encode((frames.FATAL, problem)))
         return
+    from funchost.core.memory import freeze_startup_objects
     from funchost.workers.session import Session, index
 
     try:
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> None:
         return
     version = ".".join(map(str, sys.version_info[:3]))
     sock.sendall(frames.encode((frames.HELLO, os.getpid(), version, app.portable, app.errors)))
+    freeze_startup_objects()
     Session(sock, app).serve()
 
 
