@@ -63,7 +63,7 @@ def list_letters(
     verbose: bool,
 ) -> None:
     """The app's poison sources with their counts, or SOURCE's messages."""
-    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
+    prepared = _prepared(app_dir, only)
     if source is None:
         _list_sources(prepared, as_json)
         return
@@ -92,7 +92,7 @@ def show(
     verbose: bool,
 ) -> None:
     """One message of SOURCE's poison / dead-letter queue, with its whole body."""
-    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
+    prepared = _prepared(app_dir, only)
     chosen = _source(prepared, source, connection)
     letter = _run(lambda clients: _tool(prepared, chosen, clients).show(message_id))
     if as_json:
@@ -115,9 +115,31 @@ def _bulk_command(name: str, done: str) -> Callable[[Any], Any]:
     return decorate
 
 
-def _one_or_all(name: str, message_id: str | None, every: bool) -> None:
+def _prepared(app_dir: Path, only: str) -> Prepared:
+    return prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter, as it runs
+
+
+def _confirmed(
+    name: str,
+    question: str,
+    message_id: str | None,
+    every: bool,
+    ask: bool,
+    source: str,
+    connection: str | None,
+    app_dir: Path,
+    only: str,
+) -> tuple[Prepared, sources.Source]:
+    """The app and SOURCE for a replay or purge of MESSAGE_ID or --all (exactly one), once
+    the user said yes to `question` (`{what}`: the message or every message; `{source}`)."""
     if (message_id is not None) == every:
         fail(f"{name}: give a MESSAGE_ID or --all (one of them)")
+    prepared = _prepared(app_dir, only)
+    chosen = _source(prepared, source, connection)
+    what = f"message {message_id}" if message_id else "every message"
+    if ask:
+        click.confirm(question.format(what=what, source=chosen), abort=True)
+    return prepared, chosen
 
 
 @_bulk_command("replay", "Send back to the queue it came from, byte for byte,")
@@ -132,12 +154,18 @@ def replay(
     only: str,
     verbose: bool,
 ) -> None:
-    _one_or_all("replay", message_id, every)
-    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
-    chosen = _source(prepared, source, connection)
-    what = f"message {message_id}" if message_id else "every message"
-    if not yes and not as_json:
-        click.confirm(f"Replay {what} of {chosen.failed_entity} to {chosen.entity}?", abort=True)
+    question = "Replay {what} of {source.failed_entity} to {source.entity}?"
+    prepared, chosen = _confirmed(
+        "replay",
+        question,
+        message_id,
+        every,
+        not (yes or as_json),
+        source,
+        connection,
+        app_dir,
+        only,
+    )
     done = _run(lambda clients: _tool(prepared, chosen, clients).replay(message_id))
     if as_json:
         click.echo(json.dumps({"replayed": [r.as_json() for r in done]}, indent=2))
@@ -159,14 +187,18 @@ def purge(
     only: str,
     verbose: bool,
 ) -> None:
-    _one_or_all("purge", message_id, every)
-    prepared = prepare(app_dir, only, index_in_worker=True)  # in the app's interpreter
-    chosen = _source(prepared, source, connection)
-    what = f"message {message_id}" if message_id else "every message"
-    if not yes and not as_json:
-        click.confirm(
-            f"Delete {what} of {chosen.failed_entity}? This cannot be undone.", abort=True
-        )
+    question = "Delete {what} of {source.failed_entity}? This cannot be undone."
+    prepared, chosen = _confirmed(
+        "purge",
+        question,
+        message_id,
+        every,
+        not (yes or as_json),
+        source,
+        connection,
+        app_dir,
+        only,
+    )
     count = _run(lambda clients: _tool(prepared, chosen, clients).purge(message_id))
     if as_json:
         click.echo(json.dumps({"purged": count}))
