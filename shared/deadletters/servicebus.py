@@ -229,11 +229,15 @@ class ServiceBusDeadLetters:
                 idle = 0 if fresh else idle + 1
                 for message in fresh:
                     seen.add(message.sequence_number)
-                    if message.sequence_number in remaining:
-                        await act(receiver, message)
-                        remaining.discard(int(message.sequence_number or 0))
-                    else:
+                    if message.sequence_number not in remaining:
                         held.append(message)
+                        continue
+                    try:
+                        await act(receiver, message)
+                    except BaseException:
+                        held.append(message)  # not settled: let it go at once
+                        raise
+                    remaining.discard(int(message.sequence_number or 0))
         finally:
             await _abandon(receiver, held)
         return len(picked) - len(remaining)

@@ -152,8 +152,11 @@ class StoragePoisonQueue:
         ------
         DeadLetterNotFound
             `message_id` was given and is not in the poison queue.
+        azure.core.exceptions.ResourceNotFoundError
+            The target queue does not exist (it is not created: a wrong name should fail);
+            the job is put back to Failed and the message stays.
         """
-        target = await self.account.ensure_queue(self.target_queue)
+        target = self.account.queue(self.target_queue)  # not created: a typo should fail
         budget = 1 if message_id is not None else limit if limit is not None else await self.count()
         done: builtins.list[Replayed] = []
 
@@ -235,8 +238,12 @@ class StoragePoisonQueue:
                     return
                 for message in fresh:
                     seen.add(message.id)
-                    if until() or not await visit(message):
-                        held.append(message)
+                    taken = False
+                    try:
+                        taken = not until() and await visit(message)
+                    finally:
+                        if not taken:  # also when the visit failed: let it be seen again
+                            held.append(message)
         finally:
             for message in held:
                 await self._release(message)

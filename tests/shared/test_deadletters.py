@@ -15,6 +15,7 @@ from datetime import datetime
 
 import azure.functions as func
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
 
@@ -41,7 +42,9 @@ def b64(data: bytes) -> str:
 
 
 async def poisoned(account: StorageAccount, queue: str, *texts: str) -> list[str]:
-    """Put `texts` on ``<queue>-poison`` as the host does (stored text, still encoded)."""
+    """Put `texts` on ``<queue>-poison`` as the host does (stored text, still encoded); the
+    queue they failed on exists."""
+    await account.ensure_queue(queue)
     client = await account.ensure_queue(f"{queue}-poison")
     return [(await client.send_message(text)).id for text in texts]
 
@@ -103,6 +106,20 @@ async def test_replay_sends_the_same_text_back_and_retries_the_job(account, uniq
         await poison.replay(replay_id)
 
 
+async def test_a_replay_to_a_missing_queue_fails_and_leaves_the_job_failed(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job_id = await failed_job(store, "boom")
+    [message_id] = await poisoned(account, unique_name, b64(json.dumps({"id": job_id}).encode()))
+    poison = StoragePoisonQueue(
+        account, f"{unique_name}-poison", f"{unique_name}-typo", statuses=store
+    )
+    with pytest.raises(ResourceNotFoundError):
+        await poison.replay(message_id)
+    job = await store.get(job_id)
+    assert (job.state, job.error) == (JobState.FAILED, "boom")
+    assert [m.message_id for m in await poison.list()] == [message_id]
+
+
 async def test_replay_all_and_beyond_the_peek_limit(account, unique_name):
     texts = [b64(f"m{i}".encode()) for i in range(40)]
     ids = await poisoned(account, unique_name, *texts)
@@ -141,6 +158,7 @@ async def test_blob_trigger_poison_is_replayed_to_the_hosts_blob_queue(account, 
         "ETag": '"0x8DB"',
     }
     text = b64(json.dumps(blob_message).encode())
+    await account.ensure_queue(f"azure-webjobs-blobtrigger-{host_id}")
     client = await account.ensure_queue("webjobs-blobtrigger-poison")
     message_id = (await client.send_message(text)).id
     poison = StoragePoisonQueue.for_blob_trigger(
