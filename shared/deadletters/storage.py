@@ -94,6 +94,19 @@ class StoragePoisonQueue:
         the host drops a replay whose blob was deleted or changed since (new ETag)."""
         return cls(account, BLOB_TRIGGER_POISON, f"azure-webjobs-blobtrigger-{host_id}", **options)
 
+    @classmethod
+    async def discover(
+        cls, account: StorageAccount, **options: Any
+    ) -> builtins.list[StoragePoisonQueue]:
+        """One `for_queue` per ``<queue>-poison`` queue in the account, by name (the blob
+        trigger's poison queue is left out: its replays need the host id)."""
+        names = [q.name async for q in account.queue_service().list_queues()]
+        return [
+            cls.for_queue(account, name[: -len("-poison")], **options)
+            for name in sorted(names)
+            if name.endswith("-poison") and name != BLOB_TRIGGER_POISON
+        ]
+
     async def count(self) -> int:
         """About how many messages wait in the poison queue (Storage's estimate)."""
         queue = await self.account.ensure_queue(self.poison_queue)

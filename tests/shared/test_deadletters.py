@@ -78,6 +78,9 @@ async def test_list_and_show_give_the_stored_body_and_the_jobs_reason(account, u
     assert first.dequeue_count == 0 and isinstance(first.enqueued_at, datetime)
     assert await poison.show(ids[1]) == second
     assert await poison.count() == 3
+    found = await StoragePoisonQueue.discover(account)
+    assert f"{unique_name}-poison" in [q.poison_queue for q in found]
+    assert "webjobs-blobtrigger-poison" not in [q.poison_queue for q in found]
     with pytest.raises(DeadLetterNotFound):
         await poison.show("no-such-id")
 
