@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import azure.functions as func
 import pytest
@@ -30,7 +30,7 @@ from shared.deadletters import (
     job_id_from,
     last_attempt_fails_job,
 )
-from shared.errors import DeadLetterNotFound, InvalidArgument
+from shared.errors import DeadLetterNotFound, InvalidArgument, KeyInProgress
 from shared.status import JobState, StatusStore
 from shared.storage import StorageAccount
 
@@ -234,6 +234,11 @@ async def test_the_last_attempt_marks_the_job_failed_and_the_error_propagates(ac
     assert failed.state is JobState.FAILED
     assert failed.error == "gave up after attempt 2 of 2: ValueError: bad sku"
     # Without a job, or for a final job, nothing happens and nothing is raised.
+    running = await store.start(await store.create("order"))
+    busy = KeyInProgress("k", "another worker", datetime.now(timezone.utc))
+    body_2 = json.dumps({"jobId": running.job_id}).encode()
+    assert await fail_job_on_last_attempt(store, queue_message(body_2, 5), busy) is None
+    assert (await store.get(running.job_id)).state is JobState.RUNNING  # still being run
     other = queue_message(b'{"no": "job"}', 5)
     assert await fail_job_on_last_attempt(store, other, RuntimeError("x")) is None
     again = await fail_job_on_last_attempt(store, queue_message(body, 5), "late")
