@@ -29,7 +29,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 from azure.servicebus import ServiceBusReceivedMessage
 
-from ..errors import InvalidArgument, InvalidTransition, JobsError
+from ..errors import InvalidArgument, InvalidTransition, JobsError, KeyInProgress
 from ..status import JobStatus, StatusStore
 from .model import JobIdFinder, find_job_id, text_properties
 
@@ -84,7 +84,8 @@ async def fail_job_on_last_attempt(
     """On the message's last attempt, mark its job Failed with `error`; then re-raise.
 
     Call it where the function catches its exception. Problems recording the status are
-    logged, not raised, so the function re-raises its own error.
+    logged, not raised, so the function re-raises its own error. A `KeyInProgress` does
+    not fail the job: another worker is still running it.
 
     Returns
     -------
@@ -92,7 +93,7 @@ async def fail_job_on_last_attempt(
         The job's record when it was marked (or already final), else None (not the last
         attempt, no job id in the message, no record, or the update failed).
     """
-    if not is_last_attempt(message, max_attempts):
+    if isinstance(error, KeyInProgress) or not is_last_attempt(message, max_attempts):
         return None
     limit = max_attempts or _default_limit(message)
     what = error if isinstance(error, str) else f"{type(error).__name__}: {error}"

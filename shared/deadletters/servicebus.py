@@ -42,6 +42,9 @@ DEAD_LETTER_PROPERTIES = frozenset({"DeadLetterReason", "DeadLetterErrorDescript
 #: Application property of a replayed copy: the dead-lettered message's id.
 REPLAYED_FROM = "ReplayedFrom"
 _PAGE = 100
+# A picked message that does not come (locked by another receiver, or gone) is given up
+# after this many receives of `wait` in a row bring nothing new.
+_IDLE_ROUNDS = 3
 Act = Callable[[ServiceBusReceiver, ServiceBusReceivedMessage], Awaitable[None]]
 
 
@@ -212,25 +215,29 @@ class ServiceBusDeadLetters:
             await renewer.close()
 
     async def _take(self, receiver: ServiceBusReceiver, picked: set[int], act: Act) -> int:
-        """Receive in order until every picked message was acted on (or none is left);
+        """Receive in order until every picked message was acted on (or none comes);
         the others received on the way stay locked (renewed) and are abandoned at the end."""
         remaining, seen = set(picked), set()
         held: builtins.list[ServiceBusReceivedMessage] = []
+        idle = 0  # receives in a row that brought nothing new
         try:
-            while remaining:
+            while remaining and idle < _IDLE_ROUNDS:
                 batch = await receiver.receive_messages(
                     max_message_count=_PAGE, max_wait_time=self.wait.total_seconds()
                 )
                 fresh = [m for m in batch if m.sequence_number not in seen]
-                if not fresh:
-                    break
+                idle = 0 if fresh else idle + 1
                 for message in fresh:
                     seen.add(message.sequence_number)
-                    if message.sequence_number in remaining:
-                        await act(receiver, message)
-                        remaining.discard(int(message.sequence_number or 0))
-                    else:
+                    if message.sequence_number not in remaining:
                         held.append(message)
+                        continue
+                    try:
+                        await act(receiver, message)
+                    except BaseException:
+                        held.append(message)  # not settled: let it go at once
+                        raise
+                    remaining.discard(int(message.sequence_number or 0))
         finally:
             await _abandon(receiver, held)
         return len(picked) - len(remaining)

@@ -94,6 +94,19 @@ class StoragePoisonQueue:
         the host drops a replay whose blob was deleted or changed since (new ETag)."""
         return cls(account, BLOB_TRIGGER_POISON, f"azure-webjobs-blobtrigger-{host_id}", **options)
 
+    @classmethod
+    async def discover(
+        cls, account: StorageAccount, **options: Any
+    ) -> builtins.list[StoragePoisonQueue]:
+        """One `for_queue` per ``<queue>-poison`` queue in the account, by name (the blob
+        trigger's poison queue is left out: its replays need the host id)."""
+        names = [q.name async for q in account.queue_service().list_queues()]
+        return [
+            cls.for_queue(account, name[: -len("-poison")], **options)
+            for name in sorted(names)
+            if name.endswith("-poison") and name != BLOB_TRIGGER_POISON
+        ]
+
     async def count(self) -> int:
         """About how many messages wait in the poison queue (Storage's estimate)."""
         queue = await self.account.ensure_queue(self.poison_queue)
@@ -152,8 +165,11 @@ class StoragePoisonQueue:
         ------
         DeadLetterNotFound
             `message_id` was given and is not in the poison queue.
+        azure.core.exceptions.ResourceNotFoundError
+            The target queue does not exist (it is not created: a wrong name should fail);
+            the job is put back to Failed and the message stays.
         """
-        target = await self.account.ensure_queue(self.target_queue)
+        target = self.account.queue(self.target_queue)  # not created: a typo should fail
         budget = 1 if message_id is not None else limit if limit is not None else await self.count()
         done: builtins.list[Replayed] = []
 
@@ -235,8 +251,12 @@ class StoragePoisonQueue:
                     return
                 for message in fresh:
                     seen.add(message.id)
-                    if until() or not await visit(message):
-                        held.append(message)
+                    taken = False
+                    try:
+                        taken = not until() and await visit(message)
+                    finally:
+                        if not taken:  # also when the visit failed: let it be seen again
+                            held.append(message)
         finally:
             for message in held:
                 await self._release(message)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import azure.functions as func
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
 
@@ -29,7 +30,7 @@ from shared.deadletters import (
     job_id_from,
     last_attempt_fails_job,
 )
-from shared.errors import DeadLetterNotFound, InvalidArgument
+from shared.errors import DeadLetterNotFound, InvalidArgument, KeyInProgress
 from shared.status import JobState, StatusStore
 from shared.storage import StorageAccount
 
@@ -41,7 +42,9 @@ def b64(data: bytes) -> str:
 
 
 async def poisoned(account: StorageAccount, queue: str, *texts: str) -> list[str]:
-    """Put `texts` on ``<queue>-poison`` as the host does (stored text, still encoded)."""
+    """Put `texts` on ``<queue>-poison`` as the host does (stored text, still encoded); the
+    queue they failed on exists."""
+    await account.ensure_queue(queue)
     client = await account.ensure_queue(f"{queue}-poison")
     return [(await client.send_message(text)).id for text in texts]
 
@@ -75,6 +78,9 @@ async def test_list_and_show_give_the_stored_body_and_the_jobs_reason(account, u
     assert first.dequeue_count == 0 and isinstance(first.enqueued_at, datetime)
     assert await poison.show(ids[1]) == second
     assert await poison.count() == 3
+    found = await StoragePoisonQueue.discover(account)
+    assert f"{unique_name}-poison" in [q.poison_queue for q in found]
+    assert "webjobs-blobtrigger-poison" not in [q.poison_queue for q in found]
     with pytest.raises(DeadLetterNotFound):
         await poison.show("no-such-id")
 
@@ -101,6 +107,20 @@ async def test_replay_sends_the_same_text_back_and_retries_the_job(account, uniq
     assert (await store.start(job)).attempt == 2
     with pytest.raises(DeadLetterNotFound):
         await poison.replay(replay_id)
+
+
+async def test_a_replay_to_a_missing_queue_fails_and_leaves_the_job_failed(account, unique_name):
+    store = StatusStore(account, table=unique_name)
+    job_id = await failed_job(store, "boom")
+    [message_id] = await poisoned(account, unique_name, b64(json.dumps({"id": job_id}).encode()))
+    poison = StoragePoisonQueue(
+        account, f"{unique_name}-poison", f"{unique_name}-typo", statuses=store
+    )
+    with pytest.raises(ResourceNotFoundError):
+        await poison.replay(message_id)
+    job = await store.get(job_id)
+    assert (job.state, job.error) == (JobState.FAILED, "boom")
+    assert [m.message_id for m in await poison.list()] == [message_id]
 
 
 async def test_replay_all_and_beyond_the_peek_limit(account, unique_name):
@@ -141,6 +161,7 @@ async def test_blob_trigger_poison_is_replayed_to_the_hosts_blob_queue(account, 
         "ETag": '"0x8DB"',
     }
     text = b64(json.dumps(blob_message).encode())
+    await account.ensure_queue(f"azure-webjobs-blobtrigger-{host_id}")
     client = await account.ensure_queue("webjobs-blobtrigger-poison")
     message_id = (await client.send_message(text)).id
     poison = StoragePoisonQueue.for_blob_trigger(
@@ -213,6 +234,11 @@ async def test_the_last_attempt_marks_the_job_failed_and_the_error_propagates(ac
     assert failed.state is JobState.FAILED
     assert failed.error == "gave up after attempt 2 of 2: ValueError: bad sku"
     # Without a job, or for a final job, nothing happens and nothing is raised.
+    running = await store.start(await store.create("order"))
+    busy = KeyInProgress("k", "another worker", datetime.now(timezone.utc))
+    body_2 = json.dumps({"jobId": running.job_id}).encode()
+    assert await fail_job_on_last_attempt(store, queue_message(body_2, 5), busy) is None
+    assert (await store.get(running.job_id)).state is JobState.RUNNING  # still being run
     other = queue_message(b'{"no": "job"}', 5)
     assert await fail_job_on_last_attempt(store, other, RuntimeError("x")) is None
     again = await fail_job_on_last_attempt(store, queue_message(body, 5), "late")

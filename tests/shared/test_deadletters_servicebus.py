@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
+from azure.servicebus.exceptions import ServiceBusError
 
 from shared import sync
 from shared.deadletters import REPLAYED_FROM, ServiceBusDeadLetters
@@ -190,6 +191,27 @@ async def test_a_subscriptions_dead_letters_replay_to_the_topic_or_a_named_queue
     [replayed] = await to_queue.replay(f"t2-{tag}")
     [copy] = await receive_ids(namespace, QUEUE, ids(replayed.new_message_id), 1)
     assert b"".join(copy.body) == b"t2"
+
+
+async def test_a_replay_that_cannot_send_leaves_the_job_failed_and_the_message(
+    namespace, account, unique_name
+):
+    store = StatusStore(account, table=unique_name)
+    job_id = await failed_job(store)
+    name = f"nosend-{unique_name}"
+    await send(
+        namespace,
+        QUEUE,
+        ServiceBusMessage(b"{}", message_id=name, application_properties={"jobId": job_id}),
+    )
+    await receive_ids(namespace, QUEUE, ids(name), 1, settle="dead-letter", reason="R")
+    dlq = ServiceBusDeadLetters(namespace, queue=QUEUE, statuses=store, replay_to="ops-missing")
+    with pytest.raises(ServiceBusError):
+        await dlq.replay(name)
+    job = await store.get(job_id)
+    assert (job.state, job.error) == (JobState.FAILED, "boom")
+    assert (await dlq.show(name)).reason == "R"
+    assert await dlq.purge(name) == 1
 
 
 async def test_entity_arguments_are_checked(namespace):
