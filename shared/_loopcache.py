@@ -30,12 +30,14 @@ class LoopCache:
         """The object for `key` on the running loop, created by `create()` the first time."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            # Loops that were closed (a finished asyncio.run) cannot close their clients any
-            # more; drop them so they do not pile up.
-            for stale in [lp for lp in self._by_loop if lp.is_closed()]:
-                del self._by_loop[stale]
-            objects = self._by_loop.setdefault(loop, {})
-            _close_when_loop_ends(loop)
+            objects = self._by_loop.get(loop)
+            if objects is None:  # a loop seen for the first time (not on every call)
+                # Loops that were closed (a finished asyncio.run) cannot close their clients
+                # any more; drop them so they do not pile up.
+                for stale in [lp for lp in self._by_loop if lp.is_closed()]:
+                    del self._by_loop[stale]
+                objects = self._by_loop[loop] = {}
+                _close_when_loop_ends(loop)
             if key not in objects:
                 objects[key] = create()
             return objects[key]  # type: ignore[no-any-return]
