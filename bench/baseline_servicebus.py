@@ -7,6 +7,10 @@ Completions go one after the other: issued together, they poll the connection ag
 each other and run at about a twentieth of the speed (measured on the emulator: ~155
 against ~3,000 msg/s). A receive that comes back empty is retried at once (a short
 max_wait_time), so the loop never sits idle while messages wait.
+
+With RECEIVERS > 1, that many such loops share CONCURRENCY, each on its own connection:
+the shape funchost's listener takes (FUNCHOST_SERVICEBUS_RECEIVERS), to compare like with
+like. Usage: baseline_servicebus.py CONNECTION QUEUE CONCURRENCY RECEIVERS
 """
 
 from __future__ import annotations
@@ -25,12 +29,8 @@ async def noop(message: ServiceBusReceivedMessage) -> None:
     """The function under test does nothing, as the benchmark app's."""
 
 
-async def main(conn: str, queue: str, concurrency: int) -> None:
-    async with (
-        ServiceBusClient.from_connection_string(conn) as client,
-        client.get_queue_receiver(queue) as receiver,
-    ):
-        print("ready", flush=True)
+async def drain(client: ServiceBusClient, queue: str, concurrency: int) -> None:
+    async with client.get_queue_receiver(queue) as receiver:
         while True:
             messages = await receiver.receive_messages(
                 max_message_count=concurrency, max_wait_time=EMPTY_RECEIVE_WAIT
@@ -41,5 +41,14 @@ async def main(conn: str, queue: str, concurrency: int) -> None:
                 print(f"done {time.time():.6f}", flush=True)
 
 
+async def main(conn: str, queue: str, concurrency: int, receivers: int) -> None:
+    """`receivers` loops, each on its own connection with its share of `concurrency`, as
+    funchost's listener splits maxConcurrentCalls (one receiver is the plain loop)."""
+    shares = [concurrency // receivers + (i < concurrency % receivers) for i in range(receivers)]
+    async with ServiceBusClient.from_connection_string(conn) as client:
+        print("ready", flush=True)
+        await asyncio.gather(*(drain(client, queue, share) for share in shares))
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))

@@ -13,10 +13,21 @@ from pathlib import Path
 
 def wait_matches(logs: Sequence[Path], pattern: str, count: int, timeout: float = 120) -> list[str]:
     """The first group of every match of `pattern` over all `logs`, once there are at least
-    `count` (or at the timeout: the caller checks how many came back)."""
+    `count` (or at the timeout: the caller checks how many came back). Each log is read
+    once, as it grows (whole lines only): the reader must not take the CPU the processes it
+    measures need."""
     deadline = time.monotonic() + timeout
+    regex = re.compile(pattern)
+    offsets = dict.fromkeys(logs, 0)
+    found: list[str] = []
     while True:
-        found = [m for log in logs for m in re.findall(pattern, log.read_text(errors="replace"))]
+        for log in logs:
+            with log.open("rb") as f:
+                f.seek(offsets[log])
+                chunk = f.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            offsets[log] += len(complete)
+            found += regex.findall(complete.decode(errors="replace"))
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.1)

@@ -16,6 +16,7 @@ from bench.hostlog import steady_rate, wait_executed, wait_matches
 from bench.procs import ROOT, free_port, funchost_argv, process
 from bench.sbemulator_throughput import emulator_figures
 from funchost.devservices.servicebus import ServiceBusEmulator
+from funchost.triggers.servicebus import receiver_shares
 
 APP = Path(__file__).parent / "apps" / "sb_noop"
 MESSAGES = 2000
@@ -32,7 +33,7 @@ def fill(conn: str, queue: str = "bench", count: int = MESSAGES) -> None:
             sender.send_messages([ServiceBusMessage("{}") for _ in range(100)])
 
 
-def run_baseline(conn: str) -> float:
+def run_baseline(conn: str, receivers: int = 1) -> float:
     fill(conn)
     argv = [
         sys.executable,
@@ -40,6 +41,7 @@ def run_baseline(conn: str) -> float:
         conn,
         "bench",
         str(CONCURRENCY),
+        str(receivers),
     ]
     with process(argv, ready="ready") as (_, log):
         done = wait_matches([log], r"done ([\d.]+)", MESSAGES)
@@ -66,15 +68,22 @@ def run_host_sync(conn: str) -> float:
     return run_host(conn, "noop_sync")
 
 
+def run_baseline_like_host(conn: str) -> float:
+    """The bare loop split over as many receivers as funchost's listener uses here."""
+    return run_baseline(conn, len(receiver_shares(CONCURRENCY, {}, what="bench")))
+
+
 def main() -> dict[str, float]:
     base_runs: list[float] = []
     host_runs: list[float] = []
     sync_runs: list[float] = []
+    split_runs: list[float] = []
     for _ in range(ROUNDS):
         for runs, run in (
             (base_runs, run_baseline),
             (host_runs, run_host),
             (sync_runs, run_host_sync),
+            (split_runs, run_baseline_like_host),
         ):
             emulator = ServiceBusEmulator(extra_args=["--queue", "bench", "--queue", "bench-sync"])
             emulator.start()
@@ -87,6 +96,9 @@ def main() -> dict[str, float]:
     sync_ratio = statistics.median(h / b for h, b in zip(sync_runs, base_runs, strict=True))
     base, host = statistics.median(base_runs), statistics.median(host_runs)
     sync = statistics.median(sync_runs)
+    split = statistics.median(split_runs)
+    split_ratio = statistics.median(h / b for h, b in zip(host_runs, split_runs, strict=True))
+    receivers = len(receiver_shares(CONCURRENCY, {}, what="bench"))
     print(
         f"Service Bus no-op, {MESSAGES} messages per round, {CONCURRENCY} concurrent, "
         f"{ROUNDS} alternating rounds, the project's emulator"
@@ -105,6 +117,10 @@ def main() -> dict[str, float]:
         f"  funchost, sync no-op:  {sync:5.0f} msg/s  (rounds: "
         f"{', '.join(f'{r:.0f}' for r in sync_runs)}); ratio {sync_ratio:.2f}"
     )
+    print(
+        f"  bare loop split like the host ({receivers} receivers): {split:3.0f} msg/s  (rounds: "
+        f"{', '.join(f'{r:.0f}' for r in split_runs)}); funchost async / that: {split_ratio:.2f}"
+    )
     figures = emulator_figures()
     print(
         f"  the emulator itself (aio SDK, in memory, batches of 100): send "
@@ -120,6 +136,8 @@ def main() -> dict[str, float]:
         "sb_ratio": ratio,
         "sb_rate_host_sync": sync,
         "sb_ratio_sync": sync_ratio,
+        "sb_rate_base_split": split,
+        "sb_ratio_split": split_ratio,
     }
 
 

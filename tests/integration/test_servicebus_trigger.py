@@ -20,6 +20,7 @@ from azure.servicebus import (
 )
 
 from funchost.testing import Harness, InvocationRecord
+from funchost.triggers.servicebus import RECEIVERS_SETTING
 from tests.integration.queue_helpers import (
     APPS,
     eventually,
@@ -56,6 +57,9 @@ def host(sb: str, storage_connection_string: str, audit_queue: str) -> Iterator[
         "AzureWebJobsServiceBus": sb,
         "AzureWebJobsStorage": storage_connection_string,
         "AUDIT_QUEUE": audit_queue,
+        # maxConcurrentCalls 4 split over two receivers (2 + 2): every test here runs
+        # with more than one receiver, as an app on the default settings does.
+        RECEIVERS_SETTING: "2",
     }
     with Harness(APP, settings=settings) as harness:
         yield harness
@@ -240,6 +244,22 @@ def test_lock_is_renewed_while_a_slow_function_runs(
     assert len(wait_for_where(host, "sb_slow", mentions(body), timeout=0)) == 1
     lost = [line for line in host.logs if "Settling message" in line and "'sb-slow'" in line]
     assert lost == []
+
+
+def test_receivers_share_max_concurrent_calls(host: Harness, broker: Broker, tag: str) -> None:
+    """maxConcurrentCalls (4, host.json) bounds the listener as a whole, not each of its
+    two receivers; both receivers' slots fill (more than one receiver's share at once)."""
+    bodies = [f"overlap {i} {tag}" for i in range(16)]
+    broker.send("sb-overlap", *(ServiceBusMessage(body) for body in bodies))
+    runs = wait_for_where(host, "sb_overlap", mentions(tag), count=len(bodies))
+    assert all(run.ok for run in runs)
+    assert sorted(logged(runs, "OVERLAP ")) == sorted(bodies)
+    edges = sorted([(r.started, 1) for r in runs] + [(r.finished, -1) for r in runs])
+    running = peak = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        running += step
+        peak = max(peak, running)
+    assert 2 < peak <= 4, peak
 
 
 def test_topic_subscription_trigger(host: Harness, broker: Broker, tag: str) -> None:

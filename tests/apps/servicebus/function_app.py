@@ -1,5 +1,6 @@
 """Fixture app: Service Bus trigger and output behaviours."""
 
+import asyncio
 import json
 import logging
 import time
@@ -73,6 +74,13 @@ def sb_slow(msg: func.ServiceBusMessage) -> None:
     # redeliver and refuse to complete: only the host's renewal lets it complete.
     time.sleep(6)
     logging.info("SLOW DONE %s", msg.get_body().decode())
+
+
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="sb-overlap", connection="ServiceBus")
+async def sb_overlap(msg: func.ServiceBusMessage) -> None:
+    # Long enough for every slot of every receiver to fill while it runs.
+    await asyncio.sleep(0.5)
+    logging.info("OVERLAP %s", msg.get_body().decode())
 
 
 @app.service_bus_topic_trigger(
