@@ -23,7 +23,9 @@ def _iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    elif value.tzinfo is not timezone.utc:  # the SDK's are UTC already: no conversion
+        value = value.astimezone(timezone.utc)
+    return value.isoformat()
 
 
 def _properties(message: Any) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def fields(message: Any) -> dict[str, Any]:
     # tests the section's truthiness, which lists its attributes, ~5 us a getter (measured).
     amqp = message.raw_amqp_message.properties
     subject = _amqp_text(amqp, "subject")
+    enqueued, ttl = message.enqueued_time_utc, message.time_to_live
     return {
         "MessageId": _amqp_text(amqp, "message_id"),
         "CorrelationId": _amqp_text(amqp, "correlation_id"),
@@ -80,12 +83,13 @@ def fields(message: Any) -> dict[str, Any]:
         "DeliveryCount": (message.delivery_count or 0) + 1,
         "SequenceNumber": message.sequence_number,
         "EnqueuedSequenceNumber": getattr(message, "enqueued_sequence_number", None),
-        "EnqueuedTimeUtc": _iso(message.enqueued_time_utc),
-        "ExpiresAtUtc": _iso(message.expires_at_utc),
+        "EnqueuedTimeUtc": _iso(enqueued),
+        # What the SDK's expires_at_utc computes, from the two read once above.
+        "ExpiresAtUtc": _iso(enqueued + ttl) if enqueued and ttl else None,
         "LockedUntil": _iso(getattr(message, "locked_until_utc", None)),
         "LockToken": str(message.lock_token) if message.lock_token else None,
         "ScheduledEnqueueTimeUtc": _iso(message.scheduled_enqueue_time_utc),
-        "TimeToLive": _seconds(message.time_to_live),
+        "TimeToLive": _seconds(ttl),
         "DeadLetterReason": _text(message.dead_letter_reason),
         "DeadLetterErrorDescription": _text(message.dead_letter_error_description),
         "DeadLetterSource": _text(message.dead_letter_source),
