@@ -191,7 +191,7 @@ def test_verbose_adds_the_whole_python_traceback(storage_connection_string: str)
         assert after[1] == "Traceback (most recent call last):"
         # The first frame is funchost's, in the worker process that ran the function.
         assert re.fullmatch(
-            r'  File ".*/funchost/workers/session\.py", line \d+, in _invoke', after[2]
+            r'  File ".*/funchost/workers/session\.py", line \d+, in _invoke(_sync)?', after[2]
         )
         assert proc.wait_for_output(STAMP.pattern + "ZeroDivisionError: division by zero$")
     finally:

@@ -122,19 +122,37 @@ async def call_function(
     executor: ThreadPoolExecutor,
 ) -> dict[str, Datum]:
     """Decode the arguments, call the function, encode its outputs (by binding name)."""
+    if not spec.is_async:
+        # Cancelling this await (functionTimeout in-process) abandons the thread: Python
+        # cannot stop it; a worker process is restarted instead, as the real host does.
+        call = functools.partial(
+            contextvars.copy_context().run, call_sync_function, spec, invocation, inputs
+        )
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+    args, holders = _call_arguments(spec, invocation, inputs)
+    return _results(spec, holders, await spec.func(**args))
+
+
+def call_sync_function(
+    spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
+) -> dict[str, Datum]:
+    """`call_function` for a sync function, in the thread that runs it: the arguments
+    are decoded and the outputs encoded there too, so the event loop hands over the
+    invocation once and does not wait for the GIL to take it back."""
+    args, holders = _call_arguments(spec, invocation, inputs)
+    return _results(spec, holders, spec.func(**args))
+
+
+def _call_arguments(
+    spec: FunctionSpec, invocation: Invocation, inputs: Mapping[str, Datum | None]
+) -> tuple[dict[str, Any], dict[str, Out]]:
+    """The function's keyword arguments, and the Out holders among them by name."""
     args = _arguments(spec, invocation, inputs)
     holders = {p.name: Out() for p in spec.outputs}
     args.update(holders)
     if spec.needs_context:
         args["context"] = InvocationContext(invocation)
-    if spec.is_async:
-        result = await spec.func(**args)
-    else:
-        # Cancelling this await (functionTimeout in-process) abandons the thread: Python
-        # cannot stop it; a worker process is restarted instead, as the real host does.
-        call = functools.partial(contextvars.copy_context().run, spec.func, **args)
-        result = await asyncio.get_running_loop().run_in_executor(executor, call)
-    return _results(spec, holders, result)
+    return args, holders
 
 
 def _arguments(
