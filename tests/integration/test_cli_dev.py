@@ -296,3 +296,6 @@ def test_log_format_json_makes_every_host_line_a_json_object(
     (done,) = [r for r in records if r["message"].startswith("Executed 'Functions.http_get'")]
     assert done["functionName"] == "http_get" and done["invocationId"]
     assert any(r["message"].startswith("Host started in ") for r in records)
+    # The lines about the emulators dev started are records too, not plain text.
+    assert any(r["message"].startswith("Azurite started on ") for r in records)
+    assert not any(line.startswith("Azurite started") for line in proc.output().splitlines())

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import click
 
 from funchost.cli.common import fail
 from funchost.cli.state import claim
@@ -40,6 +40,9 @@ from funchost.devservices.servicebus_entities import (
     emulator_config,
     read_user_config,
 )
+
+# Lines about the emulators, in the host's log format (--log-format json too).
+log = logging.getLogger("funchost.dev")
 
 SERVICE_BUS_PORT = 5672
 SERVICE_BUS_CONFIG = "servicebus.config.json"
@@ -95,10 +98,11 @@ def _reused(port: int, entities: AppEntities, local: set[str]) -> dict[str, str]
             f"port {port} is in use by a program that is not a Service Bus emulator (it "
             f"does not answer AMQP 1.0): stop it, or {PORT_HINT}"
         )
-    click.echo(
-        f"Reusing the Service Bus emulator already listening on 127.0.0.1:{port}: it was "
-        f"not started here, so it has its own entities and data; to run one of this app's "
-        f"own, {PORT_HINT}."
+    log.info(
+        "Reusing the Service Bus emulator already listening on 127.0.0.1:%d: it was not "
+        "started here, so it has its own entities and data; to run one of this app's own, %s.",
+        port,
+        PORT_HINT,
     )
     uses = AppEntities(tuple(u for u in entities.uses if u.connection in local), False)
     missing = anyio.run(missing_entities, connection_string(port), uses)
@@ -125,9 +129,12 @@ def _start(app_dir: Path, state: Path, port: int, entities: AppEntities) -> Serv
         in_use = in_use_port(str(exc))
         fail(f"port {in_use} is in use: stop what uses it, or {PORT_HINT}" if in_use else str(exc))
     source = user_file.name if user_file.exists() else "built-in entities"
-    click.echo(
-        f"Service Bus emulator started on 127.0.0.1:{service.port} (entities: {source} and "
-        f"the app's bindings; data in {folder / 'data'})."
+    log.info(
+        "Service Bus emulator started on 127.0.0.1:%d (entities: %s and the app's bindings; "
+        "data in %s).",
+        service.port,
+        source,
+        folder / "data",
     )
     return service
 

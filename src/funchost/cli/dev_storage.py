@@ -11,11 +11,10 @@ is named with the option that chooses other ports. On other ports, every setting
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-
-import click
 
 from funchost.cli.common import fail, point_dev_storage, uses_dev_storage
 from funchost.cli.state import claim
@@ -23,6 +22,9 @@ from funchost.config.connections import resolve
 from funchost.devservices.azurite import Azurite, AzuriteEndpoints, find_azurite
 from funchost.devservices.probe import in_use_port, listening, storage_server
 from funchost.devservices.process import ServiceStartError
+
+# Lines about the emulators, in the host's log format (--log-format json too).
+log = logging.getLogger("funchost.dev")
 
 PORTS_HINT = "choose others with --azurite-ports (or Host.AzuritePorts in local.settings.json)"
 INSTALL_HINT = (
@@ -58,10 +60,13 @@ def _reuse_or_refuse(ports: tuple[int, int, int]) -> bool:
         port = next((p for p in busy if not servers[p]), busy[0])
         what = "another program" if not servers[port] else "a storage emulator missing the others"
         fail(f"port {port} is in use by {what}, not Azurite: stop it, or {PORTS_HINT}")
-    click.echo(
-        f"Reusing the storage emulator already listening on {_ports_text(ports)} "
-        f"({servers[ports[0]]}): it was not started here, so its data is not in this "
-        f"app's state folder; to run one of this app's own, {PORTS_HINT}."
+    log.info(
+        "Reusing the storage emulator already listening on %s (%s): it was not started "
+        "here, so its data is not in this app's state folder; to run one of this app's "
+        "own, %s.",
+        _ports_text(ports),
+        servers[ports[0]],
+        PORTS_HINT,
     )
     return True
 
@@ -73,7 +78,7 @@ def storage_emulator(
     """Azurite, unless the settings point elsewhere or one already listens; `caller_dir`
     (the folder `funchost dev` was run from) is searched for it too."""
     if not _uses_dev_storage():
-        click.echo("AzureWebJobsStorage points at a storage account: not starting Azurite.")
+        log.info("AzureWebJobsStorage points at a storage account: not starting Azurite.")
         yield
         return
     os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
@@ -103,7 +108,7 @@ def storage_emulator(
     assert endpoints is not None
     point_settings_at(endpoints)
     actual = (endpoints.blob_port, endpoints.queue_port, endpoints.table_port)
-    click.echo(f"Azurite started on {_ports_text(actual)} (data in {state / 'azurite'}).")
+    log.info("Azurite started on %s (data in %s).", _ports_text(actual), state / "azurite")
     try:
         yield
     finally:
