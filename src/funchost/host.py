@@ -72,6 +72,7 @@ class FunctionState:
     spec: FunctionSpec
     listener: triggers.Listener | None = None
     error: str | None = None
+    error_until_reached: bool = False  # the error is a missing source (mark_in_error)
 
 
 class Host:
@@ -122,6 +123,14 @@ class Host:
         state = self.functions.get(name.lower())
         if state is not None and state.error is None:
             state.error = reason
+            state.error_until_reached = True
+
+    def _reached(self, name: str) -> None:
+        """The function's listener reached its source: a mark_in_error no longer holds."""
+        state = self.functions.get(name.lower())
+        if state is not None and state.error_until_reached:
+            state.error, state.error_until_reached = None, False
+            log.info("The '%s' function is no longer in error: it reached its source", name)
 
     def listener(self, name: str) -> triggers.Listener | None:
         state = self.functions.get(name.lower())
@@ -142,7 +151,12 @@ class Host:
         """Start everything, report started, run until `stop()`, then drain and close."""
         self.state = "Starting"
         services = self.services = HostServices(
-            self.config, self.environ, self.host_id, self.instance_id, self._clients
+            self.config,
+            self.environ,
+            self.host_id,
+            self.instance_id,
+            self._clients,
+            reached=self._reached,
         )
         # The web server serves the table every HTTP trigger registers in.
         services.shared(RouteTable, lambda: self.routes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import socket
 import threading
@@ -18,9 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus.management import ServiceBusAdministrationClient
 
 from funchost.devservices.azurite import AzuriteEndpoints
 from funchost.devservices.servicebus import ServiceBusEmulator
+from sbemulator.admin.http_server import CERTIFICATE
 from tests.integration.cli_support import APPS, DevProcess, clean_env, require_azurite, run_cli
 
 pytestmark = pytest.mark.integration
@@ -221,9 +224,9 @@ def test_a_reused_emulator_without_the_apps_entities_is_an_error_per_function(
 ) -> None:
     """Issue 17 item 4: the host (HTTP included) runs; each function whose queue or
     subscription is missing is "in error" with the reason, and its listener retries, so
-    the entity created later works."""
+    the entity created later works, and the function is no longer in error."""
     require_azurite()
-    emulator = ServiceBusEmulator(extra_args=["--http-port", "off"])  # built-in entities only
+    emulator = ServiceBusEmulator()  # built-in entities only, and the administration API
     emulator.start()
     try:
         assert emulator.port is not None and emulator.connection_string is not None
@@ -242,6 +245,24 @@ def test_a_reused_emulator_without_the_apps_entities_is_an_error_per_function(
             errors = httpx.get(f"{proc.url}/admin/host/status", timeout=30).json()["errors"]
             assert any("'cli-orders' does not exist" in e for e in errors)
             assert proc.wait_for_output(r"Service Bus entity 'cli-orders' for function 'on_order'")
+            # The queue created now: the listener's next retry (backoff 1 s, then more)
+            # opens it, and the mark goes.
+            admin_port = re.search(r"administration API on http://[^\s:]+:(\d+)", emulator.output())
+            assert admin_port is not None
+            with ServiceBusAdministrationClient.from_connection_string(
+                f"Endpoint=sb://localhost:{admin_port.group(1)};SharedAccessKeyName="
+                "RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
+                "UseDevelopmentEmulator=true;",
+                connection_verify=str(CERTIFICATE),  # the emulator's own, as its docs say
+            ) as admin:
+                admin.create_queue("cli-orders")
+            assert proc.wait_for_output(
+                r"The 'on_order' function is no longer in error: it reached its source",
+                timeout=30,
+            )
+            errors = httpx.get(f"{proc.url}/admin/host/status", timeout=30).json()["errors"]
+            assert not any("'cli-orders'" in e for e in errors)
+            assert any("'cli-events'" in e for e in errors)  # still missing
     finally:
         emulator.stop()
 

@@ -65,6 +65,9 @@ class HostServices:
             waits for before it warms a new instance up).
         stopping: set when the host starts to drain; listeners stop taking new work.
         per_host: objects plug-ins share within this host (see `PerHost`).
+        reached: a listener calls it with its function's name once it has reached its
+            source (a queue or Service Bus entity that exists): a function the host marked
+            in error because that source was missing is no longer in error.
     """
 
     config: HostConfig
@@ -75,6 +78,7 @@ class HostServices:
     ready: anyio.Event = field(default_factory=anyio.Event)
     stopping: anyio.Event = field(default_factory=anyio.Event)
     per_host: PerHost = field(default_factory=PerHost)
+    reached: Callable[[str], None] = lambda function: None
 
     def shared(self, kind: type[T], make: Callable[[], T]) -> T:
         """The host's one `kind` object, made by `make()` the first time it is asked for."""

@@ -42,6 +42,9 @@ log = logging.getLogger("funchost.servicebus")
 # One receive call waits this long for the first message; the host's stop waits for it,
 # so it stays short (an idle receiver then costs one round trip a second).
 RECEIVE_WAIT_SECONDS = 1.0
+# ... and this long while some of its receiver's messages run: the receive holds the
+# connection (see SettleQueue.turn), and their settlements should not wait a second.
+BUSY_RECEIVE_WAIT_SECONDS = 0.1
 # Accepting the next session waits on the broker until some session has a message, as the
 # real extension does (up to its TryTimeout, 60 s): a new session is taken the moment its
 # first message arrives, and an idle listener costs one request a minute per session slot
@@ -222,10 +225,13 @@ class ServiceBusTrigger:
 
         A receive waits until the settler has settled every finished message: the slots
         those settlements free are then asked for in one receive. Asking as each slot frees
-        fetched one or two messages per round trip, in turns with the settler on the same
-        connection, at half the rate of a loop that receives its whole batch (bench/). A
-        slow function's slot still refills at once: nothing else is waiting to settle."""
+        fetched one or two messages per round trip, at half the rate of a loop that
+        receives its whole batch (bench/). A slow function's slot still refills at once:
+        nothing else is waiting to settle. The receive and the settler take turns on the
+        connection (SettleQueue.turn)."""
         many = self.trigger.many
+        share = slots.value
+        reached = False  # the first receive that answers shows the entity exists
         while not self._services.stopping.is_set():
             await slots.acquire()
             await finished.caught_up()
@@ -233,13 +239,20 @@ class ServiceBusTrigger:
             # its slots already (the settler frees more meanwhile; the next receive takes them).
             held = 1 if many else 1 + _take_free(slots)
             count = self._options.max_message_batch_size if many else held
+            # While messages run, the settler will need the connection soon: a short wait.
+            busy = share - slots.value - held > 0
             try:
-                messages = await receiver.receive_messages(
-                    max_message_count=count, max_wait_time=RECEIVE_WAIT_SECONDS
-                )
+                async with finished.turn:
+                    messages = await receiver.receive_messages(
+                        max_message_count=count,
+                        max_wait_time=BUSY_RECEIVE_WAIT_SECONDS if busy else RECEIVE_WAIT_SECONDS,
+                    )
             except BaseException:
                 _give_back(slots, held)
                 raise
+            if not reached:
+                self._services.reached(self.spec.name)
+                reached = True
             stopping = self._services.stopping.is_set()
             # A slot per message started, or one for the batch (or for what is given back).
             used = 0 if not messages else 1 if many or stopping else len(messages)
@@ -305,7 +318,8 @@ class ServiceBusTrigger:
         poll against each other and halve throughput (measured in bench/)."""
         while (ran := await finished.get()) is not None:
             try:
-                await self._settle(receiver, *ran)
+                async with finished.turn:
+                    await self._settle(receiver, *ran)
             finally:
                 slots.release()
                 finished.settled()
@@ -370,6 +384,7 @@ class ServiceBusTrigger:
             )
             try:
                 if await self._accept(receiver):
+                    self._services.reached(self.spec.name)
                     await self._drain_session(receiver, wait)
             finally:
                 with anyio.CancelScope(shield=True):
