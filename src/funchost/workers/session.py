@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,6 @@ from funchost.core.logs import current_function, current_invocation
 from funchost.core.runner import call_function, call_sync_function, thread_count
 from funchost.core.spec import FunctionSpec, ParamSpec
 from funchost.workers import frames
-from funchost.workers.elastic import ElasticPool
 
 frames.pickle_compactly(Datum)
 
@@ -158,7 +158,7 @@ class Session:
     def __init__(self, sock: socket.socket, app: Indexed) -> None:
         self._sock = sock
         self._app = app
-        self._executor = ElasticPool(thread_count(os.environ), "funchost-worker")
+        self._executor = ThreadPoolExecutor(thread_count(os.environ), "funchost-worker")
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
 
