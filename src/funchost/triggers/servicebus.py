@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -148,7 +149,7 @@ class ServiceBusTrigger:
                     for _ in range(self._options.max_concurrent_sessions):
                         tg.start_soon(self._resilient, self._session_loop)
             else:
-                await self._resilient(self._message_loop)
+                await self._message_loop()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._renewer.close()
@@ -192,7 +193,9 @@ class ServiceBusTrigger:
     # -- messages without sessions ----------------------------------------------------------
     async def _message_loop(self) -> None:
         """Run the listener's receivers, each with its share of maxConcurrentCalls (one
-        receiver, one slot, for a batch function), and hand long runners to the renewer."""
+        receiver, one slot, for a batch function), and hand long runners to the renewer.
+        Each receiver retries on its own: a fault on one link does not cut short what the
+        others run."""
         many = self.trigger.many
         shares = [1] if many else self._receiver_shares
         async with anyio.create_task_group() as renewing:
@@ -200,11 +203,13 @@ class ServiceBusTrigger:
                 renewing.start_soon(self._renew_long_runners)
             async with anyio.create_task_group() as receivers:
                 for share in shares:
-                    receivers.start_soon(self._receive_and_settle, anyio.Semaphore(share))
+                    receivers.start_soon(self._resilient, partial(self._receive_and_settle, share))
             renewing.cancel_scope.cancel()  # every message ran: nothing left to renew
 
-    async def _receive_and_settle(self, slots: anyio.Semaphore) -> None:
-        """One receiver: receive into its free slots, run, settle, until the host stops."""
+    async def _receive_and_settle(self, share: int) -> None:
+        """One receiver: receive into its `share` of slots, run, settle, until the host
+        stops (or its link fails: then what it runs is cut short, and redelivered later)."""
+        slots = anyio.Semaphore(share)
         finished = SettleQueue()
         async with self._receiver() as receiver, anyio.create_task_group() as settling:
             settling.start_soon(self._settler, receiver, finished, slots)
