@@ -102,11 +102,17 @@ async def batch_part(msg: func.QueueMessage) -> None:
 
 
 async def _reduce(job_id: str, results: list[Any]) -> dict[str, Any]:
+    store = services().status
+    job = await store.get(job_id)
+    if job.cancel_requested:
+        # Cancelled while its last parts ran: the reduce is the job's next step, so a
+        # cancellation the API accepted (202) ends the job Cancelled, not Succeeded.
+        await _end(job, JobState.CANCELLED, "cancelled before the reduce")
+        return {"cancelled": True}
     rows = sum(int(r["rows"]) for r in results)
     total = sum((Decimal(r["total"]) for r in results), Decimal(0))
     result = {"rows": rows, "total": float(total)}
-    store = services().status
-    await store.succeed(await store.get(job_id), result=result)
+    await store.succeed(job, result=result)
     log.info("batch %s: %d rows, total %s", job_id, rows, total)
     return result
 
