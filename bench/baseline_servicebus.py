@@ -8,9 +8,9 @@ each other and run at about a twentieth of the speed (measured on the emulator: 
 against ~3,000 msg/s). A receive that comes back empty is retried at once (a short
 max_wait_time), so the loop never sits idle while messages wait.
 
-With RECEIVERS > 1, that many such loops share CONCURRENCY, each on its own connection:
-the shape funchost's listener takes (FUNCHOST_SERVICEBUS_RECEIVERS), to compare like with
-like. Usage: baseline_servicebus.py CONNECTION QUEUE CONCURRENCY RECEIVERS
+With SHARES "8,8,8,8", one such loop per share, each on its own connection: the split
+funchost's listener makes of its concurrency (FUNCHOST_SERVICEBUS_RECEIVERS), to compare
+like with like. Usage: baseline_servicebus.py CONNECTION QUEUE SHARES
 """
 
 from __future__ import annotations
@@ -41,14 +41,13 @@ async def drain(client: ServiceBusClient, queue: str, concurrency: int) -> None:
                 print(f"done {time.time():.6f}", flush=True)
 
 
-async def main(conn: str, queue: str, concurrency: int, receivers: int) -> None:
-    """`receivers` loops, each on its own connection with its share of `concurrency`, as
-    funchost's listener splits maxConcurrentCalls (one receiver is the plain loop)."""
-    shares = [concurrency // receivers + (i < concurrency % receivers) for i in range(receivers)]
+async def main(conn: str, queue: str, shares: list[int]) -> None:
+    """One loop per share of the concurrency, each on its own connection (one share is
+    the plain loop)."""
     async with ServiceBusClient.from_connection_string(conn) as client:
         print("ready", flush=True)
         await asyncio.gather(*(drain(client, queue, share) for share in shares))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], [int(n) for n in sys.argv[3].split(",")]))

@@ -22,6 +22,8 @@ APP = Path(__file__).parent / "apps" / "sb_noop"
 MESSAGES = 2000
 CONCURRENCY = 32
 ROUNDS = 3
+# How funchost's listener splits CONCURRENCY over its receivers, for the like-for-like loop.
+HOST_SHARES = receiver_shares(CONCURRENCY, {}, what="bench")
 
 
 def fill(conn: str, queue: str = "bench", count: int = MESSAGES) -> None:
@@ -33,15 +35,14 @@ def fill(conn: str, queue: str = "bench", count: int = MESSAGES) -> None:
             sender.send_messages([ServiceBusMessage("{}") for _ in range(100)])
 
 
-def run_baseline(conn: str, receivers: int = 1) -> float:
+def run_baseline(conn: str, shares: list[int] | None = None) -> float:
     fill(conn)
     argv = [
         sys.executable,
         str(ROOT / "bench" / "baseline_servicebus.py"),
         conn,
         "bench",
-        str(CONCURRENCY),
-        str(receivers),
+        ",".join(map(str, shares or [CONCURRENCY])),
     ]
     with process(argv, ready="ready") as (_, log):
         done = wait_matches([log], r"done ([\d.]+)", MESSAGES)
@@ -70,7 +71,7 @@ def run_host_sync(conn: str) -> float:
 
 def run_baseline_like_host(conn: str) -> float:
     """The bare loop split over as many receivers as funchost's listener uses here."""
-    return run_baseline(conn, len(receiver_shares(CONCURRENCY, {}, what="bench")))
+    return run_baseline(conn, HOST_SHARES)
 
 
 def main() -> dict[str, float]:
@@ -98,7 +99,6 @@ def main() -> dict[str, float]:
     sync = statistics.median(sync_runs)
     split = statistics.median(split_runs)
     split_ratio = statistics.median(h / b for h, b in zip(host_runs, split_runs, strict=True))
-    receivers = len(receiver_shares(CONCURRENCY, {}, what="bench"))
     print(
         f"Service Bus no-op, {MESSAGES} messages per round, {CONCURRENCY} concurrent, "
         f"{ROUNDS} alternating rounds, the project's emulator"
@@ -118,7 +118,8 @@ def main() -> dict[str, float]:
         f"{', '.join(f'{r:.0f}' for r in sync_runs)}); ratio {sync_ratio:.2f}"
     )
     print(
-        f"  bare loop split like the host ({receivers} receivers): {split:3.0f} msg/s  (rounds: "
+        f"  bare loop split like the host ({len(HOST_SHARES)} receivers): {split:3.0f} msg/s  "
+        "(rounds: "
         f"{', '.join(f'{r:.0f}' for r in split_runs)}); funchost async / that: {split_ratio:.2f}"
     )
     figures = emulator_figures()
