@@ -10,6 +10,7 @@ from pathlib import Path
 BENCHMARKS = [
     "bench.http_throughput",
     "bench.workers",
+    "bench.sync_pool",
     "bench.queue_throughput",
     "bench.timer_jitter",
     "bench.servicebus_trigger",

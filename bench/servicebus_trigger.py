@@ -19,9 +19,9 @@ from funchost.devservices.servicebus import ServiceBusEmulator
 from funchost.triggers.servicebus import receiver_shares
 
 APP = Path(__file__).parent / "apps" / "sb_noop"
-MESSAGES = 2000
+MESSAGES = 4000
 CONCURRENCY = 32
-ROUNDS = 3
+ROUNDS = 5
 # How funchost's listener splits CONCURRENCY over its receivers, for the like-for-like loop.
 HOST_SHARES = receiver_shares(CONCURRENCY, {}, what="bench")
 

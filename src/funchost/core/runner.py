@@ -16,7 +16,7 @@ import functools
 import os
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import azure.functions as func
@@ -119,7 +119,7 @@ async def call_function(
     spec: FunctionSpec,
     invocation: Invocation,
     inputs: Mapping[str, Datum | None],
-    executor: ThreadPoolExecutor,
+    executor: Executor,
 ) -> dict[str, Datum]:
     """Decode the arguments, call the function, encode its outputs (by binding name)."""
     if not spec.is_async:

@@ -1,7 +1,8 @@
 """The worker process's side once its interpreter is fit: index the app, then run
 invocations as the host sends them, with the runner funchost uses in-process
 (`funchost.core.runner.call_function`: the library's converters, async functions on the
-loop, sync ones in a `PYTHON_THREADPOOL_THREAD_COUNT` thread pool, PW `dispatcher.py`).
+loop, sync ones in a `PYTHON_THREADPOOL_THREAD_COUNT` thread pool, PW `dispatcher.py`;
+that pool is funchost.workers.sync_pool's, which wakes fewer threads for short functions).
 
 User log records go to the host as LOG frames, with the invocation they belong to; the
 host prints them as its own (H `GrpcWorkerChannel.cs` `Log`). Imports only what an app's
@@ -17,8 +18,8 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from funchost.core.logs import current_function, current_invocation
 from funchost.core.runner import call_function, call_sync_function, thread_count
 from funchost.core.spec import FunctionSpec, ParamSpec
 from funchost.workers import frames
+from funchost.workers.sync_pool import CallTimes, SyncPool
 
 frames.pickle_compactly(Datum)
 
@@ -158,7 +160,8 @@ class Session:
     def __init__(self, sock: socket.socket, app: Indexed) -> None:
         self._sock = sock
         self._app = app
-        self._executor = ThreadPoolExecutor(thread_count(os.environ), "funchost-worker")
+        self._executor = SyncPool(thread_count(os.environ), "funchost-worker")
+        self._call_times = CallTimes()
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
 
@@ -186,8 +189,12 @@ class Session:
                 # Start to end in a pool thread, its result written from there: a no-op's
                 # round trip took 2.0 ms (p50) when the thread handed it back to a busy
                 # event loop, 0.67 ms for an async one on the loop (bench/).
+                # A function whose calls are short waits for a thread about to be free
+                # rather than waking one more (funchost.workers.sync_pool).
                 context = contextvars.copy_context()
-                self._executor.submit(context.run, self._invoke_sync, spec, message)
+                short = self._call_times.short(spec.name)
+                submit = self._executor.submit_short if short else self._executor.submit
+                submit(context.run, self._invoke_sync, spec, message)
                 return
             task = asyncio.create_task(self._invoke(message))
             self._tasks.add(task)
@@ -214,11 +221,13 @@ class Session:
 
     def _invoke_sync(self, spec: FunctionSpec, message: tuple[Any, ...]) -> None:
         call_id = message[1]
+        began = time.perf_counter()
         try:
             results = call_sync_function(spec, _invocation(spec, message), message[9])
             frame = frames.encode((frames.DONE, call_id, results))
         except BaseException as exc:  # noqa: BLE001 - sys.exit() in a function fails it too
             frame = frames.encode((frames.FAILED, call_id, failures.to_worker_exception(exc)))
+        self._call_times.record(spec.name, time.perf_counter() - began)
         self._write(frame)
 
 
