@@ -147,6 +147,10 @@ class Host:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start everything, report started, run until `stop()`, then drain and close."""
         self.state = "Starting"
@@ -191,6 +195,7 @@ class Host:
                 tg.cancel_scope.cancel()
         finally:
             self.state = "Stopped"
+            sock.close()  # the port is free again at once (a restart binds it anew)
             self._executor.shutdown(wait=False, cancel_futures=True)
             with anyio.CancelScope(shield=True):
                 await end_asgi_lifespan(self.app.instance)

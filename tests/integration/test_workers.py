@@ -423,3 +423,57 @@ def test_the_test_harness_runs_worker_processes_on_request(storage_connection_st
         pids = {r.text for r in replies}
         assert len(pids) == 2 and str(os.getpid()) not in pids
         assert len(host.invocations("sleep")) == 2
+
+
+HELLO = '''import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="hello")
+def hello(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("hello")
+'''
+
+BYE = '''
+
+@app.route(route="bye")
+def bye(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("bye")
+'''
+
+
+def test_reload_restarts_the_host_once_a_broken_app_loads_and_for_new_functions(
+    tmp_path: Path, storage_connection_string: str
+) -> None:
+    """What the worker processes cannot take by themselves (an app that could not be
+    loaded at start, new functions) restarts the host on the same port, as Core Tools
+    restarts its host on a change."""
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    app = tmp_path / "function_app.py"
+    app.write_text(HELLO.replace('"hello")', '"hello"'))  # a SyntaxError
+    proc = HostProcess(
+        tmp_path, env={"AzureWebJobsStorage": storage_connection_string}, args=["--reload"]
+    )
+    proc.start()
+    try:
+        assert "the host restarts when one of its Python files changes (--reload)" in (
+            proc.output()
+        )
+        assert httpx.get(f"{proc.url}/api/hello", timeout=30).status_code == 404
+        app.write_text(HELLO)
+        _wait_count(proc, "Host started in", 2)
+        assert "The app changed (function_app.py): restarting the host" in proc.output()
+        assert httpx.get(f"{proc.url}/api/hello", timeout=30).text == "hello"
+
+        app.write_text(HELLO + BYE)
+        _wait_count(proc, "Host started in", 3)
+        assert (
+            "The app's functions or their triggers and bindings changed: restarting the host"
+            in proc.output()
+        )
+        assert httpx.get(f"{proc.url}/api/bye", timeout=30).text == "bye"
+        assert httpx.get(f"{proc.url}/api/hello", timeout=30).text == "hello"
+        assert proc.returncode is None
+    finally:
+        proc.stop()

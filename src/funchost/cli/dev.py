@@ -30,7 +30,7 @@ from funchost.cli.dev_servicebus import servicebus_emulator
 from funchost.cli.dev_storage import storage_emulator
 from funchost.cli.notes import start_notes
 from funchost.cli.options import RunOptions, run_options
-from funchost.cli.start import run_host
+from funchost.cli.start import Startup, run_host
 from funchost.config.local_settings import parse_azurite_ports
 from funchost.core import logs
 
@@ -100,25 +100,32 @@ def dev(
     logs.configure(verbose, log_format)
     caller_dir = Path.cwd()  # searched for Azurite too; `prepare` moves to the app folder
     app_dir = app_dir.resolve()
+
     # Settings and the app first: they decide which emulators are needed.
-    prepared = prepare(
-        app_dir,
-        only,
-        environment=run.environment,
-        strict=run.strict,
-        state=state_dir,
-        dev=True,
-        workers=not run.in_process,
-        reload=run.reload,
-    )
+    def startup() -> Startup:
+        prepared = prepare(
+            app_dir,
+            only,
+            environment=run.environment,
+            strict=run.strict,
+            state=state_dir,
+            dev=True,
+            workers=not run.in_process,
+            reload=run.reload,
+        )
+        options = run.host_options(prepared, os.environ)
+        return Startup(prepared, options, start_notes(prepared, options, command="dev"))
+
+    first = startup()
+    prepared = first.prepared
     settings = prepared.settings
-    options = run.host_options(prepared, os.environ)
-    _check_free(options.bind, options.port)
+    _check_free(first.options.bind, first.options.port)
     storage_ports = azurite_ports or settings.azurite_ports or DEFAULT_PORTS
     bus_port = servicebus_port if servicebus_port is not None else settings.servicebus_port
-    notes = start_notes(prepared, options, command="dev")
+    # A restart (--reload) keeps the emulators: they run until the command ends.
+    again = startup if run.restarts else None
     with (
         storage_emulator(app_dir, caller_dir, prepared.state, storage_ports),
         servicebus_emulator(app_dir, prepared.state, prepared.app.functions, bus_port) as waiting,
     ):
-        run_host(prepared, options, began, strict=run.strict, notes=notes, in_error=waiting)
+        run_host(first, began, strict=run.strict, in_error=waiting, again=again)

@@ -80,31 +80,39 @@ class Counts:
         return text + (" (the reasons are listed above)." if self.problems else ".")
 
 
-def summary_lines(host: Host) -> list[str]:
-    """The app's load error when it has one, then the counts."""
+def summary_lines(host: Host, *, restarts: bool = False) -> list[str]:
+    """The app's load error when it has one, then the counts. `restarts`: the host
+    restarts when the app's code changes (`--reload`)."""
     lines = []
     if host.app.error:
         lines.append(
             click.style("The app could not be loaded, so no function runs: ", fg="red")
             + host.app.error
         )
+        fix = (
+            "Fix the app: the host restarts when one of its Python files changes (--reload)"
+            if restarts
+            else "Fix the app and start again; with --strict the host exits instead"
+        )
         lines.append(
             "The host runs on without functions, as Azure's does (routes answer 404; "
-            "GET /admin/host/status has the error). Fix the app and start again; with "
-            "--strict the host exits instead."
+            f"GET /admin/host/status has the error). {fix}."
         )
     lines.append(Counts.of(host).text())
     return lines
 
 
-def announce(host: Host, began: float, notes: Sequence[str] = ()) -> None:
+def announce(
+    host: Host, began: float, notes: Sequence[str] = (), *, restarts: bool = False
+) -> None:
     """The listing, the summary, `notes` (one line each), then "Host started"; when logs
     are JSON (`--log-format json`) each of those lines is logged as a record instead, so
-    stdout stays one JSON object per line."""
+    stdout stays one JSON object per line. `restarts`: as for `summary_lines`."""
     base = f"http://localhost:{host.port}"
     lines = function_lines(host, base)
+    summary = summary_lines(host, restarts=restarts)
     if logs.structured():
-        for line in [*lines, *summary_lines(host), *notes, _started(host, began, base)]:
+        for line in [*lines, *summary, *notes, _started(host, began, base)]:
             log.info("%s", click.unstyle(line))
         return
     click.echo("\nFunctions:\n" if lines or not host.app.error else "")
@@ -115,7 +123,7 @@ def announce(host: Host, began: float, notes: Sequence[str] = ()) -> None:
             click.style("\tNo functions found. ", fg="yellow")
             + f"Is {host.app.script.name} registering functions on its FunctionApp?\n"
         )
-    for line in [*summary_lines(host), *notes]:
+    for line in [*summary, *notes]:
         click.echo(line)
     click.echo(_started(host, began, base))
 

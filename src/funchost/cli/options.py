@@ -44,6 +44,12 @@ class RunOptions:
     in_process: bool
     reload: bool
 
+    @property
+    def restarts(self) -> bool:
+        """Whether a change of the app's code may restart the host (`--reload` with worker
+        processes: in one process, an imported module cannot be imported afresh)."""
+        return self.reload and not self.in_process
+
     def host_options(self, prepared: Prepared, environ: Mapping[str, str]) -> HostOptions:
         """--cors and --cors-credentials win over local.settings.json `Host.CORS` and
         `Host.CORSCredentials`, as in `func start`."""
@@ -129,7 +135,8 @@ def _options(auth_default: bool, reload_default: bool) -> list[Callable[[Any], A
             "--reload/--no-reload",
             default=reload_default,
             show_default=True,
-            help="Restart the worker processes when a Python file of the app changes.",
+            help="Restart the worker processes when a Python file of the app changes (the "
+            "host, when its functions change or the app could not be loaded).",
         ),
     ]
 

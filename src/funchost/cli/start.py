@@ -3,17 +3,20 @@ enforced, nothing started beside it (for containers and production-like runs).""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import anyio
 import click
+from anyio.abc import TaskGroup
 
 from funchost.cli.common import (
     Prepared,
@@ -30,11 +33,14 @@ from funchost.core import logs
 from funchost.core.memory import freeze_startup_objects
 from funchost.errors import HostError
 from funchost.host import WORKER_THREAD_PREFIX, Host, HostOptions
+from funchost.workers import watch
 
 if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio brings
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["DEFAULT_PORT", "resolve_port", "run_host", "start"]
+__all__ = ["DEFAULT_PORT", "Startup", "resolve_port", "run_host", "start"]
+
+log = logging.getLogger("funchost.host")
 
 
 @click.command()
@@ -54,41 +60,80 @@ def start(
     (`funchost dev` starts those)."""
     began = time.monotonic()
     logs.configure(verbose, log_format)
-    prepared = prepare(
-        app_dir,
-        only,
-        environment=run.environment,
-        strict=run.strict,
-        state=state_dir,
-        workers=not run.in_process,
-        reload=run.reload,
-    )
-    options = run.host_options(prepared, os.environ)
-    notes = start_notes(prepared, options, command="start")
-    run_host(prepared, options, began, strict=run.strict, notes=notes)
+
+    def startup() -> Startup:
+        prepared = prepare(
+            app_dir,
+            only,
+            environment=run.environment,
+            strict=run.strict,
+            state=state_dir,
+            workers=not run.in_process,
+            reload=run.reload,
+        )
+        options = run.host_options(prepared, os.environ)
+        return Startup(prepared, options, start_notes(prepared, options, command="start"))
+
+    again = startup if run.restarts else None
+    run_host(startup(), began, strict=run.strict, again=again)
+
+
+@dataclasses.dataclass(frozen=True)
+class Startup:
+    """What the host starts with: the app as loaded, the options, the lines to print."""
+
+    prepared: Prepared
+    options: HostOptions
+    notes: Sequence[str] = ()
 
 
 def run_host(
-    prepared: Prepared,
-    options: HostOptions,
+    first: Startup,
     began: float,
     *,
     strict: bool = False,
-    notes: Sequence[str] = (),
     in_error: Mapping[str, str] | None = None,
+    again: Callable[[], Startup] | None = None,
 ) -> None:
     """Run the host until a signal. `in_error` (function -> reason) marks functions that
     listen but cannot work yet (a missing Service Bus entity). With `strict`, any function
-    in error ends the run with exit code 1 once the listing is printed."""
-    host = Host(prepared.config, os.environ, prepared.app, options)
-    failed = False
+    in error ends the run with exit code 1 once the listing is printed.
+
+    With `again` (`--reload` in worker processes), a change the worker processes cannot
+    take by themselves restarts the host with what `again()` prepares, on the same port,
+    as Core Tools restarts its host: an app that could not be loaded, once a Python file
+    changes, and an app whose functions or their triggers and bindings changed."""
+    current = first
+    while port := _serve(current, began, strict=strict, in_error=in_error, again=again):
+        assert again is not None
+        began = time.monotonic()
+        current = again()  # on the port the host had (`--port 0` picked it)
+        current = dataclasses.replace(
+            current, options=dataclasses.replace(current.options, port=port)
+        )
+    _exit_past_stuck_threads()
+
+
+def _serve(
+    startup: Startup,
+    began: float,
+    *,
+    strict: bool,
+    in_error: Mapping[str, str] | None,
+    again: Callable[[], Startup] | None,
+) -> int | None:
+    """Run one host until it stops; its port when it stopped to be restarted."""
+    restarts = again is not None
+    prepared = startup.prepared
+    host = Host(prepared.config, os.environ, prepared.app, startup.options)
+    failed = restart = False
 
     def started() -> None:
         nonlocal failed
         freeze_startup_objects()
         for name, reason in (in_error or {}).items():
             host.mark_in_error(name, reason)
-        announce(host, began, notes)
+        announce(host, began, startup.notes, restarts=restarts)
         problems = host.errors()
         if strict and problems:
             failed = True
@@ -99,12 +144,31 @@ def run_host(
             )
             host.stop()
 
+    def restart_host(why: str) -> None:
+        nonlocal restart
+        if not restart and not host.stop_requested:
+            restart = True
+            log.info("%s: restarting the host", why)
+            host.stop()
+
     async def main() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_signals, host, tg.cancel_scope)
+            if restarts:
+                _restart_on(prepared, tg, restart_host)
             await host.serve_started(started)
             tg.cancel_scope.cancel()
 
+    if not _run_until_stopped(main):
+        return None
+    if failed:
+        sys.exit(1)
+    return host.port if restart else None
+
+
+def _run_until_stopped(main: Callable[[], Awaitable[None]]) -> bool:
+    """Run `main` on a new event loop; False when Ctrl-C interrupted it. A HostError ends
+    the command with its message."""
     try:
         anyio.run(main)
     except (HostError, BaseExceptionGroup) as exc:
@@ -113,10 +177,26 @@ def run_host(
             raise
         fail(str(error))
     except KeyboardInterrupt:
-        pass
-    if failed:
-        sys.exit(1)
-    _exit_past_stuck_threads()
+        return False
+    return True
+
+
+def _restart_on(prepared: Prepared, tg: TaskGroup, restart_host: Callable[[str], None]) -> None:
+    """Restart the host on a change its worker processes cannot take by themselves: new
+    functions, triggers or bindings, or a change to an app that could not be loaded."""
+    if prepared.workers is not None:
+        prepared.workers.on_new_functions = partial(
+            restart_host, "The app's functions or their triggers and bindings changed"
+        )
+    elif prepared.app.error is not None:
+        tg.start_soon(_restart_on_change, prepared.config.app_dir, restart_host)
+
+
+async def _restart_on_change(app_dir: Path, restart_host: Callable[[str], None]) -> None:
+    """The app could not be loaded: restart the host once its code changes."""
+    async for changed in watch.changes(app_dir):
+        restart_host(f"The app changed ({', '.join(changed)})")
+        return
 
 
 def _host_error(exc: BaseException) -> HostError | None:

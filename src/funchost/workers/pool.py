@@ -17,7 +17,7 @@ import logging
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +92,10 @@ class WorkerPool:
         self._broken: str | None = None
         self._stopping: anyio.Event | None = None
         self._tg: TaskGroup | None = None
+        # Called when a reload finds other functions, triggers or bindings than the host
+        # listens for (the CLI restarts the host); None: the reload runs the new code of
+        # the functions the host has, and says so.
+        self.on_new_functions: Callable[[], None] | None = None
 
     @classmethod
     def for_app(
@@ -316,6 +320,12 @@ class WorkerPool:
             )
             return False
         hello = started[0].hello
+        if _signature(hello) != self._signature and self.on_new_functions is not None:
+            for worker in started:  # the restarted host starts its own
+                worker.retired = True
+                worker.close()
+            self.on_new_functions()
+            return True
         for name, reason in hello.errors:
             log.error("The '%s' function is in error: %s", name, load_error(name, reason))
         if _signature(hello) != self._signature:
