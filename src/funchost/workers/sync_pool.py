@@ -62,7 +62,7 @@ class _Job:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     short: bool
-    queued: float
+    queued: float = 0.0  # set under the pool's lock
 
     def run(self) -> None:
         if not self.future.set_running_or_notify_cancel():
@@ -71,6 +71,9 @@ class _Job:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:  # noqa: BLE001 - the caller gets it, as from the executor
             self.future.set_exception(exc)
+            # The exception's traceback holds this frame: without this, the job and its
+            # arguments would live until the garbage collector finds the cycle.
+            self = None  # type: ignore[assignment]  # noqa: PLW0642
         else:
             self.future.set_result(result)
 
@@ -79,6 +82,7 @@ class _Job:
 class _Worker:
     # Held while the thread is idle; released to hand it work (a one-shot signal).
     signal: threading.Lock = field(default_factory=threading.Lock)
+    job: _Job | None = None  # handed to this thread alone (`submit`), not queued
 
 
 class SyncPool(Executor):
@@ -107,11 +111,11 @@ class SyncPool(Executor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Run the job on a thread of its own as soon as one is free (below the limit, at
         once), as ThreadPoolExecutor does."""
-        return self._submit(_Job(Future(), fn, args, kwargs, False, time.monotonic()))
+        return self._submit(_Job(Future(), fn, args, kwargs, False))
 
     def submit_short(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Run a job expected to be short: on a thread about to be free, if there is one."""
-        return self._submit(_Job(Future(), fn, args, kwargs, True, time.monotonic()))
+        return self._submit(_Job(Future(), fn, args, kwargs, True))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Finish the jobs taken (and, unless cancel_futures, those waiting); then the
@@ -121,6 +125,8 @@ class SyncPool(Executor):
             if cancel_futures:
                 while self._jobs:
                     self._jobs.popleft().future.cancel()
+            else:  # the watcher ends now: what waits gets its threads at once
+                self._add(len(self._jobs), time.monotonic())
             for thread in self._idle:
                 thread.signal.release()
             self._idle.clear()
@@ -133,11 +139,18 @@ class SyncPool(Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new jobs after the pool shut down")
-            self._jobs.append(job)
+            job.queued = time.monotonic()
             if job.short:
+                self._jobs.append(job)
                 self._assign(job.queued)
+            elif self._idle:  # the job goes to the thread woken for it, not to the queue,
+                thread = self._idle.pop()  # whose head may be a short job that waits
+                thread.job = job
+                thread.signal.release()
+            elif len(self._threads) < self._max:
+                self._start(None, job)
             else:
-                self._add(1, job.queued)
+                self._jobs.append(job)  # at the limit: a thread that finishes takes it
         return job.future
 
     # -- with the lock held ------------------------------------------------------------------
@@ -168,10 +181,12 @@ class SyncPool(Executor):
             else:
                 return  # at the limit: a thread that finishes takes the rest
 
-    def _start(self, now: float) -> None:
-        thread = _Worker()
+    def _start(self, now: float | None, job: _Job | None = None) -> None:
+        """Start a thread: with its own `job`, or for the queue's (`now`: since when)."""
+        thread = _Worker(job=job)
         thread.signal.acquire()
-        self._soon[thread] = now
+        if now is not None:
+            self._soon[thread] = now
         name = f"{self._name}_{len(self._threads)}"
         runner = threading.Thread(target=self._work, args=(thread,), name=name, daemon=True)
         self._threads.append(runner)
@@ -191,19 +206,25 @@ class SyncPool(Executor):
 
     # -- threads -----------------------------------------------------------------------------
     def _work(self, me: _Worker) -> None:
+        handed = True  # started or woken: its first job keeps the time it was handed work
         while True:
             with self._lock:
-                job = self._jobs.popleft() if self._jobs else None
+                job, me.job = me.job, None
+                if job is None and self._jobs:
+                    job = self._jobs.popleft()
                 if job is not None and job.short:
-                    self._soon[me] = time.monotonic()
+                    if not (handed and me in self._soon):
+                        self._soon[me] = time.monotonic()
                 else:
                     self._soon.pop(me, None)
                     if job is None:
                         if self._shutdown:
                             return
                         self._idle.append(me)
+                handed = False
             if job is None:
                 me.signal.acquire()  # until handed work (or shut down)
+                handed = True
             else:
                 job.run()
                 del job  # not kept alive while idle
