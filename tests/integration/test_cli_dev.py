@@ -289,6 +289,42 @@ def test_our_emulator_gets_the_entities_the_config_file_lacks(tmp_path: Path) ->
         _send(connection, queue="declared-queue")
 
 
+SENDER = """
+
+@app.route(route="send")
+@app.service_bus_queue_output(arg_name="out", queue_name="cli-new", connection="ServiceBus")
+def send(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+    out.set(req.params["body"])
+    return func.HttpResponse("sent")
+
+
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="cli-new", connection="ServiceBus")
+def take(msg: func.ServiceBusMessage) -> None:
+    import logging
+
+    logging.info("took %s", msg.get_body().decode())
+"""
+
+
+def test_a_reload_that_adds_service_bus_functions_gets_their_queue(
+    quickstart: Path, tmp_path: Path
+) -> None:
+    """--reload (on in dev) restarts the host for new functions; dev's own emulator, which
+    keeps running, gets the queue they name through its administration API."""
+    with DevProcess(quickstart, clean_env(tmp_path / "data")) as proc:
+        proc.start()
+        app = quickstart / "function_app.py"
+        app.write_text(app.read_text() + SENDER)
+        assert proc.wait_for_output(r"Created on the Service Bus emulator for the app: "
+                                    r"queue 'cli-new'\.", timeout=30)  # fmt: skip
+        assert proc.wait_for_output(r"4 functions running\.", timeout=30)
+        # The restarted host answers on the same port.
+        r = httpx.get(f"{proc.url}/api/send", params={"body": "m-1"}, timeout=30)
+        assert (r.status_code, r.text) == (200, "sent")
+        assert proc.wait_for_output(r"took m-1", timeout=30)
+        assert "is unreachable" not in proc.output()
+
+
 # -- what the start says ------------------------------------------------------------------------
 
 

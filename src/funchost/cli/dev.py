@@ -10,6 +10,7 @@ host.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import socket
@@ -122,10 +123,16 @@ def dev(
     _check_free(first.options.bind, first.options.port)
     storage_ports = azurite_ports or settings.azurite_ports or DEFAULT_PORTS
     bus_port = servicebus_port if servicebus_port is not None else settings.servicebus_port
-    # A restart (--reload) keeps the emulators: they run until the command ends.
-    again = startup if run.restarts else None
     with (
         storage_emulator(app_dir, caller_dir, prepared.state, storage_ports),
-        servicebus_emulator(app_dir, prepared.state, prepared.app.functions, bus_port) as waiting,
+        servicebus_emulator(app_dir, prepared.state, prepared.app.functions, bus_port) as bus,
     ):
-        run_host(first, began, strict=run.strict, in_error=waiting, again=again)
+        # A restart (--reload) keeps the emulators; the Service Bus one gets the entities
+        # of functions the app has gained.
+        def restart() -> Startup:
+            again = startup()
+            in_error = bus.restarting(again.prepared.app.functions)
+            return dataclasses.replace(again, in_error=in_error)
+
+        first = dataclasses.replace(first, in_error=bus.in_error)
+        run_host(first, began, strict=run.strict, again=restart if run.restarts else None)

@@ -10,7 +10,9 @@ emulator connection strings point at it.
 
 An emulator already on the port is reused once it answered AMQP 1.0's protocol header; the
 entities it lacks make their functions "in error" with the reason (their listeners retry).
-Anything else on the port is named with the option that chooses another.
+Anything else on the port is named with the option that chooses another. When `--reload`
+restarts the host for new functions, the emulator started here gets their entities through
+its administration API (`DevServiceBus.restarting`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -40,6 +43,7 @@ from funchost.devservices.servicebus_entities import (
     emulator_config,
     read_user_config,
 )
+from funchost.devservices.servicebus_provision import admin_port, create_missing
 
 # Lines about the emulators, in the host's log format (--log-format json too).
 log = logging.getLogger("funchost.dev")
@@ -104,6 +108,11 @@ def _reused(port: int, entities: AppEntities, local: set[str]) -> dict[str, str]
         port,
         PORT_HINT,
     )
+    return _missing_on(port, entities, local)
+
+
+def _missing_on(port: int, entities: AppEntities, local: set[str]) -> dict[str, str]:
+    """Function -> reason for each whose entity the emulator on `port` lacks."""
     uses = AppEntities(tuple(u for u in entities.uses if u.connection in local), False)
     missing = anyio.run(missing_entities, connection_string(port), uses)
     return {u.function: _missing_reason(u, port) for u in missing}
@@ -139,12 +148,36 @@ def _start(app_dir: Path, state: Path, port: int, entities: AppEntities) -> Serv
     return service
 
 
+@dataclass(frozen=True)
+class DevServiceBus:
+    """The Service Bus `funchost dev` runs the host against."""
+
+    in_error: dict[str, str]  # at start: functions whose entity a reused emulator lacks
+    port: int | None = None  # the emulator's (None: every connection points at a namespace)
+    local: frozenset[str] = frozenset()  # the connections that point at it
+    admin_port: int | None = None  # its administration API, when started here
+
+    def restarting(self, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
+        """Before the host restarts with `functions` (`--reload`): the emulator started
+        here gets the entities they name; on a reused one, the functions whose entity is
+        missing are in error (function -> reason), as at start."""
+        if self.port is None:
+            return {}
+        entities = app_entities(functions, os.environ)
+        if self.admin_port is None:
+            return _missing_on(self.port, entities, set(self.local))
+        created = anyio.run(create_missing, self.admin_port, entities)
+        if created:
+            log.info("Created on the Service Bus emulator for the app: %s.", ", ".join(created))
+        return {}
+
+
 @contextlib.contextmanager
 def servicebus_emulator(
     app_dir: Path, state: Path, functions: tuple[FunctionSpec, ...], chosen_port: int | None
-) -> Iterator[dict[str, str]]:
-    """Yields the functions in error (function -> reason): entities a reused emulator
-    lacks."""
+) -> Iterator[DevServiceBus]:
+    """The emulator the app's Service Bus connections point at, started or reused; or
+    none when they all point at a namespace."""
     # Like Azurite, the emulator runs even for an app without Service Bus bindings yet, so
     # a function added later (and tools such as the SDK) find it under AzureWebJobsServiceBus.
     names = connection_names(functions) or {"ServiceBus"}
@@ -157,20 +190,20 @@ def servicebus_emulator(
         and (p := _local_emulator_port(c.value)) is not None
     }
     if not unset and not ports:
-        yield {}  # every Service Bus connection points at a namespace
+        yield DevServiceBus({})  # every Service Bus connection points at a namespace
         return
     port = chosen_port if chosen_port is not None else min(ports.values(), default=SERVICE_BUS_PORT)
     entities = app_entities(functions, os.environ)
-    local = set(unset) | set(ports)
+    local = frozenset(unset) | frozenset(ports)
     if port and listening(port):
-        in_error = _reused(port, entities, local)
+        in_error = _reused(port, entities, set(local))
         _point_settings(unset, connection_string(port))
-        yield in_error
+        yield DevServiceBus(in_error, port, local)
         return
     service = _start(app_dir, state, port, entities)
     assert service.port is not None
     _point_settings(unset, connection_string(service.port))
     try:
-        yield {}
+        yield DevServiceBus({}, service.port, local, admin_port(service.output()))
     finally:
         service.stop()

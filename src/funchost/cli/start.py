@@ -85,6 +85,9 @@ class Startup:
     prepared: Prepared
     options: HostOptions
     notes: Sequence[str] = ()
+    # Functions that listen but cannot work yet (function -> reason): a Service Bus
+    # entity missing on an emulator `funchost dev` reused.
+    in_error: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def run_host(
@@ -92,19 +95,17 @@ def run_host(
     began: float,
     *,
     strict: bool = False,
-    in_error: Mapping[str, str] | None = None,
     again: Callable[[], Startup] | None = None,
 ) -> None:
-    """Run the host until a signal. `in_error` (function -> reason) marks functions that
-    listen but cannot work yet (a missing Service Bus entity). With `strict`, any function
-    in error ends the run with exit code 1 once the listing is printed.
+    """Run the host until a signal. With `strict`, any function in error ends the run
+    with exit code 1 once the listing is printed.
 
     With `again` (`--reload` in worker processes), a change the worker processes cannot
     take by themselves restarts the host with what `again()` prepares, on the same port,
     as Core Tools restarts its host: an app that could not be loaded, once a Python file
     changes, and an app whose functions or their triggers and bindings changed."""
     current = first
-    while port := _serve(current, began, strict=strict, in_error=in_error, again=again):
+    while port := _serve(current, began, strict=strict, again=again):
         assert again is not None
         began = time.monotonic()
         current = again()  # on the port the host had (`--port 0` picked it)
@@ -119,7 +120,6 @@ def _serve(
     began: float,
     *,
     strict: bool,
-    in_error: Mapping[str, str] | None,
     again: Callable[[], Startup] | None,
 ) -> int | None:
     """Run one host until it stops; its port when it stopped to be restarted."""
@@ -131,7 +131,7 @@ def _serve(
     def started() -> None:
         nonlocal failed
         freeze_startup_objects()
-        for name, reason in (in_error or {}).items():
+        for name, reason in startup.in_error.items():
             host.mark_in_error(name, reason)
         announce(host, began, startup.notes, restarts=restarts)
         problems = host.errors()
