@@ -121,6 +121,9 @@ class ServiceBusTrigger:
             self._options.max_concurrent_calls, services.environ, what=what
         )
         self._backoff = RandomizedBackoff(1.0, 60.0)
+        # The end of the current fault's wait: the listener's other receive loops, failing
+        # with it, wait for the same retry instead of each escalating and logging it.
+        self._retry_at = 0.0
         self._renewer: Any = None  # created in run(), on the host's event loop
         self._peeker: Any = None  # the receiver backlog() peeks with, made on first use
         # Messages running and not yet handed to the renewer: id -> (receiver, message, start)
@@ -166,16 +169,20 @@ class ServiceBusTrigger:
             except Exception as exc:  # noqa: BLE001 - any broker fault: contained, retried
                 # ServiceBusError, and what the SDK raises when the connection dropped under
                 # it (ValueError "handler has already been shutdown", ...).
-                delay = self._backoff.next()
-                fault(
-                    log,
-                    "Service Bus entity '%s' for function '%s' is unreachable; retrying in %.0fs",
-                    self.trigger.entity,
-                    self.spec.name,
-                    delay,
-                    error=exc,
-                )
-                with anyio.move_on_after(delay):
+                now = anyio.current_time()
+                if now >= self._retry_at:  # a new fault: one line, one step of the backoff
+                    delay = self._backoff.next()
+                    self._retry_at = now + delay
+                    fault(
+                        log,
+                        "Service Bus entity '%s' for function '%s' is unreachable; "
+                        "retrying in %.0fs",
+                        self.trigger.entity,
+                        self.spec.name,
+                        delay,
+                        error=exc,
+                    )
+                with anyio.move_on_after(self._retry_at - now):
                     await self._services.stopping.wait()
 
     async def backlog(self) -> int:
