@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import os
 import socket
 import time
 from pathlib import Path
@@ -24,14 +23,12 @@ from funchost.cli.common import (
     app_options,
     fail,
     log_format_option,
-    prepare,
     state_option,
 )
 from funchost.cli.dev_servicebus import servicebus_emulator
 from funchost.cli.dev_storage import storage_emulator
-from funchost.cli.notes import start_notes
 from funchost.cli.options import RunOptions, run_options
-from funchost.cli.start import Startup, run_host
+from funchost.cli.start import Startup, prepare_startup, run_host
 from funchost.config.local_settings import parse_azurite_ports
 from funchost.core import logs
 
@@ -103,21 +100,7 @@ def dev(
     app_dir = app_dir.resolve()
 
     # Settings and the app first: they decide which emulators are needed.
-    def startup() -> Startup:
-        prepared = prepare(
-            app_dir,
-            only,
-            environment=run.environment,
-            strict=run.strict,
-            state=state_dir,
-            dev=True,
-            workers=not run.in_process,
-            reload=run.reload,
-        )
-        options = run.host_options(prepared, os.environ)
-        return Startup(prepared, options, start_notes(prepared, options, command="dev"))
-
-    first = startup()
+    first = prepare_startup(run, app_dir, only, state_dir, command="dev")
     prepared = first.prepared
     settings = prepared.settings
     _check_free(first.options.bind, first.options.port)
@@ -130,7 +113,7 @@ def dev(
         # A restart (--reload) keeps the emulators; the Service Bus one gets the entities
         # of functions the app has gained.
         def restart() -> Startup:
-            again = startup()
+            again = prepare_startup(run, app_dir, only, state_dir, command="dev")
             in_error = bus.restarting(again.prepared.app.functions)
             return dataclasses.replace(again, in_error=in_error)
 

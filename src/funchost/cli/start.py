@@ -38,7 +38,7 @@ from funchost.workers import watch
 if sys.version_info < (3, 11):  # pragma: no cover - the backport anyio brings
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["DEFAULT_PORT", "Startup", "resolve_port", "run_host", "start"]
+__all__ = ["DEFAULT_PORT", "Startup", "prepare_startup", "resolve_port", "run_host", "start"]
 
 log = logging.getLogger("funchost.host")
 
@@ -60,22 +60,8 @@ def start(
     (`funchost dev` starts those)."""
     began = time.monotonic()
     logs.configure(verbose, log_format)
-
-    def startup() -> Startup:
-        prepared = prepare(
-            app_dir,
-            only,
-            environment=run.environment,
-            strict=run.strict,
-            state=state_dir,
-            workers=not run.in_process,
-            reload=run.reload,
-        )
-        options = run.host_options(prepared, os.environ)
-        return Startup(prepared, options, start_notes(prepared, options, command="start"))
-
-    again = startup if run.restarts else None
-    run_host(startup(), began, strict=run.strict, again=again)
+    startup = partial(prepare_startup, run, app_dir, only, state_dir, command="start")
+    run_host(startup(), began, strict=run.strict, again=startup if run.restarts else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +74,24 @@ class Startup:
     # Functions that listen but cannot work yet (function -> reason): a Service Bus
     # entity missing on an emulator `funchost dev` reused.
     in_error: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+def prepare_startup(
+    run: RunOptions, app_dir: Path, only: str, state_dir: Path | None, *, command: str
+) -> Startup:
+    """The app loaded (`prepare`), with the options and notes of `command` (start or dev)."""
+    prepared = prepare(
+        app_dir,
+        only,
+        environment=run.environment,
+        strict=run.strict,
+        state=state_dir,
+        dev=command == "dev",
+        workers=not run.in_process,
+        reload=run.reload,
+    )
+    options = run.host_options(prepared, os.environ)
+    return Startup(prepared, options, start_notes(prepared, options, command=command))
 
 
 def run_host(
