@@ -21,7 +21,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def _missing_reason(use: EntityUse, port: int) -> str:
     )
 
 
-def _reused(port: int, entities: AppEntities, local: set[str]) -> dict[str, str]:
+def _reused(port: int, entities: AppEntities, local: Set[str]) -> dict[str, str]:
     """Check the entities on an emulator found on `port`; function -> reason for each
     whose entity is missing."""
     if not speaks_amqp(port):
@@ -111,7 +111,7 @@ def _reused(port: int, entities: AppEntities, local: set[str]) -> dict[str, str]
     return _missing_on(port, entities, local)
 
 
-def _missing_on(port: int, entities: AppEntities, local: set[str]) -> dict[str, str]:
+def _missing_on(port: int, entities: AppEntities, local: Set[str]) -> dict[str, str]:
     """Function -> reason for each whose entity the emulator on `port` lacks."""
     uses = AppEntities(tuple(u for u in entities.uses if u.connection in local), False)
     missing = anyio.run(missing_entities, connection_string(port), uses)
@@ -165,7 +165,7 @@ class DevServiceBus:
             return {}
         entities = app_entities(functions, os.environ)
         if self.admin_port is None:
-            return _missing_on(self.port, entities, set(self.local))
+            return _missing_on(self.port, entities, self.local)
         created = anyio.run(create_missing, self.admin_port, entities)
         if created:
             log.info("Created on the Service Bus emulator for the app: %s.", ", ".join(created))
@@ -196,7 +196,7 @@ def servicebus_emulator(
     entities = app_entities(functions, os.environ)
     local = frozenset(unset) | frozenset(ports)
     if port and listening(port):
-        in_error = _reused(port, entities, set(local))
+        in_error = _reused(port, entities, local)
         _point_settings(unset, connection_string(port))
         yield DevServiceBus(in_error, port, local)
         return

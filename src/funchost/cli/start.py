@@ -109,10 +109,14 @@ def run_host(
     as Core Tools restarts its host: an app that could not be loaded, once a Python file
     changes, and an app whose functions or their triggers and bindings changed."""
     current = first
-    while port := _serve(current, began, strict=strict, again=again):
+    while port := _serve(current, began, strict=strict, restarts=again is not None):
         assert again is not None
         began = time.monotonic()
-        current = again()  # on the port the host had (`--port 0` picked it)
+        try:
+            current = again()
+        except KeyboardInterrupt:  # Ctrl-C while the app loads again
+            break
+        # On the port the host had (`--port 0` picked it).
         current = dataclasses.replace(
             current, options=dataclasses.replace(current.options, port=port)
         )
@@ -124,10 +128,9 @@ def _serve(
     began: float,
     *,
     strict: bool,
-    again: Callable[[], Startup] | None,
+    restarts: bool,
 ) -> int | None:
     """Run one host until it stops; its port when it stopped to be restarted."""
-    restarts = again is not None
     prepared = startup.prepared
     host = Host(prepared.config, os.environ, prepared.app, startup.options)
     failed = restart = False
