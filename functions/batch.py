@@ -25,7 +25,7 @@ import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.coordination import FanOut, Part
-from shared.errors import InvalidTransition, StatusConflict
+from shared.errors import InvalidTransition, JobCancelled, StatusConflict
 from shared.status import JobState, JobStatus
 
 from .kind import Kind
@@ -104,15 +104,16 @@ async def batch_part(msg: func.QueueMessage) -> None:
 async def _reduce(job_id: str, results: list[Any]) -> dict[str, Any]:
     store = services().status
     job = await store.get(job_id)
-    if job.cancel_requested:
-        # Cancelled while its last parts ran: the reduce is the job's next step, so a
-        # cancellation the API accepted (202) ends the job Cancelled, not Succeeded.
-        await _end(job, JobState.CANCELLED, "cancelled before the reduce")
-        return {"cancelled": True}
     rows = sum(int(r["rows"]) for r in results)
     total = sum((Decimal(r["total"]) for r in results), Decimal(0))
     result = {"rows": rows, "total": float(total)}
-    await store.succeed(job, result=result)
+    try:
+        await store.succeed_unless_cancelled(job, result=result)
+    except JobCancelled:
+        # Cancelled while its last parts ran: the reduce is the job's next step, so a
+        # cancellation the API accepted (202) ends the job Cancelled, not Succeeded.
+        await _end(await store.get(job_id), JobState.CANCELLED, "cancelled before the reduce")
+        return {"cancelled": True}
     log.info("batch %s: %d rows, total %s", job_id, rows, total)
     return result
 

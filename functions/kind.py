@@ -105,18 +105,15 @@ def one_step(work: Callable[[JobStatus], Awaitable[Outcome]]) -> Runner:
         except JobCancelled:
             await store.cancel(await store.get(job.job_id))
             return
-        latest = await store.get(job.job_id)
-        if latest.cancel_requested:
-            await store.cancel(latest)
-            return
-        await store.transition(
-            latest,
-            JobState.SUCCEEDED,
-            progress=(1, 1),
-            message="succeeded",
-            result=done.result,
-            result_location=done.location,
-        )
+        try:
+            await store.succeed_unless_cancelled(
+                await store.get(job.job_id),
+                progress=(1, 1),
+                result=done.result,
+                result_location=done.location,
+            )
+        except JobCancelled:
+            await store.cancel(await store.get(job.job_id))
 
     return run
 

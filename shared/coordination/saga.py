@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidArgument, JobsError
+from ..errors import InvalidArgument, JobCancelled, JobsError
 from ..idempotency import IdempotencyLedger, Outcome
 from ..status import JobState, JobStatus, StatusStore
 from ..transport import Transport
@@ -194,7 +194,12 @@ class Saga:
             return
         names = [s.name for s in self.steps]
         outputs = await self._outputs(job, total)
-        await self.status.succeed(job, result={"steps": names, "outputs": outputs})
+        try:
+            await self.status.succeed_unless_cancelled(
+                job, result={"steps": names, "outputs": outputs}
+            )
+        except JobCancelled:  # requested while the last step ran: every step is undone
+            await self._turn_around(await self.status.get(job.job_id), total, "cancelled")
 
     # -- backward -------------------------------------------------------------------------
     async def _turn_around(self, job: JobStatus, failed_at: int, reason: str) -> None:

@@ -166,6 +166,46 @@ class StatusStore:
             result_location=result_location,
         )
 
+    async def succeed_unless_cancelled(
+        self,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        result_location: str | None = None,
+        progress: tuple[int, int | None] | None = None,
+        message: str = "succeeded",
+    ) -> JobStatus:
+        """Running -> Succeeded, unless a cancellation was requested: then nothing changes
+        and `JobCancelled` is raised, for the caller to cancel or compensate. The check and
+        the write are one conditional update, so a request the API accepted (202) while
+        the job finished its work is never merged over by `succeed`'s retry.
+
+        Raises
+        ------
+        JobCancelled
+            A cancellation was requested (before or while this ran).
+        StatusConflict
+            Another attempt started since `status` was read, or the record stayed contended.
+        """
+        for _ in range(_RETRIES):
+            if status.cancel_requested:
+                raise JobCancelled(status.job_id)
+            try:
+                return await self.transition(
+                    status,
+                    JobState.SUCCEEDED,
+                    progress=progress,
+                    message=message,
+                    result=result,
+                    result_location=result_location,
+                    merge=False,
+                )
+            except StatusConflict:
+                latest = await self.get(status.job_id)
+                _same_attempt(status, latest)
+                status = latest
+        raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
+
     async def compensate(
         self, status: JobStatus, *, result: Any = None, message: str = "compensated"
     ) -> JobStatus:
@@ -259,11 +299,7 @@ class StatusStore:
                     await self._announce(moved)
                 return moved
             latest = await self.get(status.job_id)
-            if latest.attempt != status.attempt:
-                raise StatusConflict(
-                    status.job_id,
-                    f"attempt {latest.attempt} started since attempt {status.attempt} read it",
-                )
+            _same_attempt(status, latest)
             current = latest
         raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
 
@@ -490,3 +526,11 @@ def _from_entity(e: Any) -> JobStatus:
 
 def _load_json(text: Any) -> Any:
     return None if text in (None, "") else json.loads(text)
+
+
+def _same_attempt(read: JobStatus, latest: JobStatus) -> None:
+    """Raise StatusConflict if another attempt started since `read` was read."""
+    if latest.attempt != read.attempt:
+        raise StatusConflict(
+            read.job_id, f"attempt {latest.attempt} started since attempt {read.attempt} read it"
+        )

@@ -127,6 +127,29 @@ async def test_a_cancellation_between_steps_compensates(account, unique_name):
     assert shop.effects == ["reserve", "undo reserve"]
 
 
+async def test_a_cancellation_while_the_last_step_runs_compensates_every_step(
+    account, unique_name
+):
+    """The API answered 202 while the last step ran: the job must not end Succeeded (the
+    store's ETag retry merged the success over the request; seen in the app's tests)."""
+    shop = Shop()
+    saga, status = _saga(account, unique_name, shop)
+    job = await status.create("order", input={"order": "o-5"})
+    notify = shop.step("notify")
+
+    async def notify_then_cancelled(ctx: StepContext) -> object:
+        result = await notify(ctx)
+        await status.request_cancel(ctx.job.job_id)  # DELETE /api/jobs/{id} lands now
+        return result
+
+    saga.steps[-1] = Step("notify", notify_then_cancelled)
+    await saga.start(job)
+    await _run(account, saga, unique_name + "q")
+    final = await status.get(job.job_id)
+    assert final.state is JobState.COMPENSATED, final
+    assert shop.effects == ["reserve", "charge", "ship", "notify", "undo charge", "undo reserve"]
+
+
 async def test_a_job_cancelled_before_its_first_step_does_nothing(account, unique_name):
     shop = Shop()
     saga, status = _saga(account, unique_name, shop)
