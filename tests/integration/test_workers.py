@@ -474,6 +474,15 @@ def test_reload_restarts_the_host_once_a_broken_app_loads_and_for_new_functions(
         )
         assert httpx.get(f"{proc.url}/api/bye", timeout=30).text == "bye"
         assert httpx.get(f"{proc.url}/api/hello", timeout=30).text == "hello"
+
+        # host.json is the host's: a change restarts it; one it cannot read waits for a fix.
+        (tmp_path / "host.json").write_text('{"version": "2.0", "functionTimeout": ')
+        _wait_count(proc, "The host cannot start until the app changes", 1)
+        assert "The app changed (host.json): restarting the host" in proc.output()
+        assert re.search(r"host\.json:\d+:\d+: invalid JSON", proc.output())
+        (tmp_path / "host.json").write_text('{"version": "2.0", "functionTimeout": "00:01:00"}')
+        _wait_count(proc, "Host started in", 4)
+        assert httpx.get(f"{proc.url}/api/bye", timeout=30).text == "bye"
         assert proc.returncode is None
     finally:
         proc.stop()

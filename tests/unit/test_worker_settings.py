@@ -95,13 +95,15 @@ def test_frames_carry_datums_and_end_with_the_stream() -> None:
     worker.close()
 
 
-def test_the_reload_watch_sees_the_apps_python_files_only(tmp_path: Path) -> None:
+def test_the_reload_watch_sees_the_apps_python_files_and_host_json_only(tmp_path: Path) -> None:
     for name in ("function_app.py", "functions/jobs.py", "notes.txt", ".venv/lib/x.py",
                  "venv/y.py", "node_modules/z.py", "functions/__pycache__/jobs.cpython.py",
-                 ".git/hook.py"):  # fmt: skip
+                 ".git/hook.py", "host.json", "functions/host.json",
+                 "local.settings.json"):  # fmt: skip
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x = 1\n")
-    assert sorted(watch.snapshot(tmp_path)) == ["function_app.py", "functions/jobs.py"]
+    found = sorted(watch.snapshot(tmp_path))
+    assert found == ["function_app.py", "functions/jobs.py", "host.json"]
 
 
 def test_a_worker_failure_of_a_builtin_type_is_an_instance_of_it() -> None:

@@ -30,6 +30,7 @@ import anyio
 from funchost.cli.common import fail
 from funchost.cli.state import claim
 from funchost.config.connections import resolve
+from funchost.core.logs import fault
 from funchost.core.spec import FunctionSpec
 from funchost.devservices.probe import in_use_port, listening, speaks_amqp
 from funchost.devservices.process import ServiceStartError
@@ -166,7 +167,11 @@ class DevServiceBus:
         entities = app_entities(functions, os.environ)
         if self.admin_port is None:
             return _missing_on(self.port, entities, self.local)
-        created = anyio.run(create_missing, self.admin_port, entities)
+        try:
+            created = anyio.run(create_missing, self.admin_port, entities)
+        except Exception as exc:  # noqa: BLE001 - the listeners then say what is missing
+            fault(log, "Cannot create the app's entities on the Service Bus emulator", error=exc)
+            return {}
         if created:
             log.info("Created on the Service Bus emulator for the app: %s.", ", ".join(created))
         return {}

@@ -107,15 +107,15 @@ def run_host(
     With `again` (`--reload` in worker processes), a change the worker processes cannot
     take by themselves restarts the host with what `again()` prepares, on the same port,
     as Core Tools restarts its host: an app that could not be loaded, once a Python file
-    changes, and an app whose functions or their triggers and bindings changed."""
+    changes; an app whose functions or their triggers and bindings changed; host.json. A
+    restart that cannot start (host.json malformed) waits for the next change."""
     current = first
     while port := _serve(current, began, strict=strict, restarts=again is not None):
         assert again is not None
-        began = time.monotonic()
-        try:
-            current = again()
-        except KeyboardInterrupt:  # Ctrl-C while the app loads again
+        loaded = _again_until_it_starts(again, current.prepared.config.app_dir)
+        if loaded is None:  # Ctrl-C while the app loads again, or waits for a change
             break
+        current, began = loaded
         # On the port the host had (`--port 0` picked it).
         current = dataclasses.replace(
             current, options=dataclasses.replace(current.options, port=port)
@@ -190,13 +190,35 @@ def _run_until_stopped(main: Callable[[], Awaitable[None]]) -> bool:
 
 def _restart_on(prepared: Prepared, tg: TaskGroup, restart_host: Callable[[str], None]) -> None:
     """Restart the host on a change its worker processes cannot take by themselves: new
-    functions, triggers or bindings, or a change to an app that could not be loaded."""
+    functions, triggers or bindings, host.json, or a change to an app that could not be
+    loaded."""
     if prepared.workers is not None:
-        prepared.workers.on_new_functions = partial(
-            restart_host, "The app's functions or their triggers and bindings changed"
-        )
+        prepared.workers.restart_host = restart_host
     elif prepared.app.error is not None:
         tg.start_soon(_restart_on_change, prepared.config.app_dir, restart_host)
+
+
+def _again_until_it_starts(
+    again: Callable[[], Startup], app_dir: Path
+) -> tuple[Startup, float] | None:
+    """What `again()` prepares, and when that began; when it cannot (it said why:
+    host.json, a setting), the next change of the app is waited for and it is tried
+    again. None on Ctrl-C."""
+    while True:
+        began = time.monotonic()
+        try:
+            return again(), began
+        except SystemExit:  # `prepare` printed the error
+            log.error("The host cannot start until the app changes; waiting for the next change")
+        except KeyboardInterrupt:
+            return None
+        if not _run_until_stopped(partial(_next_change, app_dir)):
+            return None
+
+
+async def _next_change(app_dir: Path) -> None:
+    async for _ in watch.changes(app_dir):
+        return
 
 
 async def _restart_on_change(app_dir: Path, restart_host: Callable[[str], None]) -> None:

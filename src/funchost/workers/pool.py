@@ -92,10 +92,11 @@ class WorkerPool:
         self._broken: str | None = None
         self._stopping: anyio.Event | None = None
         self._tg: TaskGroup | None = None
-        # Called when a reload finds other functions, triggers or bindings than the host
-        # listens for (the CLI restarts the host); None: the reload runs the new code of
-        # the functions the host has, and says so.
-        self.on_new_functions: Callable[[], None] | None = None
+        # Called (with the reason) when a change needs a new host: host.json changed, or a
+        # reload found other functions, triggers or bindings than the host listens for. The
+        # CLI restarts the host; None: the reload runs the new code of the functions the
+        # host has, and says so.
+        self.restart_host: Callable[[str], None] | None = None
 
     @classmethod
     def for_app(
@@ -298,7 +299,11 @@ class WorkerPool:
     # -- reloading -------------------------------------------------------------------------------
     async def _reload_on_changes(self) -> None:
         async for changed in watch.changes(self.settings.config.app_dir):
-            log.info("The app changed (%s): reloading the worker processes", ", ".join(changed))
+            files = ", ".join(changed)
+            if self.restart_host is not None and set(changed) & set(watch.HOST_FILES):
+                self.restart_host(f"The app changed ({files})")
+                return
+            log.info("The app changed (%s): reloading the worker processes", files)
             await self.reload()
 
     async def reload(self) -> bool:
@@ -320,11 +325,11 @@ class WorkerPool:
             )
             return False
         hello = started[0].hello
-        if _signature(hello) != self._signature and self.on_new_functions is not None:
+        if _signature(hello) != self._signature and self.restart_host is not None:
             for worker in started:  # the restarted host starts its own
                 worker.retired = True
                 worker.close()
-            self.on_new_functions()
+            self.restart_host("The app's functions or their triggers and bindings changed")
             return True
         for name, reason in hello.errors:
             log.error("The '%s' function is in error: %s", name, load_error(name, reason))

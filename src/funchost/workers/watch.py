@@ -1,4 +1,5 @@
-"""Noticing that the app's code changed (`--reload`): the app folder's Python files, polled.
+"""Noticing that the app's code changed (`--reload`): the app folder's Python files and its
+host.json (HOST_FILES: a change there restarts the host, not only its workers), polled.
 
 Polling, from the standard library: it works the same on every file system (a container's
 bind mount, a network drive) and needs nothing in funchost's environment; an app folder
@@ -16,17 +17,19 @@ import anyio
 
 INTERVAL = 0.5
 SKIPPED = {"__pycache__", "node_modules", "venv", "env", "site-packages"}
+HOST_FILES = ("host.json",)  # read by the host itself, at start
 
 Snapshot = dict[str, tuple[int, int]]
 
 
 def snapshot(folder: Path) -> Snapshot:
-    """(mtime, size) of every Python file under `folder`, by path relative to it."""
+    """(mtime, size) of every Python file under `folder` and of its HOST_FILES, by path
+    relative to it."""
     found: Snapshot = {}
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if d not in SKIPPED and not d.startswith(".")]
         for name in files:
-            if name.endswith(".py"):
+            if name.endswith(".py") or (root == str(folder) and name in HOST_FILES):
                 path = Path(root, name)
                 try:
                     stat = path.stat()
