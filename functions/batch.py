@@ -108,7 +108,7 @@ async def _reduce(job_id: str, results: list[Any]) -> dict[str, Any]:
     total = sum((Decimal(r["total"]) for r in results), Decimal(0))
     result = {"rows": rows, "total": float(total)}
     try:
-        await store.succeed_unless_cancelled(job, result=result)
+        await store.succeed(job, result=result, unless_cancelled=True)
     except JobCancelled:
         # Cancelled while its last parts ran: the reduce is the job's next step, so a
         # cancellation the API accepted (202) ends the job Cancelled, not Succeeded.

@@ -106,11 +106,12 @@ def one_step(work: Callable[[JobStatus], Awaitable[Outcome]]) -> Runner:
             await store.cancel(await store.get(job.job_id))
             return
         try:
-            await store.succeed_unless_cancelled(
+            await store.succeed(
                 await store.get(job.job_id),
                 progress=(1, 1),
                 result=done.result,
                 result_location=done.location,
+                unless_cancelled=True,
             )
         except JobCancelled:
             await store.cancel(await store.get(job.job_id))

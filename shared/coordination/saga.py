@@ -195,8 +195,8 @@ class Saga:
         names = [s.name for s in self.steps]
         outputs = await self._outputs(job, total)
         try:
-            await self.status.succeed_unless_cancelled(
-                job, result={"steps": names, "outputs": outputs}
+            await self.status.succeed(
+                job, result={"steps": names, "outputs": outputs}, unless_cancelled=True
             )
         except JobCancelled:  # requested while the last step ran: every step is undone
             await self._turn_around(await self.status.get(job.job_id), total, "cancelled")

@@ -155,56 +155,22 @@ class StatusStore:
         *,
         result: Any = None,
         result_location: str | None = None,
+        progress: tuple[int, int | None] | None = None,
         message: str = "succeeded",
+        unless_cancelled: bool = False,
     ) -> JobStatus:
-        """Running -> Succeeded with a small JSON `result` (or where the result is)."""
+        """Running -> Succeeded with a small JSON `result` (or where the result is).
+        `unless_cancelled`: raise `JobCancelled` instead, changing nothing, if a
+        cancellation was requested (see `transition`)."""
         return await self.transition(
             status,
             JobState.SUCCEEDED,
+            progress=progress,
             message=message,
             result=result,
             result_location=result_location,
+            unless_cancelled=unless_cancelled,
         )
-
-    async def succeed_unless_cancelled(
-        self,
-        status: JobStatus,
-        *,
-        result: Any = None,
-        result_location: str | None = None,
-        progress: tuple[int, int | None] | None = None,
-        message: str = "succeeded",
-    ) -> JobStatus:
-        """Running -> Succeeded, unless a cancellation was requested: then nothing changes
-        and `JobCancelled` is raised, for the caller to cancel or compensate. The check and
-        the write are one conditional update, so a request the API accepted (202) while
-        the job finished its work is never merged over by `succeed`'s retry.
-
-        Raises
-        ------
-        JobCancelled
-            A cancellation was requested (before or while this ran).
-        StatusConflict
-            Another attempt started since `status` was read, or the record stayed contended.
-        """
-        for _ in range(_RETRIES):
-            if status.cancel_requested:
-                raise JobCancelled(status.job_id)
-            try:
-                return await self.transition(
-                    status,
-                    JobState.SUCCEEDED,
-                    progress=progress,
-                    message=message,
-                    result=result,
-                    result_location=result_location,
-                    merge=False,
-                )
-            except StatusConflict:
-                latest = await self.get(status.job_id)
-                _same_attempt(status, latest)
-                status = latest
-        raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
 
     async def compensate(
         self, status: JobStatus, *, result: Any = None, message: str = "compensated"
@@ -259,6 +225,7 @@ class StatusStore:
         result_location: str | None = None,
         error: str | None = None,
         merge: bool = True,
+        unless_cancelled: bool = False,
     ) -> JobStatus:
         """Move the job to `to`, conditional on the record being `status` (its ETag).
 
@@ -268,9 +235,15 @@ class StatusStore:
             On an ETag conflict, re-read and re-apply the change if the record still
             belongs to the same attempt and the move is still allowed (True, the default);
             or raise `StatusConflict` at once (False).
+        unless_cancelled:
+            Raise `JobCancelled`, changing nothing, if the record has `cancel_requested`,
+            as read or as re-read after a conflict. A job finishing its work passes True,
+            so a request the API accepted (202) meanwhile is not merged over.
 
         Raises
         ------
+        JobCancelled
+            `unless_cancelled` and a cancellation was requested.
         InvalidTransition
             The move is not allowed from the record's state (e.g. out of a final state).
         StatusConflict
@@ -286,6 +259,8 @@ class StatusStore:
         change = _Change(progress, message, result, result_location, error)
         current = status
         for _ in range(_RETRIES):
+            if unless_cancelled and current.cancel_requested:
+                raise JobCancelled(status.job_id)
             check_transition(status.job_id, current.state, to)
             new = self._moved(current, to, change)
             try:
@@ -299,7 +274,11 @@ class StatusStore:
                     await self._announce(moved)
                 return moved
             latest = await self.get(status.job_id)
-            _same_attempt(status, latest)
+            if latest.attempt != status.attempt:
+                raise StatusConflict(
+                    status.job_id,
+                    f"attempt {latest.attempt} started since attempt {status.attempt} read it",
+                )
             current = latest
         raise StatusConflict(status.job_id, f"still contended after {_RETRIES} tries")
 
@@ -526,11 +505,3 @@ def _from_entity(e: Any) -> JobStatus:
 
 def _load_json(text: Any) -> Any:
     return None if text in (None, "") else json.loads(text)
-
-
-def _same_attempt(read: JobStatus, latest: JobStatus) -> None:
-    """Raise StatusConflict if another attempt started since `read` was read."""
-    if latest.attempt != read.attempt:
-        raise StatusConflict(
-            read.job_id, f"attempt {latest.attempt} started since attempt {read.attempt} read it"
-        )

@@ -144,7 +144,7 @@ async def test_cancellation_of_a_running_job(account, unique_name):
 async def test_succeed_unless_cancelled_never_merges_over_a_cancel_request(account, unique_name):
     store = StatusStore(account, table=unique_name)
     job = await store.start(await store.create("k"))
-    done = await store.succeed_unless_cancelled(job, result={"n": 1}, progress=(1, 1))
+    done = await store.succeed(job, result={"n": 1}, progress=(1, 1), unless_cancelled=True)
     assert done.state is JobState.SUCCEEDED and done.result == {"n": 1} and done.done == 1
 
     # The request lands after the job read its record, before it writes: `succeed` would
@@ -152,17 +152,17 @@ async def test_succeed_unless_cancelled_never_merges_over_a_cancel_request(accou
     job = await store.start(await store.create("k"))
     await store.request_cancel(job.job_id)
     with pytest.raises(JobCancelled):
-        await store.succeed_unless_cancelled(job, result={"n": 2})
+        await store.succeed(job, result={"n": 2}, unless_cancelled=True)
     stored = await store.get(job.job_id)
     assert stored.state is JobState.RUNNING and stored.cancel_requested and stored.result is None
     with pytest.raises(JobCancelled):  # and when the job read it already
-        await store.succeed_unless_cancelled(stored)
+        await store.succeed(stored, unless_cancelled=True)
 
     # A write from another attempt is a conflict, not a retry over it.
     first = await store.start(await store.create("k"))
     second = await store.start(await store.transition(first, JobState.PENDING))
     with pytest.raises(StatusConflict, match="attempt"):
-        await store.succeed_unless_cancelled(first)
+        await store.succeed(first, unless_cancelled=True)
     assert (await store.get(second.job_id)).state is JobState.RUNNING
 
 
