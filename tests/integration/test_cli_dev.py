@@ -292,13 +292,13 @@ def test_our_emulator_gets_the_entities_the_config_file_lacks(tmp_path: Path) ->
 SENDER = """
 
 @app.route(route="send")
-@app.service_bus_queue_output(arg_name="out", queue_name="cli-new", connection="ServiceBus")
+@app.service_bus_queue_output(arg_name="out", queue_name="cli-new", connection="OrdersBus")
 def send(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
     out.set(req.params["body"])
     return func.HttpResponse("sent")
 
 
-@app.service_bus_queue_trigger(arg_name="msg", queue_name="cli-new", connection="ServiceBus")
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="cli-new", connection="OrdersBus")
 def take(msg: func.ServiceBusMessage) -> None:
     import logging
 
@@ -309,8 +309,9 @@ def take(msg: func.ServiceBusMessage) -> None:
 def test_a_reload_that_adds_service_bus_functions_gets_their_queue(
     quickstart: Path, tmp_path: Path
 ) -> None:
-    """--reload (on in dev) restarts the host for new functions; dev's own emulator, which
-    keeps running, gets the queue they name through its administration API."""
+    """--reload (on in dev) restarts the host for new functions; their connection, which
+    no setting names, points at dev's own emulator, which keeps running and gets the
+    queue they name through its administration API."""
     with DevProcess(quickstart, clean_env(tmp_path / "data")) as proc:
         proc.start()
         app = quickstart / "function_app.py"

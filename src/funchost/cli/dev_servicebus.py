@@ -76,6 +76,12 @@ def connection_string(port: int) -> str:
     )
 
 
+def _emulator_port_of(name: str) -> int | None:
+    """The port of the local emulator the connection `name` points at, else None."""
+    found = resolve(name, os.environ)
+    return _local_emulator_port(found.value) if found is not None and found.value else None
+
+
 def _point_settings(unset: list[str], connection: str) -> None:
     """Unset connections, and every local emulator connection string, name this one."""
     for name, value in list(os.environ.items()):
@@ -155,20 +161,25 @@ class DevServiceBus:
 
     in_error: dict[str, str]  # at start: functions whose entity a reused emulator lacks
     port: int | None = None  # the emulator's (None: every connection points at a namespace)
-    local: frozenset[str] = frozenset()  # the connections that point at it
     admin_port: int | None = None  # its administration API, when started here
 
     def restarting(self, functions: tuple[FunctionSpec, ...]) -> dict[str, str]:
-        """Before the host restarts with `functions` (`--reload`): the emulator started
-        here gets the entities they name; on a reused one, the functions whose entity is
-        missing are in error (function -> reason), as at start."""
+        """Before the host restarts with `functions` (`--reload`): a connection they name
+        that is not set points at the emulator, as at start; the emulator started here
+        gets the entities they name on it; on a reused one, the functions whose entity
+        is missing are in error (function -> reason), as at start."""
         if self.port is None:
             return {}
+        names = connection_names(functions)
+        _point_settings(sorted(n for n in names if resolve(n, os.environ) is None),
+                        connection_string(self.port))  # fmt: skip
+        local = {n for n in names if _emulator_port_of(n) is not None}
         entities = app_entities(functions, os.environ)
         if self.admin_port is None:
-            return _missing_on(self.port, entities, self.local)
+            return _missing_on(self.port, entities, local)
+        ours = AppEntities(tuple(u for u in entities.uses if u.connection in local), False)
         try:
-            created = anyio.run(create_missing, self.admin_port, entities)
+            created = anyio.run(create_missing, self.admin_port, ours)
         except Exception as exc:  # noqa: BLE001 - the listeners then say what is missing
             fault(log, "Cannot create the app's entities on the Service Bus emulator", error=exc)
             return {}
@@ -187,28 +198,22 @@ def servicebus_emulator(
     # a function added later (and tools such as the SDK) find it under AzureWebJobsServiceBus.
     names = connection_names(functions) or {"ServiceBus"}
     unset = sorted(n for n in names if resolve(n, os.environ) is None)
-    ports = {
-        n: p
-        for n in names
-        if (c := resolve(n, os.environ)) is not None
-        and c.value
-        and (p := _local_emulator_port(c.value)) is not None
-    }
+    ports = {n: p for n in names if (p := _emulator_port_of(n)) is not None}
     if not unset and not ports:
         yield DevServiceBus({})  # every Service Bus connection points at a namespace
         return
     port = chosen_port if chosen_port is not None else min(ports.values(), default=SERVICE_BUS_PORT)
     entities = app_entities(functions, os.environ)
-    local = frozenset(unset) | frozenset(ports)
+    local = set(unset) | set(ports)
     if port and listening(port):
         in_error = _reused(port, entities, local)
         _point_settings(unset, connection_string(port))
-        yield DevServiceBus(in_error, port, local)
+        yield DevServiceBus(in_error, port)
         return
     service = _start(app_dir, state, port, entities)
     assert service.port is not None
     _point_settings(unset, connection_string(service.port))
     try:
-        yield DevServiceBus({}, service.port, local, admin_port(service.output()))
+        yield DevServiceBus({}, service.port, admin_port(service.output()))
     finally:
         service.stop()
