@@ -136,7 +136,7 @@ def _options(auth_default: bool, reload_default: bool) -> list[Callable[[Any], A
             default=reload_default,
             show_default=True,
             help="Restart the worker processes when a Python file of the app changes (the "
-            "host, when its functions change or the app could not be loaded).",
+            "host, when its functions or host.json change or the app could not be loaded).",
         ),
     ]
 

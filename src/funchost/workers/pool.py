@@ -315,9 +315,7 @@ class WorkerPool:
             while len(started) < self.settings.count:
                 started.append(await self._start_one())
         except (HostError, OSError) as exc:
-            for worker in started:
-                worker.retired = True
-                worker.close()
+            _close_unused(started)
             log.error(
                 "The app cannot be reloaded; the previous version keeps running until the "
                 "next change: %s",
@@ -325,15 +323,14 @@ class WorkerPool:
             )
             return False
         hello = started[0].hello
-        if _signature(hello) != self._signature and self.restart_host is not None:
-            for worker in started:  # the restarted host starts its own
-                worker.retired = True
-                worker.close()
+        new_functions = _signature(hello) != self._signature
+        if new_functions and self.restart_host is not None:
+            _close_unused(started)  # the restarted host starts its own
             self.restart_host("The app's functions or their triggers and bindings changed")
             return True
         for name, reason in hello.errors:
             log.error("The '%s' function is in error: %s", name, load_error(name, reason))
-        if _signature(hello) != self._signature:
+        if new_functions:
             log.warning(
                 "The app's functions or their triggers and bindings changed: restart the "
                 "host to listen for them (the reload runs the new code of the functions "
@@ -385,6 +382,13 @@ class WorkerPool:
                     worker.proc.wait()
 
         await anyio.to_thread.run_sync(wait_all)
+
+
+def _close_unused(workers: list[WorkerProcess]) -> None:
+    """Stop workers a reload started but will not use (not restarted when they exit)."""
+    for worker in workers:
+        worker.retired = True
+        worker.close()
 
 
 def _signature(hello: Hello) -> object:
