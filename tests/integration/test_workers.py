@@ -118,6 +118,8 @@ def test_a_segfault_fails_its_request_and_the_worker_is_restarted(
     proc, _ = two_workers
     reply = httpx.get(f"{proc.url}/api/crash", timeout=30)
     assert reply.status_code == 500
+    # The host prints the worker's last line as it reads it; the reply may come first.
+    assert proc.wait_for_output(r"crashing \d+", timeout=15), proc.output()[-3000:]
     crashed = re.findall(r"crashing (\d+)", proc.output())[-1]
     assert proc.wait_for_output(
         rf"The worker process \(pid {crashed}\) was killed by SIGSEGV; restarting it", timeout=15
@@ -137,6 +139,7 @@ def test_function_timeout_restarts_the_worker_of_an_infinite_loop(
     reply = httpx.get(f"{proc.url}/api/spin", timeout=30)
     assert reply.status_code == 500
     assert 2.5 < time.monotonic() - began < 10  # functionTimeout is 3 s in host.json
+    assert proc.wait_for_output(r"spinning in \d+", timeout=15), proc.output()[-3000:]
     spinning = re.findall(r"spinning in (\d+)", proc.output())[-1]
     assert proc.wait_for_output(
         r"Timeout value of 00:00:03 exceeded by function 'Functions.spin' \(Id: '[0-9a-f-]+'\)"
